@@ -1,0 +1,46 @@
+# Sesame's two commands are `make run` (the whole API on http://127.0.0.1:3000 against a local
+# LocalStack, started for you) and `make test` (lints, template check, all tests against
+# LocalStack). Everything they need is installed on first use into git-ignored folders.
+
+SHELL := /bin/bash
+.DEFAULT_GOAL := help
+
+LOCAL_AWS := AWS_ENDPOINT_URL=http://127.0.0.1:4566 AWS_ACCESS_KEY_ID=test AWS_SECRET_ACCESS_KEY=test AWS_REGION=us-east-1
+VENV := localstack/.venv
+
+.PHONY: help run test lint fmt clippy cfn-lint localstack localstack-stop build-lambdas
+
+help:
+	@echo "make run            serve every route group on http://127.0.0.1:3000 (starts LocalStack)"
+	@echo "make test           fmt check, clippy, cfn-lint, then every test against LocalStack"
+	@echo "make localstack     install (first time) and start LocalStack on 127.0.0.1:4566"
+	@echo "make localstack-stop stop the LocalStack this checkout started"
+	@echo "make build-lambdas  release bootstrap zips with cargo-lambda (arm64)"
+
+localstack:
+	@bash localstack/start.sh
+
+localstack-stop:
+	@bash localstack/stop.sh
+
+run: localstack
+	@set -a; [ -f .env ] && . ./.env; set +a; \
+	$(LOCAL_AWS) SESAME_TRUST_GEO_HEADERS=$${SESAME_TRUST_GEO_HEADERS:-true} cargo run -p local-server
+
+fmt:
+	cargo fmt --all -- --check
+
+clippy:
+	cargo clippy --workspace --all-targets -- -D warnings
+
+cfn-lint: localstack
+	$(VENV)/bin/cfn-lint template.yaml
+
+lint: fmt clippy cfn-lint
+
+test: lint localstack
+	$(LOCAL_AWS) cargo test --workspace
+
+build-lambdas:
+	pip install --quiet cargo-lambda
+	cargo lambda build --release --arm64 --output-format zip

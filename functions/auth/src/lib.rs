@@ -1,0 +1,307 @@
+//! The `auth` route group: registration, login, token refresh and revocation, the caller's
+//! profile and password, the JWKS and the OpenAPI document.
+//!
+//! [`router`] is the whole group, served by this crate's Lambda binary, by the local
+//! all-in-one server and in-process by the tests. Handlers only parse and validate; the work is
+//! in [`shared::auth`].
+
+use std::sync::LazyLock;
+
+use axum::extract::State;
+use axum::http::{StatusCode, header};
+use axum::response::IntoResponse;
+use serde::Deserialize;
+use shared::auth::{self, NewAccount, ProfileChanges};
+use shared::client::ClientInfo;
+use shared::domain::{Email, parse_name};
+use shared::error::ErrorBody;
+use shared::http::{Authenticated, Json};
+use shared::views::{TokenResponse, UserView};
+use shared::{Context, Error, Result};
+use utoipa::openapi::OpenApi;
+use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
+use utoipa::{OpenApi as _, ToSchema};
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
+
+/// The servable router of this group.
+pub fn router(ctx: Context) -> axum::Router {
+    shared::http::finish(routes(), ctx)
+}
+
+/// This group's routes with their OpenAPI description, for merging into a larger router.
+pub fn routes() -> OpenApiRouter<Context> {
+    OpenApiRouter::with_openapi(ApiDoc::openapi())
+        .routes(routes!(register))
+        .routes(routes!(login))
+        .routes(routes!(refresh))
+        .routes(routes!(logout))
+        .routes(routes!(revoke))
+        .routes(routes!(revoke_all))
+        .routes(routes!(me, update_me))
+        .routes(routes!(change_password))
+        .routes(routes!(jwks))
+        .routes(routes!(openapi_json))
+}
+
+/// The OpenAPI 3.1 document of every route group, as served at `/v1/openapi.json`.
+pub fn document() -> OpenApi {
+    routes().into_openapi()
+}
+
+static DOCUMENT_JSON: LazyLock<String> = LazyLock::new(|| {
+    document()
+        .to_json()
+        .expect("the OpenAPI document serializes")
+});
+
+#[derive(utoipa::OpenApi)]
+#[openapi(
+    info(title = "Sesame", description = "Authentication and session service", version = "1.0.0"),
+    components(schemas(ErrorBody)),
+    modifiers(&BearerAuth)
+)]
+struct ApiDoc;
+
+struct BearerAuth;
+
+impl utoipa::Modify for BearerAuth {
+    fn modify(&self, openapi: &mut OpenApi) {
+        let components = openapi.components.get_or_insert_with(Default::default);
+        components.add_security_scheme(
+            "bearer",
+            SecurityScheme::Http(
+                HttpBuilder::new()
+                    .scheme(HttpAuthScheme::Bearer)
+                    .bearer_format("JWT")
+                    .build(),
+            ),
+        );
+    }
+}
+
+/// Token responses must not be cached (RFC 6749 §5.1).
+fn tokens(status: StatusCode, body: TokenResponse) -> impl IntoResponse {
+    (
+        status,
+        [(header::CACHE_CONTROL, "no-store")],
+        axum::Json(body),
+    )
+}
+
+/// Registration body. Passwords never appear in logs: this type has no `Debug`.
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RegisterRequest {
+    email: String,
+    password: String,
+    password2: String,
+    first_name: String,
+    last_name: String,
+    #[serde(default)]
+    middle_name: Option<String>,
+}
+
+/// Create an account and sign in.
+#[utoipa::path(post, path = "/v1/auth/register", tag = "auth", request_body = RegisterRequest,
+    responses((status = 201, body = TokenResponse), (status = 400, body = ErrorBody), (status = 409, description = "email_taken", body = ErrorBody)))]
+async fn register(
+    State(ctx): State<Context>,
+    client: ClientInfo,
+    Json(body): Json<RegisterRequest>,
+) -> Result<impl IntoResponse> {
+    let email = Email::parse(&body.email)?;
+    if body.password != body.password2 {
+        return Err(Error::invalid_field("password2", "does not match password"));
+    }
+    let account = NewAccount {
+        email,
+        password: body.password,
+        first_name: parse_name("first_name", &body.first_name)?,
+        last_name: parse_name("last_name", &body.last_name)?,
+        middle_name: optional_name("middle_name", body.middle_name.as_deref())?,
+    };
+    Ok(tokens(
+        StatusCode::CREATED,
+        auth::register(&ctx, account, &client).await?,
+    ))
+}
+
+fn optional_name(field: &str, raw: Option<&str>) -> Result<Option<String>> {
+    match raw.map(str::trim) {
+        None | Some("") => Ok(None),
+        Some(name) => parse_name(field, name).map(Some),
+    }
+}
+
+/// Login body.
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct LoginRequest {
+    email: String,
+    password: String,
+}
+
+/// Sign in with e-mail and password.
+#[utoipa::path(post, path = "/v1/auth/login", tag = "auth", request_body = LoginRequest,
+    responses((status = 200, body = TokenResponse), (status = 400, body = ErrorBody),
+        (status = 401, description = "invalid_credentials", body = ErrorBody), (status = 429, body = ErrorBody)))]
+async fn login(
+    State(ctx): State<Context>,
+    client: ClientInfo,
+    Json(body): Json<LoginRequest>,
+) -> Result<impl IntoResponse> {
+    let email = Email::parse(&body.email)?;
+    if body.password.is_empty() || body.password.len() > 1024 {
+        return Err(Error::invalid_field("password", "must be given"));
+    }
+    Ok(tokens(
+        StatusCode::OK,
+        auth::login(&ctx, &email, &body.password, &client).await?,
+    ))
+}
+
+/// A refresh token in a body.
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RefreshRequest {
+    refresh_token: String,
+}
+
+/// Exchange a refresh token for a new pair (the old one is rotated out).
+#[utoipa::path(post, path = "/v1/auth/refresh", tag = "auth", request_body = RefreshRequest,
+    responses((status = 200, body = TokenResponse), (status = 401, body = ErrorBody),
+        (status = 409, description = "refresh_token_rotated", body = ErrorBody)))]
+async fn refresh(
+    State(ctx): State<Context>,
+    Json(body): Json<RefreshRequest>,
+) -> Result<impl IntoResponse> {
+    Ok(tokens(
+        StatusCode::OK,
+        auth::refresh(&ctx, &body.refresh_token).await?,
+    ))
+}
+
+/// End the current session.
+#[utoipa::path(post, path = "/v1/auth/logout", tag = "auth", security(("bearer" = [])),
+    responses((status = 204), (status = 401, body = ErrorBody)))]
+async fn logout(
+    State(ctx): State<Context>,
+    Authenticated(who): Authenticated,
+) -> Result<StatusCode> {
+    auth::logout(&ctx, &who).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// End the session a refresh token belongs to. An unknown token is not an error (RFC 7009).
+#[utoipa::path(post, path = "/v1/auth/revoke", tag = "auth", request_body = RefreshRequest,
+    responses((status = 204), (status = 400, body = ErrorBody)))]
+async fn revoke(
+    State(ctx): State<Context>,
+    Json(body): Json<RefreshRequest>,
+) -> Result<StatusCode> {
+    auth::revoke(&ctx, &body.refresh_token).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// End every session of the caller, this one included.
+#[utoipa::path(post, path = "/v1/auth/revoke-all", tag = "auth", security(("bearer" = [])),
+    responses((status = 204), (status = 401, body = ErrorBody)))]
+async fn revoke_all(
+    State(ctx): State<Context>,
+    Authenticated(who): Authenticated,
+) -> Result<StatusCode> {
+    auth::end_all_sessions(&ctx, who.user.id, None).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// The caller's profile.
+#[utoipa::path(get, path = "/v1/auth/me", tag = "auth", security(("bearer" = [])),
+    responses((status = 200, body = UserView), (status = 401, body = ErrorBody)))]
+async fn me(Authenticated(who): Authenticated) -> axum::Json<UserView> {
+    axum::Json(UserView::from(&who.user))
+}
+
+/// Profile changes; absent fields stay as they are, an empty `middle_name` removes it.
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct UpdateMeRequest {
+    first_name: Option<String>,
+    last_name: Option<String>,
+    middle_name: Option<String>,
+}
+
+/// Change the caller's names.
+#[utoipa::path(patch, path = "/v1/auth/me", tag = "auth", security(("bearer" = [])), request_body = UpdateMeRequest,
+    responses((status = 200, body = UserView), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody)))]
+async fn update_me(
+    State(ctx): State<Context>,
+    Authenticated(who): Authenticated,
+    Json(body): Json<UpdateMeRequest>,
+) -> Result<axum::Json<UserView>> {
+    if body.first_name.is_none() && body.last_name.is_none() && body.middle_name.is_none() {
+        return Err(Error::bad_request(
+            "validation_failed",
+            "give at least one field to change",
+        ));
+    }
+    let changes = ProfileChanges {
+        first_name: body
+            .first_name
+            .as_deref()
+            .map(|n| parse_name("first_name", n))
+            .transpose()?,
+        last_name: body
+            .last_name
+            .as_deref()
+            .map(|n| parse_name("last_name", n))
+            .transpose()?,
+        middle_name: body
+            .middle_name
+            .as_deref()
+            .map(|n| optional_name("middle_name", Some(n)))
+            .transpose()?,
+    };
+    Ok(axum::Json(auth::update_profile(&ctx, &who, changes).await?))
+}
+
+/// Password change body.
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ChangePasswordRequest {
+    current_password: String,
+    new_password: String,
+}
+
+/// Change the password; every other session of the caller ends.
+#[utoipa::path(post, path = "/v1/auth/password", tag = "auth", security(("bearer" = [])), request_body = ChangePasswordRequest,
+    responses((status = 204), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody),
+        (status = 403, description = "invalid_current_password", body = ErrorBody)))]
+async fn change_password(
+    State(ctx): State<Context>,
+    Authenticated(who): Authenticated,
+    Json(body): Json<ChangePasswordRequest>,
+) -> Result<StatusCode> {
+    auth::change_password(&ctx, &who, &body.current_password, &body.new_password).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// The public keys that verify access tokens (RFC 7517).
+#[utoipa::path(get, path = "/.well-known/jwks.json", tag = "auth",
+    responses((status = 200, description = "JWK Set", content_type = "application/json")))]
+async fn jwks(State(ctx): State<Context>) -> impl IntoResponse {
+    (
+        [(header::CACHE_CONTROL, "public, max-age=300")],
+        axum::Json(ctx.keys.jwks().clone()),
+    )
+}
+
+/// This document.
+#[utoipa::path(get, path = "/v1/openapi.json", tag = "meta",
+    responses((status = 200, description = "OpenAPI 3.1 document", content_type = "application/json")))]
+async fn openapi_json() -> impl IntoResponse {
+    (
+        [(header::CONTENT_TYPE, "application/json")],
+        DOCUMENT_JSON.as_str(),
+    )
+}

@@ -1,0 +1,28 @@
+//! The local all-in-one server: every route group on one port, with the same paths as API
+//! Gateway, against the configured AWS endpoint (LocalStack for `make run`). Creates the table
+//! if it is missing. Not deployed; the Lambdas are.
+
+use std::net::SocketAddr;
+
+use shared::Context;
+
+#[tokio::main]
+async fn main() -> Result<(), shared::BoxError> {
+    shared::telemetry::init();
+    let ctx = Context::from_env().await?;
+    ctx.store.create_table().await?;
+    let routes = auth::routes();
+    let app = shared::http::finish(routes, ctx.clone());
+    let bind = std::env::var("SESAME_BIND").unwrap_or_else(|_| "127.0.0.1:3000".into());
+    let listener = tokio::net::TcpListener::bind(&bind).await?;
+    tracing::info!(address = %bind, table = ctx.store.table_name(), "Sesame is serving");
+    axum::serve(
+        listener,
+        app.into_make_service_with_connect_info::<SocketAddr>(),
+    )
+    .with_graceful_shutdown(async {
+        tokio::signal::ctrl_c().await.ok();
+    })
+    .await?;
+    Ok(())
+}

@@ -1,0 +1,409 @@
+//! The auth service: accounts, logins, sessions' token pairs, and the authenticated-request
+//! guard. Handlers validate input into domain types and call one function here.
+
+use std::time::Duration;
+
+use chrono::{DateTime, Utc};
+use rand::Rng;
+
+use crate::client::ClientInfo;
+use crate::context::Context;
+use crate::domain::{CreatedVia, Email, RotatedRefresh, Session, SessionId, User, UserId};
+use crate::error::{Error, Result};
+use crate::password;
+use crate::store::UserSessions;
+use crate::tokens::{self, RefreshToken, hashes_equal};
+use crate::views::{TokenResponse, UserView};
+
+/// How many rotated-out refresh tokens a session remembers for reuse detection.
+const REMEMBERED_REFRESH_TOKENS: usize = 5;
+/// `last_active_at` is written at most this often per session.
+const ACTIVITY_WRITE_INTERVAL: chrono::Duration = chrono::Duration::seconds(60);
+/// How often a login retries when concurrent logins of the same user changed its sessions.
+const SESSION_CREATE_ATTEMPTS: usize = 60;
+
+/// The caller of a protected route.
+#[derive(Debug, Clone)]
+pub struct Principal {
+    pub user: User,
+    pub session: Session,
+}
+
+/// A validated registration.
+#[derive(Debug)]
+pub struct NewAccount {
+    pub email: Email,
+    pub password: String,
+    pub first_name: String,
+    pub last_name: String,
+    pub middle_name: Option<String>,
+}
+
+/// Changes to a user's own names; `None` leaves a field as it is, an empty middle name clears it.
+#[derive(Debug, Default)]
+pub struct ProfileChanges {
+    pub first_name: Option<String>,
+    pub last_name: Option<String>,
+    pub middle_name: Option<Option<String>>,
+}
+
+fn invalid_credentials() -> Error {
+    Error::unauthorized("invalid_credentials", "the e-mail or password is wrong")
+}
+
+/// Creates an account and its first session. The password must pass the policy; the e-mail
+/// must be free (409 `email_taken`).
+pub async fn register(
+    ctx: &Context,
+    account: NewAccount,
+    client: &ClientInfo,
+) -> Result<TokenResponse> {
+    password::check_policy("password", &account.password)?;
+    let now = ctx.now();
+    let user = User {
+        id: UserId::new(),
+        email: account.email,
+        password_hash: ctx.hasher.hash(&account.password).await?,
+        first_name: account.first_name,
+        last_name: account.last_name,
+        middle_name: account.middle_name,
+        is_active: true,
+        is_staff: false,
+        is_superuser: false,
+        roles: Vec::new(),
+        created_at: now,
+        updated_at: now,
+        session_version: 1,
+    };
+    let (session, refresh) = new_session(ctx, &user, client, CreatedVia::Register, now);
+    ctx.store.create_user(&user, &session).await?;
+    tracing::info!(user_id = %user.id, session_id = %session.id, "account registered");
+    token_response(ctx, &user, &session, &refresh, now)
+}
+
+/// Signs a user in with e-mail and password. Unknown e-mail, wrong password and inactive
+/// account give the same 401 `invalid_credentials` after the same hashing work.
+pub async fn login(
+    ctx: &Context,
+    email: &Email,
+    password: &str,
+    client: &ClientInfo,
+) -> Result<TokenResponse> {
+    let Some(user_id) = ctx.store.find_user_id_by_email(email).await? else {
+        ctx.hasher.verify_dummy(password).await?;
+        return Err(invalid_credentials());
+    };
+    let Some(account) = ctx.store.find_user_sessions(user_id).await? else {
+        ctx.hasher.verify_dummy(password).await?;
+        return Err(invalid_credentials());
+    };
+    let matches = ctx
+        .hasher
+        .verify(password, &account.user.password_hash)
+        .await?;
+    if !matches || !account.user.is_active {
+        return Err(invalid_credentials());
+    }
+    start_session(ctx, account, client, CreatedVia::Password).await
+}
+
+/// Opens a session for a user whose credentials were checked, keeping at most
+/// `max_sessions` live sessions: the least recently active ones are evicted in the same
+/// transaction, and concurrent logins retry on the user's session version so the cap holds.
+pub async fn start_session(
+    ctx: &Context,
+    mut account: UserSessions,
+    client: &ClientInfo,
+    via: CreatedVia,
+) -> Result<TokenResponse> {
+    for attempt in 0..SESSION_CREATE_ATTEMPTS {
+        let now = ctx.now();
+        let (session, refresh) = new_session(ctx, &account.user, client, via, now);
+        let evict = sessions_to_evict(&account.sessions, ctx.config.max_sessions, now);
+        if ctx
+            .store
+            .create_session(account.user.session_version, &session, &evict)
+            .await?
+        {
+            tracing::info!(user_id = %account.user.id, session_id = %session.id, evicted = evict.len(), "session started");
+            return token_response(ctx, &account.user, &session, &refresh, now);
+        }
+        let backoff = rand::rng().random_range(5..25) * (1 + attempt.min(4)) as u64;
+        tokio::time::sleep(Duration::from_millis(backoff)).await;
+        account = ctx
+            .store
+            .find_user_sessions(account.user.id)
+            .await?
+            .ok_or_else(invalid_credentials)?;
+        if !account.user.is_active {
+            return Err(invalid_credentials());
+        }
+    }
+    Err(Error::Unavailable)
+}
+
+/// The sessions to delete so that one more fits under the cap: every expired one still stored
+/// (a few at a time) and the least recently active live ones beyond `max - 1`.
+fn sessions_to_evict(sessions: &[Session], max: usize, now: DateTime<Utc>) -> Vec<SessionId> {
+    let (mut live, expired): (Vec<&Session>, Vec<&Session>) =
+        sessions.iter().partition(|s| s.is_live(now));
+    live.sort_by_key(|s| s.last_active_at);
+    let excess = (live.len() + 1).saturating_sub(max.max(1));
+    expired
+        .iter()
+        .take(20)
+        .chain(live.iter().take(excess))
+        .map(|s| s.id)
+        .collect()
+}
+
+fn new_session(
+    ctx: &Context,
+    user: &User,
+    client: &ClientInfo,
+    via: CreatedVia,
+    now: DateTime<Utc>,
+) -> (Session, RefreshToken) {
+    let id = SessionId::new();
+    let refresh = RefreshToken::generate(id);
+    let ttl =
+        chrono::Duration::from_std(ctx.config.session_ttl).unwrap_or(chrono::Duration::days(30));
+    let session = Session {
+        id,
+        user_id: user.id,
+        device: client.device.clone(),
+        ip: client.ip.clone(),
+        location: client.location.clone(),
+        created_via: via,
+        created_at: now,
+        last_active_at: now,
+        expires_at: now + ttl,
+        refresh_hash: refresh.hash(),
+        refresh_generation: 1,
+        refresh_previous: Vec::new(),
+    };
+    (session, refresh)
+}
+
+fn token_response(
+    ctx: &Context,
+    user: &User,
+    session: &Session,
+    refresh: &RefreshToken,
+    now: DateTime<Utc>,
+) -> Result<TokenResponse> {
+    let (access_token, expires_in) =
+        tokens::issue_access_token(&ctx.keys, &ctx.config, user.id, session.id, now)?;
+    Ok(TokenResponse {
+        access_token,
+        refresh_token: refresh.expose(),
+        token_type: "Bearer",
+        expires_in,
+        session_id: session.id.to_string(),
+        user: UserView::from(user),
+    })
+}
+
+/// Loads the live session and active user a refresh token points at, or 401.
+async fn refresh_target(
+    ctx: &Context,
+    token: &RefreshToken,
+    now: DateTime<Utc>,
+) -> Result<(User, Session)> {
+    let invalid = || Error::unauthorized("invalid_refresh_token", "the refresh token is invalid");
+    let owner = ctx
+        .store
+        .find_session_owner(token.session_id)
+        .await?
+        .ok_or_else(invalid)?;
+    match ctx
+        .store
+        .find_user_and_session(owner, token.session_id)
+        .await?
+    {
+        (Some(user), Some(session)) if user.is_active && session.is_live(now) => {
+            Ok((user, session))
+        }
+        _ => Err(invalid()),
+    }
+}
+
+/// Exchanges a refresh token for a new pair, rotating it with one conditional write.
+///
+/// - The current token: rotated; exactly one of many parallel calls wins, the others get 409.
+/// - A token rotated out less than `refresh_grace` ago: 409 `refresh_token_rotated`, nothing revoked
+///   (a client retrying after a lost response).
+/// - A token rotated out earlier: reuse of a stolen token; the whole session is revoked (401).
+/// - Anything else: 401, nothing revoked.
+pub async fn refresh(ctx: &Context, raw_token: &str) -> Result<TokenResponse> {
+    let token = RefreshToken::parse(raw_token)?;
+    let now = ctx.now();
+    let (user, session) = refresh_target(ctx, &token, now).await?;
+    let presented = token.hash();
+    let rotated = || {
+        Error::conflict(
+            "refresh_token_rotated",
+            "this refresh token was just rotated; use the newer one",
+        )
+    };
+    if hashes_equal(&presented, &session.refresh_hash) {
+        let next = RefreshToken::generate(session.id);
+        let mut previous = session.refresh_previous.clone();
+        previous.push(RotatedRefresh {
+            hash: session.refresh_hash.clone(),
+            rotated_at: now,
+        });
+        let keep_from = previous.len().saturating_sub(REMEMBERED_REFRESH_TOKENS);
+        previous.drain(..keep_from);
+        if !ctx
+            .store
+            .rotate_refresh_token(&session, &next.hash(), &previous, now)
+            .await?
+        {
+            return Err(rotated());
+        }
+        return token_response(ctx, &user, &session, &next, now);
+    }
+    let reused = session
+        .refresh_previous
+        .iter()
+        .find(|old| hashes_equal(&presented, &old.hash));
+    match reused {
+        Some(old)
+            if now - old.rotated_at
+                <= chrono::Duration::from_std(ctx.config.refresh_grace).unwrap_or_default() =>
+        {
+            Err(rotated())
+        }
+        Some(_) => {
+            ctx.store.delete_session(user.id, session.id).await?;
+            tracing::warn!(user_id = %user.id, session_id = %session.id, "refresh token reuse: session revoked");
+            Err(Error::unauthorized(
+                "refresh_token_reused",
+                "this refresh token was already used; the session has been ended",
+            ))
+        }
+        None => Err(Error::unauthorized(
+            "invalid_refresh_token",
+            "the refresh token is invalid",
+        )),
+    }
+}
+
+/// Ends the session a refresh token belongs to (RFC 7009: an unknown token is not an error).
+pub async fn revoke(ctx: &Context, raw_token: &str) -> Result<()> {
+    let Ok(token) = RefreshToken::parse(raw_token) else {
+        return Ok(());
+    };
+    let Ok((user, session)) = refresh_target(ctx, &token, ctx.now()).await else {
+        return Ok(());
+    };
+    let presented = token.hash();
+    let known = hashes_equal(&presented, &session.refresh_hash)
+        || session
+            .refresh_previous
+            .iter()
+            .any(|old| hashes_equal(&presented, &old.hash));
+    if known {
+        ctx.store.delete_session(user.id, session.id).await?;
+    }
+    Ok(())
+}
+
+/// Ends the caller's current session.
+pub async fn logout(ctx: &Context, who: &Principal) -> Result<()> {
+    ctx.store
+        .delete_session(who.user.id, who.session.id)
+        .await?;
+    Ok(())
+}
+
+/// Ends every session of a user; returns how many there were.
+pub async fn end_all_sessions(
+    ctx: &Context,
+    user_id: UserId,
+    except: Option<SessionId>,
+) -> Result<usize> {
+    let Some(account) = ctx.store.find_user_sessions(user_id).await? else {
+        return Ok(0);
+    };
+    let ids: Vec<SessionId> = account
+        .sessions
+        .iter()
+        .map(|s| s.id)
+        .filter(|id| Some(*id) != except)
+        .collect();
+    ctx.store.delete_sessions(user_id, &ids).await?;
+    Ok(ids.len())
+}
+
+/// Updates the caller's names.
+pub async fn update_profile(
+    ctx: &Context,
+    who: &Principal,
+    changes: ProfileChanges,
+) -> Result<UserView> {
+    let mut user = who.user.clone();
+    if let Some(first) = changes.first_name {
+        user.first_name = first;
+    }
+    if let Some(last) = changes.last_name {
+        user.last_name = last;
+    }
+    if let Some(middle) = changes.middle_name {
+        user.middle_name = middle;
+    }
+    user.updated_at = ctx.now();
+    ctx.store.update_user_profile(&user).await?;
+    Ok(UserView::from(&user))
+}
+
+/// Changes the caller's password after checking the current one (403
+/// `invalid_current_password`), and ends every other session of the user.
+pub async fn change_password(
+    ctx: &Context,
+    who: &Principal,
+    current: &str,
+    new: &str,
+) -> Result<()> {
+    if !ctx.hasher.verify(current, &who.user.password_hash).await? {
+        return Err(Error::forbidden(
+            "invalid_current_password",
+            "the current password is wrong",
+        ));
+    }
+    password::check_policy("new_password", new)?;
+    let mut user = who.user.clone();
+    user.password_hash = ctx.hasher.hash(new).await?;
+    user.updated_at = ctx.now();
+    ctx.store.update_user_profile(&user).await?;
+    let ended = end_all_sessions(ctx, user.id, Some(who.session.id)).await?;
+    tracing::info!(user_id = %user.id, ended, "password changed");
+    Ok(())
+}
+
+/// The guard of every protected route: verifies the access token, then loads its session and
+/// user in one round trip and refuses (401) a session that is gone or expired or a user that is
+/// inactive. This is what makes logout and revocation take effect on the very next request.
+pub async fn authenticate(ctx: &Context, token: &str) -> Result<Principal> {
+    let now = ctx.now();
+    let claims = tokens::verify_access_token(&ctx.keys, &ctx.config, token, now)?;
+    let (user, session) = ctx
+        .store
+        .find_user_and_session(claims.sub, claims.sid)
+        .await?;
+    let session = session
+        .filter(|s| s.is_live(now) && s.user_id == claims.sub)
+        .ok_or_else(|| {
+            Error::unauthorized("session_ended", "this session has ended; sign in again")
+        })?;
+    let user = user.filter(|u| u.is_active).ok_or_else(|| {
+        Error::unauthorized("session_ended", "this session has ended; sign in again")
+    })?;
+    if now - session.last_active_at >= ACTIVITY_WRITE_INTERVAL {
+        ctx.store
+            .touch_session(user.id, session.id, now, now - ACTIVITY_WRITE_INTERVAL)
+            .await?;
+    }
+    Ok(Principal { user, session })
+}

@@ -1,0 +1,120 @@
+//! Typed configuration, read once per cold start from the environment.
+//!
+//! Every variable is optional and has the documented default (see `.env.example`); a value that
+//! is present but malformed stops the process at start-up instead of surprising a request later.
+
+use std::env;
+use std::str::FromStr;
+use std::time::Duration;
+
+/// Sesame's settings. `Config::default()` is the documented defaults; tests override fields.
+#[derive(Debug, Clone)]
+pub struct Config {
+    /// `SESAME_TABLE`: the DynamoDB table.
+    pub table_name: String,
+    /// `AWS_ENDPOINT_URL`: a local AWS endpoint such as LocalStack; unset in AWS.
+    pub aws_endpoint_url: Option<String>,
+    /// `AWS_REGION`.
+    pub aws_region: String,
+    /// `SESAME_ISSUER`: the `iss` claim of access tokens.
+    pub issuer: String,
+    /// `SESAME_AUDIENCE`: the `aud` claim of access tokens.
+    pub audience: String,
+    /// `SESAME_ACCESS_TOKEN_TTL_SECS`: access-token lifetime (900).
+    pub access_token_ttl: Duration,
+    /// `SESAME_SESSION_TTL_DAYS`: absolute session lifetime (30).
+    pub session_ttl: Duration,
+    /// `SESAME_MAX_SESSIONS`: live sessions per user before the least recently active is evicted (10).
+    pub max_sessions: usize,
+    /// `SESAME_REFRESH_GRACE_SECS`: how long a rotated-out refresh token gets 409 instead of
+    /// revoking the session (10).
+    pub refresh_grace: Duration,
+    /// `SESAME_TRUST_GEO_HEADERS`: read CloudFront viewer headers into session locations (false).
+    pub trust_geo_headers: bool,
+    /// `SESAME_SIGNING_KEY`: Ed25519 private key, PKCS#8 PEM. Required in Lambda.
+    pub signing_key_pem: Option<String>,
+    /// `SESAME_DEV_KEY_PATH`: where a local run keeps its generated key (`.local/dev-signing-key.pem`).
+    pub dev_key_path: String,
+    /// `SESAME_HASH_CONCURRENCY`: password hashes computed at once (number of CPUs).
+    pub hash_concurrency: usize,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Config {
+            table_name: "sesame".into(),
+            aws_endpoint_url: None,
+            aws_region: "us-east-1".into(),
+            issuer: "sesame".into(),
+            audience: "sesame-api".into(),
+            access_token_ttl: Duration::from_secs(15 * 60),
+            session_ttl: Duration::from_secs(30 * 24 * 3600),
+            max_sessions: 10,
+            refresh_grace: Duration::from_secs(10),
+            trust_geo_headers: false,
+            signing_key_pem: None,
+            dev_key_path: ".local/dev-signing-key.pem".into(),
+            hash_concurrency: std::thread::available_parallelism().map_or(2, |n| n.get()),
+        }
+    }
+}
+
+/// A variable that is set but cannot be used.
+#[derive(Debug, thiserror::Error)]
+#[error("environment variable {name} is invalid: {reason}")]
+pub struct ConfigError {
+    pub name: &'static str,
+    pub reason: String,
+}
+
+impl Config {
+    /// Reads the environment over the defaults.
+    pub fn from_env() -> Result<Self, ConfigError> {
+        let defaults = Config::default();
+        Ok(Config {
+            table_name: string("SESAME_TABLE").unwrap_or(defaults.table_name),
+            aws_endpoint_url: string("AWS_ENDPOINT_URL"),
+            aws_region: string("AWS_REGION").unwrap_or(defaults.aws_region),
+            issuer: string("SESAME_ISSUER").unwrap_or(defaults.issuer),
+            audience: string("SESAME_AUDIENCE").unwrap_or(defaults.audience),
+            access_token_ttl: parsed("SESAME_ACCESS_TOKEN_TTL_SECS")?
+                .map_or(defaults.access_token_ttl, Duration::from_secs),
+            session_ttl: parsed::<u64>("SESAME_SESSION_TTL_DAYS")?
+                .map_or(defaults.session_ttl, |days| {
+                    Duration::from_secs(days * 24 * 3600)
+                }),
+            max_sessions: parsed("SESAME_MAX_SESSIONS")?.unwrap_or(defaults.max_sessions),
+            refresh_grace: parsed("SESAME_REFRESH_GRACE_SECS")?
+                .map_or(defaults.refresh_grace, Duration::from_secs),
+            trust_geo_headers: parsed("SESAME_TRUST_GEO_HEADERS")?
+                .unwrap_or(defaults.trust_geo_headers),
+            signing_key_pem: string("SESAME_SIGNING_KEY"),
+            dev_key_path: string("SESAME_DEV_KEY_PATH").unwrap_or(defaults.dev_key_path),
+            hash_concurrency: parsed("SESAME_HASH_CONCURRENCY")?
+                .unwrap_or(defaults.hash_concurrency),
+        })
+    }
+}
+
+/// Whether this process runs inside AWS Lambda.
+pub fn is_lambda() -> bool {
+    env::var_os("AWS_LAMBDA_FUNCTION_NAME").is_some()
+}
+
+fn string(name: &str) -> Option<String> {
+    env::var(name).ok().filter(|v| !v.trim().is_empty())
+}
+
+fn parsed<T: FromStr>(name: &'static str) -> Result<Option<T>, ConfigError>
+where
+    T::Err: std::fmt::Display,
+{
+    string(name)
+        .map(|raw| {
+            raw.trim().parse().map_err(|e: T::Err| ConfigError {
+                name,
+                reason: e.to_string(),
+            })
+        })
+        .transpose()
+}

@@ -1,0 +1,24 @@
+//! Sesame's common crate: the domain, the services every route group calls, the DynamoDB
+//! store, tokens, passwords and the HTTP glue. Function crates are thin: they parse a request,
+//! call one service function here and return its result.
+
+pub mod auth;
+pub mod client;
+pub mod clock;
+pub mod config;
+pub mod context;
+pub mod domain;
+pub mod error;
+pub mod http;
+pub mod password;
+pub mod rbac;
+pub mod store;
+pub mod telemetry;
+pub mod tokens;
+pub mod views;
+
+pub use context::Context;
+pub use error::{Error, Result};
+
+/// A boxed error for start-up failures.
+pub type BoxError = Box<dyn std::error::Error + Send + Sync>;

@@ -1,0 +1,156 @@
+//! The DynamoDB store: the only module that imports `aws_sdk_dynamodb`.
+//!
+//! Services call typed methods (`find_user`, `create_session`, ...) and never see an
+//! `AttributeValue`. SDK errors are translated here: a failed condition becomes a domain answer
+//! (`false`, `None` or a 409), throttling and outages become [`Error::Unavailable`] (503), and
+//! anything else is [`Error::Internal`] with the detail in the log.
+
+pub mod keys;
+mod sessions;
+pub use sessions::UserSessions;
+mod table;
+mod users;
+
+use std::collections::HashMap;
+use std::fmt::Debug;
+
+use aws_sdk_dynamodb::Client;
+use aws_sdk_dynamodb::error::{ProvideErrorMetadata, SdkError};
+use aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError;
+use aws_sdk_dynamodb::types::AttributeValue;
+use serde::Serialize;
+use serde::de::DeserializeOwned;
+
+pub use table::{TableSpec, table_spec};
+
+use crate::config::Config;
+use crate::error::{Error, Result};
+
+type Item = HashMap<String, AttributeValue>;
+
+/// A handle on Sesame's table; cheap to clone.
+#[derive(Debug, Clone)]
+pub struct Store {
+    client: Client,
+    table: String,
+}
+
+impl Store {
+    /// Builds the DynamoDB client from the environment's AWS settings, with the configured
+    /// region and, locally, the configured endpoint.
+    pub async fn connect(config: &Config) -> Store {
+        let mut loader = aws_config::defaults(aws_config::BehaviorVersion::latest())
+            .region(aws_config::Region::new(config.aws_region.clone()));
+        if let Some(endpoint) = &config.aws_endpoint_url {
+            loader = loader.endpoint_url(endpoint);
+        }
+        let sdk_config = loader.load().await;
+        Store::new(Client::new(&sdk_config), &config.table_name)
+    }
+
+    /// A store on an existing client and table.
+    pub fn new(client: Client, table: &str) -> Store {
+        Store {
+            client,
+            table: table.to_owned(),
+        }
+    }
+
+    /// A store on a local endpoint with static test credentials (LocalStack, DynamoDB Local).
+    pub fn local(endpoint: &str, region: &str, table: &str) -> Store {
+        let config = aws_sdk_dynamodb::Config::builder()
+            .behavior_version(aws_sdk_dynamodb::config::BehaviorVersion::latest())
+            .region(aws_sdk_dynamodb::config::Region::new(region.to_owned()))
+            .endpoint_url(endpoint)
+            .credentials_provider(aws_sdk_dynamodb::config::Credentials::new(
+                "test",
+                "test",
+                None,
+                None,
+                "sesame-local",
+            ))
+            .build();
+        Store::new(Client::from_conf(config), table)
+    }
+
+    /// The table this store writes to.
+    pub fn table_name(&self) -> &str {
+        &self.table
+    }
+}
+
+/// Translates an SDK failure that is not a domain answer.
+fn sdk_error<E: ProvideErrorMetadata + Debug>(operation: &str, error: SdkError<E>) -> Error {
+    let retryable = match &error {
+        SdkError::TimeoutError(_) | SdkError::DispatchFailure(_) | SdkError::ResponseError(_) => {
+            true
+        }
+        SdkError::ServiceError(e) => {
+            matches!(
+                e.err().code(),
+                Some(
+                    "ProvisionedThroughputExceededException"
+                        | "ThrottlingException"
+                        | "RequestLimitExceeded"
+                        | "InternalServerError"
+                        | "ServiceUnavailable"
+                        | "TransactionConflictException"
+                )
+            ) || e.raw().status().as_u16() >= 500
+        }
+        _ => false,
+    };
+    tracing::error!(operation, error = ?error, "DynamoDB call failed");
+    if retryable {
+        Error::Unavailable
+    } else {
+        Error::internal(format!("{operation} failed"))
+    }
+}
+
+/// Which items (by position) failed their condition when a TransactWriteItems was cancelled;
+/// `None` when the failure was something else.
+fn cancelled_conditions(error: &SdkError<TransactWriteItemsError>) -> Option<Vec<bool>> {
+    match error.as_service_error()? {
+        TransactWriteItemsError::TransactionCanceledException(e) => Some(
+            e.cancellation_reasons()
+                .iter()
+                .map(|r| r.code() == Some("ConditionalCheckFailed"))
+                .collect(),
+        ),
+        _ => None,
+    }
+}
+
+/// Whether an SDK error is a failed condition of a single-item write.
+fn is_condition_failed<E: ProvideErrorMetadata>(error: &SdkError<E>) -> bool {
+    error.as_service_error().and_then(|e| e.code()) == Some("ConditionalCheckFailedException")
+}
+
+fn s(value: impl Into<String>) -> AttributeValue {
+    AttributeValue::S(value.into())
+}
+
+fn n(value: impl ToString) -> AttributeValue {
+    AttributeValue::N(value.to_string())
+}
+
+/// Serializes a record and adds its key attributes.
+fn to_item<T: Serialize>(record: &T, key_attributes: &[(&str, String)]) -> Result<Item> {
+    let mut item: Item =
+        serde_dynamo::aws_sdk_dynamodb_1::to_item(record).map_err(Error::internal)?;
+    for (name, value) in key_attributes {
+        item.insert((*name).to_owned(), s(value.clone()));
+    }
+    Ok(item)
+}
+
+/// Deserializes a record, ignoring key attributes.
+fn from_item<T: DeserializeOwned>(item: Item) -> Result<T> {
+    serde_dynamo::aws_sdk_dynamodb_1::from_item(item).map_err(Error::internal)
+}
+
+/// The key map of an item.
+fn key(pk: String, sk: impl Into<String>) -> Item {
+    HashMap::from([(keys::PK.to_owned(), s(pk)), (keys::SK.to_owned(), s(sk))])
+}

@@ -1,0 +1,142 @@
+//! User profiles and e-mail claims.
+
+use aws_sdk_dynamodb::types::{Put, TransactWriteItem};
+
+use super::{
+    Item, Store, cancelled_conditions, from_item, is_condition_failed, key, keys, n, s, sdk_error,
+    to_item,
+};
+use crate::domain::{Email, Session, User, UserId};
+use crate::error::{Error, Result};
+
+impl Store {
+    /// The user with this id, read consistently.
+    pub async fn find_user(&self, user_id: UserId) -> Result<Option<User>> {
+        let output = self
+            .client
+            .get_item()
+            .table_name(&self.table)
+            .set_key(Some(key(keys::user_pk(user_id), keys::PROFILE)))
+            .consistent_read(true)
+            .send()
+            .await
+            .map_err(|e| sdk_error("GetItem", e))?;
+        output.item.map(from_item).transpose()
+    }
+
+    /// The id of the user who owns this e-mail address.
+    pub async fn find_user_id_by_email(&self, email: &Email) -> Result<Option<UserId>> {
+        let output = self
+            .client
+            .get_item()
+            .table_name(&self.table)
+            .set_key(Some(key(keys::email_pk(email), keys::EMAIL_SK)))
+            .consistent_read(true)
+            .send()
+            .await
+            .map_err(|e| sdk_error("GetItem", e))?;
+        let Some(item) = output.item else {
+            return Ok(None);
+        };
+        #[derive(serde::Deserialize)]
+        struct Claim {
+            user_id: UserId,
+        }
+        Ok(Some(from_item::<Claim>(item)?.user_id))
+    }
+
+    /// Creates a user, claims the e-mail address and stores the first session, all or nothing.
+    /// Fails with 409 `email_taken` when the address belongs to someone else.
+    pub async fn create_user(&self, user: &User, first_session: &Session) -> Result<()> {
+        let profile = user_item(user)?;
+        let mut claim = key(keys::email_pk(&user.email), keys::EMAIL_SK);
+        claim.insert("user_id".into(), s(user.id.to_string()));
+        let mut items = vec![
+            put(&self.table, profile, Some("attribute_not_exists(pk)"))?,
+            put(&self.table, claim, Some("attribute_not_exists(pk)"))?,
+        ];
+        items.extend(self.session_puts(first_session)?);
+        let result = self
+            .client
+            .transact_write_items()
+            .set_transact_items(Some(items))
+            .send()
+            .await;
+        match result {
+            Ok(_) => Ok(()),
+            Err(e)
+                if cancelled_conditions(&e).is_some_and(|failed| failed.get(1) == Some(&true)) =>
+            {
+                Err(Error::conflict(
+                    "email_taken",
+                    "an account with this e-mail already exists",
+                ))
+            }
+            Err(e) => Err(sdk_error("TransactWriteItems", e)),
+        }
+    }
+
+    /// Replaces the stored profile of an existing user (names, flags, password hash). The
+    /// session version is not touched, so this never races with logins.
+    pub async fn update_user_profile(&self, user: &User) -> Result<()> {
+        let result = self
+            .client
+            .update_item()
+            .table_name(&self.table)
+            .set_key(Some(key(keys::user_pk(user.id), keys::PROFILE)))
+            .update_expression(
+                "SET first_name = :first, last_name = :last, middle_name = :middle, \
+                 password_hash = :hash, is_active = :active, is_staff = :staff, \
+                 updated_at = :updated",
+            )
+            .condition_expression("attribute_exists(pk)")
+            .expression_attribute_values(":first", s(&user.first_name))
+            .expression_attribute_values(
+                ":middle",
+                user.middle_name
+                    .as_ref()
+                    .map_or(aws_sdk_dynamodb::types::AttributeValue::Null(true), s),
+            )
+            .expression_attribute_values(":last", s(&user.last_name))
+            .expression_attribute_values(":hash", s(&user.password_hash))
+            .expression_attribute_values(
+                ":active",
+                aws_sdk_dynamodb::types::AttributeValue::Bool(user.is_active),
+            )
+            .expression_attribute_values(
+                ":staff",
+                aws_sdk_dynamodb::types::AttributeValue::Bool(user.is_staff),
+            )
+            .expression_attribute_values(":updated", n(user.updated_at.timestamp_millis()))
+            .send()
+            .await;
+        match result {
+            Ok(_) => Ok(()),
+            Err(e) if is_condition_failed(&e) => Err(Error::not_found("user")),
+            Err(e) => Err(sdk_error("UpdateItem", e)),
+        }
+    }
+}
+
+fn user_item(user: &User) -> Result<Item> {
+    to_item(
+        user,
+        &[
+            (keys::PK, keys::user_pk(user.id)),
+            (keys::SK, keys::PROFILE.to_owned()),
+            (keys::GSI1_PK, keys::ALL_USERS.to_owned()),
+            (keys::GSI1_SK, user.id.to_string()),
+        ],
+    )
+}
+
+/// A Put of a whole item in a transaction, with an optional condition.
+pub(super) fn put(table: &str, item: Item, condition: Option<&str>) -> Result<TransactWriteItem> {
+    let put = Put::builder()
+        .table_name(table)
+        .set_item(Some(item))
+        .set_condition_expression(condition.map(str::to_owned))
+        .build()
+        .map_err(Error::internal)?;
+    Ok(TransactWriteItem::builder().put(put).build())
+}

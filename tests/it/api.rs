@@ -1,0 +1,227 @@
+//! HTTP conventions: strict input, the error shape, unknown routes and methods, the OpenAPI
+//! document, the table definition, and the Lambda adapter.
+
+use axum::http::StatusCode;
+use serde_json::json;
+use shared::domain::UserId;
+
+use crate::support::*;
+
+#[tokio::test]
+async fn malformed_bodies_get_400_or_413_with_the_error_shape() {
+    let env = TestEnv::new().await;
+    let login = |body: &'static [u8]| env.post("/v1/auth/login").raw(body);
+    for (body, code) in [
+        (&b"{not json"[..], "invalid_body"),
+        (b"[]", "invalid_body"),
+        (b"null", "invalid_body"),
+        (b"{\"email\": 5, \"password\": \"x\"}", "invalid_body"),
+        (b"{\"email\": null, \"password\": \"x\"}", "invalid_body"),
+        (b"{\"email\": \"a@b.io\"}", "invalid_body"),
+        (
+            b"{\"email\": \"a@b.io\", \"password\": \"x\", \"admin\": true}",
+            "unknown_field",
+        ),
+        (
+            b"{\"email\": \"\xff\xfe\", \"password\": \"x\"}",
+            "invalid_body",
+        ),
+    ] {
+        let reply = env.send(login(body)).await;
+        assert_error(&reply, StatusCode::BAD_REQUEST, code);
+    }
+    let huge = format!(
+        "{{\"email\": \"{}\", \"password\": \"x\"}}",
+        "a".repeat(70 * 1024)
+    );
+    let reply = env.send(env.post("/v1/auth/login").raw(huge)).await;
+    assert_error(&reply, StatusCode::PAYLOAD_TOO_LARGE, "body_too_large");
+    let plain = env
+        .send(
+            env.post("/v1/auth/login")
+                .header("content-type", "text/plain"),
+        )
+        .await;
+    assert_error(
+        &plain,
+        StatusCode::UNSUPPORTED_MEDIA_TYPE,
+        "unsupported_media_type",
+    );
+}
+
+#[tokio::test]
+async fn unknown_routes_and_wrong_methods_use_the_error_shape() {
+    let env = TestEnv::new().await;
+    let missing = env.send(env.get("/v1/nothing-here")).await;
+    assert_error(&missing, StatusCode::NOT_FOUND, "not_found");
+    let wrong = env.send(env.delete("/v1/auth/login")).await;
+    assert_error(&wrong, StatusCode::METHOD_NOT_ALLOWED, "method_not_allowed");
+    assert!(wrong.headers["allow"].to_str().unwrap().contains("POST"));
+    let ok = env.send(env.get("/.well-known/jwks.json")).await;
+    assert!(
+        ok.headers.contains_key("x-request-id"),
+        "every response has a request id"
+    );
+}
+
+/// Every route of the contract that this build serves, by method and path.
+const ROUTES: &[(&str, &str)] = &[
+    ("post", "/v1/auth/register"),
+    ("post", "/v1/auth/login"),
+    ("post", "/v1/auth/refresh"),
+    ("post", "/v1/auth/logout"),
+    ("post", "/v1/auth/revoke"),
+    ("post", "/v1/auth/revoke-all"),
+    ("get", "/v1/auth/me"),
+    ("patch", "/v1/auth/me"),
+    ("post", "/v1/auth/password"),
+    ("get", "/.well-known/jwks.json"),
+    ("get", "/v1/openapi.json"),
+];
+
+#[tokio::test]
+async fn every_routed_path_is_in_the_openapi_document() {
+    let env = TestEnv::new().await;
+    let reply = env.send(env.get("/v1/openapi.json")).await;
+    assert_eq!(reply.status, StatusCode::OK);
+    assert!(reply.body["openapi"].as_str().unwrap().starts_with("3.1"));
+    let paths = reply.body["paths"].as_object().unwrap();
+    for (method, path) in ROUTES {
+        assert!(
+            paths.get(*path).and_then(|p| p.get(*method)).is_some(),
+            "{method} {path} is documented"
+        );
+        let call = env.call(method.to_uppercase().parse().unwrap(), path);
+        let served = env.send(call).await;
+        assert!(
+            served.status != StatusCode::NOT_FOUND
+                && served.status != StatusCode::METHOD_NOT_ALLOWED,
+            "{method} {path} is routed: {:?}",
+            served.status
+        );
+    }
+    let documented: usize = paths.values().map(|p| p.as_object().unwrap().len()).sum();
+    assert_eq!(documented, ROUTES.len(), "no undocumented or stale routes");
+}
+
+#[test]
+fn template_declares_the_table_the_code_creates() {
+    let template =
+        std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../template.yaml")).unwrap();
+    let spec = shared::store::table_spec();
+    let table = template
+        .split("\n  Table:\n")
+        .nth(1)
+        .expect("template has a Table resource");
+    let table = table.split("\n  ").next().unwrap_or(table);
+    for (name, kind) in &spec.attributes {
+        assert!(
+            table.contains(&format!(
+                "- AttributeName: {name}\n          AttributeType: {kind}"
+            )),
+            "attribute {name} ({kind})"
+        );
+    }
+    for (index, partition, sort) in &spec.indexes {
+        let block = table
+            .split(&format!("- IndexName: {index}\n"))
+            .nth(1)
+            .unwrap_or_else(|| panic!("index {index}"));
+        let keys = block.split("Projection:").next().unwrap();
+        assert!(
+            keys.contains(&format!(
+                "AttributeName: {partition}\n                KeyType: HASH"
+            )),
+            "{index} hash"
+        );
+        assert!(
+            keys.contains(&format!(
+                "AttributeName: {sort}\n                KeyType: RANGE"
+            )),
+            "{index} range"
+        );
+    }
+    assert!(table.contains(&format!(
+        "AttributeName: {}\n          Enabled: true",
+        spec.ttl_attribute
+    )));
+    assert!(table.contains(&format!(
+        "- AttributeName: {}\n          KeyType: HASH",
+        spec.partition_key
+    )));
+    assert!(table.contains(&format!(
+        "- AttributeName: {}\n          KeyType: RANGE",
+        spec.sort_key
+    )));
+}
+
+#[tokio::test]
+async fn the_lambda_adapter_serves_api_gateway_events_with_their_source_ip() {
+    let env = TestEnv::new().await;
+    let email = TestEnv::email("lambda");
+    env.register(&email).await;
+    let event = std::fs::read_to_string(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/fixtures/apigw-login.json"
+    ))
+    .unwrap()
+    .replace("{{EMAIL}}", &email)
+    .replace("{{PASSWORD}}", PASSWORD);
+    let request = lambda_http::request::from_str(&event).unwrap();
+    let reply = env.send_request(request).await;
+    assert_eq!(reply.status, StatusCode::OK, "{:?}", reply.body);
+    let user_id: UserId = reply.body["user"]["id"].as_str().unwrap().parse().unwrap();
+    let stored = env
+        .ctx
+        .store
+        .find_user_sessions(user_id)
+        .await
+        .unwrap()
+        .unwrap();
+    let session = stored
+        .sessions
+        .iter()
+        .find(|s| s.id.to_string() == reply.body["session_id"])
+        .unwrap();
+    assert_eq!(
+        session.ip.as_deref(),
+        Some("198.51.100.7"),
+        "the IP comes from the request context"
+    );
+    assert_eq!(session.device.os, "iPhone");
+}
+
+#[tokio::test]
+async fn geo_headers_become_the_location_only_when_trusted() {
+    for trusted in [true, false] {
+        let env = TestEnv::with_config(|c| c.trust_geo_headers = trusted).await;
+        let reply = env
+            .send(env.post("/v1/auth/register")
+                .header("cloudfront-viewer-country", "NL")
+                .header("cloudfront-viewer-city", "Amsterdam")
+                .json(json!({"email": TestEnv::email("geo"), "password": PASSWORD, "password2": PASSWORD,
+                    "first_name": "A", "last_name": "B"})))
+            .await;
+        let user_id: UserId = reply.body["user"]["id"].as_str().unwrap().parse().unwrap();
+        let stored = env
+            .ctx
+            .store
+            .find_user_sessions(user_id)
+            .await
+            .unwrap()
+            .unwrap();
+        let location = &stored.sessions[0].location;
+        if trusted {
+            assert_eq!(
+                (location.country.as_deref(), location.city.as_deref()),
+                (Some("NL"), Some("Amsterdam"))
+            );
+            assert_eq!(
+                location.region, None,
+                "absent parts are unknown, not invented"
+            );
+        } else {
+            assert_eq!(location, &shared::domain::Location::default());
+        }
+    }
+}

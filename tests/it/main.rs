@@ -1,0 +1,8 @@
+//! Sesame's integration tests: one binary, every test on its own fresh table on the local AWS
+//! endpoint (see `support`). Run with `make test`, which starts LocalStack first.
+
+mod accounts;
+mod api;
+mod refresh;
+mod support;
+mod tokens;

@@ -1,0 +1,255 @@
+//! Test fixtures: a [`TestEnv`] per test with its own freshly created table on the local AWS
+//! endpoint (LocalStack by default, `AWS_ENDPOINT_URL` to change it), driving the same routers
+//! the Lambdas serve, in-process.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use axum::body::Body;
+use axum::extract::ConnectInfo;
+use axum::http::{HeaderMap, Method, Request, StatusCode};
+use http_body_util::BodyExt;
+use serde_json::{Value, json};
+use shared::Context;
+use shared::clock::OffsetClock;
+use shared::config::Config;
+use shared::store::Store;
+use shared::tokens::Keys;
+use tower::ServiceExt;
+
+/// A password that passes the policy.
+pub const PASSWORD: &str = "correct horse battery staple";
+/// A desktop Chrome User-Agent.
+pub const CHROME_MAC: &str = "Mozilla/5.0 (Macintosh; Intel Mac OS X 10_15_7) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/120.0.0.0 Safari/537.36";
+
+/// One test's world: its own table, clock, keys and router.
+pub struct TestEnv {
+    pub ctx: Context,
+    pub clock: Arc<OffsetClock>,
+    /// The signing key's PEM, for tests that forge tokens with it.
+    pub signing_pem: String,
+    router: axum::Router,
+}
+
+/// A response with its JSON body decoded (`Value::Null` when empty).
+#[derive(Debug)]
+pub struct Reply {
+    pub status: StatusCode,
+    pub headers: HeaderMap,
+    pub body: Value,
+}
+
+impl Reply {
+    /// The `error.code` of an error body.
+    pub fn code(&self) -> &str {
+        self.body["error"]["code"].as_str().unwrap_or("")
+    }
+}
+
+/// A request under construction.
+pub struct Call {
+    method: Method,
+    path: String,
+    headers: Vec<(String, String)>,
+    body: Option<Vec<u8>>,
+    ip: SocketAddr,
+}
+
+impl Call {
+    pub fn bearer(self, token: &str) -> Self {
+        self.header("authorization", &format!("Bearer {token}"))
+    }
+
+    pub fn header(mut self, name: &str, value: &str) -> Self {
+        self.headers.push((name.into(), value.into()));
+        self
+    }
+
+    pub fn json(mut self, body: Value) -> Self {
+        self.body = Some(serde_json::to_vec(&body).unwrap());
+        self.header("content-type", "application/json")
+    }
+
+    /// A raw body sent as JSON content.
+    pub fn raw(mut self, body: impl Into<Vec<u8>>) -> Self {
+        self.body = Some(body.into());
+        self.header("content-type", "application/json")
+    }
+}
+
+pub fn endpoint() -> String {
+    std::env::var("AWS_ENDPOINT_URL").unwrap_or_else(|_| "http://127.0.0.1:4566".into())
+}
+
+impl TestEnv {
+    /// A fresh, uniquely named table with default configuration.
+    pub async fn new() -> TestEnv {
+        TestEnv::with_config(|_| {}).await
+    }
+
+    /// A fresh table with configuration adjusted by `adjust`.
+    pub async fn with_config(adjust: impl FnOnce(&mut Config)) -> TestEnv {
+        let _ = tracing_subscriber::fmt()
+            .with_env_filter(tracing_subscriber::EnvFilter::from_default_env())
+            .with_test_writer()
+            .try_init();
+        let mut config = Config {
+            table_name: format!("sesame-test-{}", uuid::Uuid::new_v4().simple()),
+            aws_endpoint_url: Some(endpoint()),
+            hash_concurrency: 2,
+            ..Config::default()
+        };
+        adjust(&mut config);
+        let store = Store::local(&endpoint(), &config.aws_region, &config.table_name);
+        store
+            .create_table()
+            .await
+            .expect("the local AWS endpoint is up (make localstack)");
+        let (keys, signing_pem) = Keys::generate().unwrap();
+        let clock = Arc::new(OffsetClock::default());
+        let ctx = Context::new(config, store, keys, clock.clone());
+        let router = shared::http::finish(auth::routes(), ctx.clone());
+        TestEnv {
+            ctx,
+            clock,
+            signing_pem,
+            router,
+        }
+    }
+
+    pub fn call(&self, method: Method, path: &str) -> Call {
+        Call {
+            method,
+            path: path.into(),
+            headers: vec![("user-agent".into(), CHROME_MAC.into())],
+            body: None,
+            ip: "203.0.113.10:40000".parse().unwrap(),
+        }
+    }
+
+    pub fn get(&self, path: &str) -> Call {
+        self.call(Method::GET, path)
+    }
+
+    pub fn post(&self, path: &str) -> Call {
+        self.call(Method::POST, path)
+    }
+
+    pub fn patch(&self, path: &str) -> Call {
+        self.call(Method::PATCH, path)
+    }
+
+    pub fn delete(&self, path: &str) -> Call {
+        self.call(Method::DELETE, path)
+    }
+
+    /// Sends a call through the router, as the local server would.
+    pub async fn send(&self, call: Call) -> Reply {
+        let mut builder = Request::builder().method(call.method).uri(&call.path);
+        for (name, value) in &call.headers {
+            builder = builder.header(name, value);
+        }
+        let mut request = builder
+            .body(Body::from(call.body.unwrap_or_default()))
+            .unwrap();
+        request.extensions_mut().insert(ConnectInfo(call.ip));
+        self.send_request(request).await
+    }
+
+    /// Sends a prepared request (e.g. one built from an API Gateway event).
+    pub async fn send_request<B>(&self, request: Request<B>) -> Reply
+    where
+        B: axum::body::HttpBody<Data = axum::body::Bytes> + Send + 'static,
+        B::Error: Into<axum::BoxError>,
+    {
+        let response = self
+            .router
+            .clone()
+            .oneshot(request.map(Body::new))
+            .await
+            .unwrap();
+        let status = response.status();
+        let headers = response.headers().clone();
+        let bytes = response.into_body().collect().await.unwrap().to_bytes();
+        let body = if bytes.is_empty() {
+            Value::Null
+        } else {
+            serde_json::from_slice(&bytes)
+                .unwrap_or_else(|_| Value::String(String::from_utf8_lossy(&bytes).into()))
+        };
+        Reply {
+            status,
+            headers,
+            body,
+        }
+    }
+
+    /// Registers `email` with [`PASSWORD`]; returns the token response.
+    pub async fn register(&self, email: &str) -> Value {
+        let reply = self
+            .send(self.post("/v1/auth/register").json(json!({
+                "email": email, "password": PASSWORD, "password2": PASSWORD,
+                "first_name": "Ada", "last_name": "Lovelace"
+            })))
+            .await;
+        assert_eq!(reply.status, StatusCode::CREATED, "{:?}", reply.body);
+        reply.body
+    }
+
+    /// Logs in; returns the whole reply.
+    pub async fn login(&self, email: &str, password: &str) -> Reply {
+        self.send(
+            self.post("/v1/auth/login")
+                .json(json!({"email": email, "password": password})),
+        )
+        .await
+    }
+
+    /// Logs in with [`PASSWORD`], asserting success; returns the token response.
+    pub async fn login_ok(&self, email: &str) -> Value {
+        let reply = self.login(email, PASSWORD).await;
+        assert_eq!(reply.status, StatusCode::OK, "{:?}", reply.body);
+        reply.body
+    }
+
+    /// `GET /v1/auth/me` with a token; returns the status.
+    pub async fn me_status(&self, access_token: &str) -> StatusCode {
+        self.send(self.get("/v1/auth/me").bearer(access_token))
+            .await
+            .status
+    }
+
+    /// A unique e-mail address for this test.
+    pub fn email(name: &str) -> String {
+        format!("{name}-{}@example.test", uuid::Uuid::new_v4().simple())
+    }
+}
+
+/// The access token of a token response.
+pub fn access(tokens: &Value) -> String {
+    tokens["access_token"].as_str().unwrap().to_owned()
+}
+
+/// The refresh token of a token response.
+pub fn refresh(tokens: &Value) -> String {
+    tokens["refresh_token"].as_str().unwrap().to_owned()
+}
+
+/// Asserts the contract's error shape with the given status and code, and that the request id
+/// in the body is the one in the header.
+pub fn assert_error(reply: &Reply, status: StatusCode, code: &str) {
+    assert_eq!(reply.status, status, "{:?}", reply.body);
+    assert_eq!(reply.code(), code, "{:?}", reply.body);
+    assert!(
+        reply.body["error"]["message"]
+            .as_str()
+            .is_some_and(|m| !m.is_empty())
+    );
+    let header = reply
+        .headers
+        .get("x-request-id")
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or_default();
+    assert!(!header.is_empty());
+    assert_eq!(reply.body["error"]["request_id"], header);
+}
