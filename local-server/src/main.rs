@@ -11,8 +11,7 @@ async fn main() -> Result<(), shared::BoxError> {
     shared::telemetry::init();
     let ctx = Context::from_env().await?;
     ctx.store.create_table().await?;
-    let routes = auth::routes();
-    let app = shared::http::finish(routes, ctx.clone());
+    let app = local_server::app(ctx.clone());
     let bind = std::env::var("SESAME_BIND").unwrap_or_else(|_| "127.0.0.1:3000".into());
     let listener = tokio::net::TcpListener::bind(&bind).await?;
     tracing::info!(address = %bind, table = ctx.store.table_name(), "Sesame is serving");

@@ -34,6 +34,8 @@ pub struct Principal {
 pub struct NewAccount {
     pub email: Email,
     pub password: String,
+    /// The password typed a second time; must equal `password`.
+    pub password2: String,
     pub first_name: String,
     pub last_name: String,
     pub middle_name: Option<String>,
@@ -51,7 +53,8 @@ fn invalid_credentials() -> Error {
     Error::unauthorized("invalid_credentials", "the e-mail or password is wrong")
 }
 
-/// Creates an account and its first session. The password must pass the policy; the e-mail
+/// Creates an account and its first session. The password must pass the policy and match its
+/// confirmation; the e-mail
 /// must be free (409 `email_taken`).
 pub async fn register(
     ctx: &Context,
@@ -59,6 +62,9 @@ pub async fn register(
     client: &ClientInfo,
 ) -> Result<TokenResponse> {
     password::check_policy("password", &account.password)?;
+    if account.password != account.password2 {
+        return Err(Error::invalid_field("password2", "does not match password"));
+    }
     let now = ctx.now();
     let user = User {
         id: UserId::new(),

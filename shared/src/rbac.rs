@@ -8,6 +8,7 @@ use axum::http::Method;
 
 use crate::auth::Principal;
 use crate::context::Context;
+use crate::domain::User;
 use crate::error::{Error, Result};
 
 /// The action a request method asks for.
@@ -21,16 +22,29 @@ pub fn action_for(method: &Method) -> &'static str {
     }
 }
 
-/// Whether `who` may perform `action` on `resource`.
-pub async fn is_allowed(_ctx: &Context, who: &Principal, _resource: &str, _action: &str) -> Result<bool> {
-    Ok(who.user.is_superuser)
+/// Whether `user` may perform `action` on `resource`.
+pub async fn is_allowed(
+    _ctx: &Context,
+    user: &User,
+    _resource: &str,
+    _action: &str,
+) -> Result<bool> {
+    Ok(user.is_superuser)
 }
 
 /// Refuses (403 `forbidden`) unless `who` may use `method` on `resource`.
-pub async fn authorize(ctx: &Context, who: &Principal, resource: &str, method: &Method) -> Result<()> {
-    if is_allowed(ctx, who, resource, action_for(method)).await? {
+pub async fn authorize(
+    ctx: &Context,
+    who: &Principal,
+    resource: &str,
+    method: &Method,
+) -> Result<()> {
+    if is_allowed(ctx, &who.user, resource, action_for(method)).await? {
         Ok(())
     } else {
-        Err(Error::forbidden("forbidden", format!("you may not {} {resource}", action_for(method))))
+        Err(Error::forbidden(
+            "forbidden",
+            format!("you may not {} {resource}", action_for(method)),
+        ))
     }
 }

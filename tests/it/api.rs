@@ -104,55 +104,57 @@ async fn every_routed_path_is_in_the_openapi_document() {
     assert_eq!(documented, ROUTES.len(), "no undocumented or stale routes");
 }
 
-#[test]
-fn template_declares_the_table_the_code_creates() {
+/// The `Table` resource of `template.yaml` with its whitespace folded to single spaces.
+fn template_table() -> String {
     let template =
         std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../template.yaml")).unwrap();
+    let lines: Vec<&str> = template
+        .lines()
+        .skip_while(|line| *line != "  Table:")
+        .skip(1)
+        .take_while(|line| line.is_empty() || line.starts_with("   "))
+        .collect();
+    lines
+        .join(" ")
+        .split_whitespace()
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
+#[test]
+fn template_declares_the_table_the_code_creates() {
     let spec = shared::store::table_spec();
-    let table = template
-        .split("\n  Table:\n")
-        .nth(1)
-        .expect("template has a Table resource");
-    let table = table.split("\n  ").next().unwrap_or(table);
+    let table = template_table();
+    assert!(!table.is_empty(), "template has a Table resource");
+    let has = |text: String| assert!(table.contains(&text), "template.yaml lacks `{text}`");
     for (name, kind) in &spec.attributes {
-        assert!(
-            table.contains(&format!(
-                "- AttributeName: {name}\n          AttributeType: {kind}"
-            )),
-            "attribute {name} ({kind})"
-        );
+        has(format!("- AttributeName: {name} AttributeType: {kind}"));
     }
+    has(format!(
+        "KeySchema: - AttributeName: {} KeyType: HASH - AttributeName: {} KeyType: RANGE",
+        spec.partition_key, spec.sort_key
+    ));
     for (index, partition, sort) in &spec.indexes {
-        let block = table
-            .split(&format!("- IndexName: {index}\n"))
-            .nth(1)
-            .unwrap_or_else(|| panic!("index {index}"));
-        let keys = block.split("Projection:").next().unwrap();
-        assert!(
-            keys.contains(&format!(
-                "AttributeName: {partition}\n                KeyType: HASH"
-            )),
-            "{index} hash"
-        );
-        assert!(
-            keys.contains(&format!(
-                "AttributeName: {sort}\n                KeyType: RANGE"
-            )),
-            "{index} range"
-        );
+        has(format!(
+            "- IndexName: {index} KeySchema: - AttributeName: {partition} KeyType: HASH \
+             - AttributeName: {sort} KeyType: RANGE Projection: ProjectionType: ALL"
+        ));
     }
-    assert!(table.contains(&format!(
-        "AttributeName: {}\n          Enabled: true",
+    has(format!(
+        "TimeToLiveSpecification: AttributeName: {} Enabled: true",
         spec.ttl_attribute
-    )));
-    assert!(table.contains(&format!(
-        "- AttributeName: {}\n          KeyType: HASH",
-        spec.partition_key
-    )));
-    assert!(table.contains(&format!(
-        "- AttributeName: {}\n          KeyType: RANGE",
-        spec.sort_key
-    )));
+    ));
+    let declared = table.matches("AttributeType:").count();
+    assert_eq!(
+        declared,
+        spec.attributes.len(),
+        "no extra attribute definitions"
+    );
+    assert_eq!(
+        table.matches("- IndexName:").count(),
+        spec.indexes.len(),
+        "no extra indexes"
+    );
 }
 
 #[tokio::test]

@@ -108,7 +108,7 @@ impl TestEnv {
         let (keys, signing_pem) = Keys::generate().unwrap();
         let clock = Arc::new(OffsetClock::default());
         let ctx = Context::new(config, store, keys, clock.clone());
-        let router = shared::http::finish(auth::routes(), ctx.clone());
+        let router = local_server::app(ctx.clone());
         TestEnv {
             ctx,
             clock,

@@ -44,7 +44,8 @@ pub fn routes() -> OpenApiRouter<Context> {
         .routes(routes!(openapi_json))
 }
 
-/// The OpenAPI 3.1 document of every route group, as served at `/v1/openapi.json`.
+/// The OpenAPI 3.1 document of every route group, as served at `/v1/openapi.json`. Each group
+/// crate describes its own routes; this merges them.
 pub fn document() -> OpenApi {
     routes().into_openapi()
 }
@@ -111,12 +112,10 @@ async fn register(
     Json(body): Json<RegisterRequest>,
 ) -> Result<impl IntoResponse> {
     let email = Email::parse(&body.email)?;
-    if body.password != body.password2 {
-        return Err(Error::invalid_field("password2", "does not match password"));
-    }
     let account = NewAccount {
         email,
         password: body.password,
+        password2: body.password2,
         first_name: parse_name("first_name", &body.first_name)?,
         last_name: parse_name("last_name", &body.last_name)?,
         middle_name: optional_name("middle_name", body.middle_name.as_deref())?,
