@@ -348,3 +348,17 @@ async fn sessions_end_after_their_absolute_lifetime() {
         .await;
     assert_error(&again, StatusCode::UNAUTHORIZED, "invalid_refresh_token");
 }
+
+#[tokio::test]
+async fn changes_to_a_user_apply_on_their_next_request_without_a_new_login() {
+    let env = TestEnv::new().await;
+    let tokens = env.superuser().await;
+    let me = env
+        .send(env.get("/v1/auth/me").bearer(&access(&tokens)))
+        .await;
+    assert_eq!(me.body["is_superuser"], true);
+    assert_eq!(
+        tokens["user"]["is_superuser"], false,
+        "the token was issued before the promotion"
+    );
+}

@@ -219,6 +219,19 @@ impl TestEnv {
             .status
     }
 
+    /// Registers a user and makes them a superuser directly in the store (as the bootstrap
+    /// would); returns their token response. The tokens carry the new rights at once, since
+    /// every request reads the user afresh.
+    pub async fn superuser(&self) -> Value {
+        let email = TestEnv::email("root");
+        let tokens = self.register(&email).await;
+        let id = tokens["user"]["id"].as_str().unwrap().parse().unwrap();
+        let mut user = self.ctx.store.find_user(id).await.unwrap().unwrap();
+        user.is_superuser = true;
+        self.ctx.store.update_user_profile(&user).await.unwrap();
+        tokens
+    }
+
     /// A unique e-mail address for this test.
     pub fn email(name: &str) -> String {
         format!("{name}-{}@example.test", uuid::Uuid::new_v4().simple())
