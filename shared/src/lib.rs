@@ -11,6 +11,7 @@ pub mod domain;
 pub mod error;
 pub mod http;
 pub mod password;
+pub mod rate_limit;
 pub mod rbac;
 pub mod store;
 pub mod telemetry;

@@ -6,6 +6,12 @@
 //! | e-mail claim    | `EMAIL#<email>`   | `EMAIL`           |                                    |
 //! | session         | `USER#<user id>`  | `SESSION#<sid>`   | expires_at (TTL)                   |
 //! | session owner   | `SESSION#<sid>`   | `OWNER`           | expires_at (TTL)                   |
+//! | rate counter    | `RATE#<name>#<subject>` | `<window start ms>` | expires_at (TTL)           |
+//! | login failures  | `LOCKOUT#<user id>` | `LOCKOUT`       | expires_at (TTL)                   |
+//! | login history   | `HISTORY#<user id>` | `LOGIN#<uuid v7>` | expires_at (TTL, 90 days)        |
+//!
+//! Every item with a lifetime also has `expiry_bucket` (its expiry day), which puts it in the
+//! sparse `expiry` index that the cleanup function queries instead of scanning.
 //!
 //! A user's profile and sessions share a partition so that one consistent query returns both
 //! (the session cap needs them together), and an authenticated request reads both keys in one
@@ -50,6 +56,27 @@ pub fn session_sk(session_id: impl std::fmt::Display) -> String {
 
 pub fn session_owner_pk(session_id: impl std::fmt::Display) -> String {
     format!("SESSION#{session_id}")
+}
+
+/// Sort key of a login-failure record.
+pub const LOCKOUT_SK: &str = "LOCKOUT";
+/// Prefix of login-history sort keys.
+pub const LOGIN_PREFIX: &str = "LOGIN#";
+
+pub fn rate_pk(limit_key: &str) -> String {
+    format!("RATE#{limit_key}")
+}
+
+pub fn lockout_pk(account: &str) -> String {
+    format!("LOCKOUT#{account}")
+}
+
+pub fn history_pk(user_id: impl std::fmt::Display) -> String {
+    format!("HISTORY#{user_id}")
+}
+
+pub fn history_sk(entry_id: impl std::fmt::Display) -> String {
+    format!("{LOGIN_PREFIX}{entry_id}")
 }
 
 /// The cleanup bucket (UTC day) of an expiry time given in epoch seconds.

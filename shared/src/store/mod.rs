@@ -5,6 +5,7 @@
 //! (`false`, `None` or a 409), throttling and outages become [`Error::Unavailable`] (503), and
 //! anything else is [`Error::Internal`] with the detail in the log.
 
+mod counters;
 pub mod keys;
 mod sessions;
 pub use sessions::UserSessions;
@@ -21,6 +22,7 @@ use aws_sdk_dynamodb::types::AttributeValue;
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 
+pub use counters::LoginFailures;
 pub use table::{TableSpec, table_spec};
 
 use crate::config::Config;
@@ -153,4 +155,14 @@ fn from_item<T: DeserializeOwned>(item: Item) -> Result<T> {
 /// The key map of an item.
 fn key(pk: String, sk: impl Into<String>) -> Item {
     HashMap::from([(keys::PK.to_owned(), s(pk)), (keys::SK.to_owned(), s(sk))])
+}
+
+/// Gives an item its expiry: the TTL attribute and the cleanup index's day bucket. Every item
+/// with a lifetime is written through this so the cleanup function can find it.
+fn expiring(item: &mut Item, expires_at: i64) {
+    item.insert(keys::EXPIRES_AT.to_owned(), n(expires_at));
+    item.insert(
+        keys::EXPIRY_BUCKET.to_owned(),
+        s(keys::expiry_bucket(expires_at)),
+    );
 }
