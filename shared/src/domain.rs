@@ -201,3 +201,28 @@ impl Session {
         self.expires_at > now
     }
 }
+
+/// How a login attempt on an existing account ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum LoginOutcome {
+    Success,
+    WrongPassword,
+    Locked,
+    Inactive,
+}
+
+/// One entry of a user's login history, kept 90 days.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct LoginRecord {
+    /// Time-ordered (UUID v7), so history sorts by it.
+    pub id: Uuid,
+    pub user_id: UserId,
+    #[serde(with = "chrono::serde::ts_milliseconds")]
+    pub at: DateTime<Utc>,
+    pub outcome: LoginOutcome,
+    pub method: CreatedVia,
+    pub ip: Option<String>,
+    pub device: Device,
+    pub location: Location,
+}

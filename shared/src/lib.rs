@@ -13,6 +13,7 @@ pub mod http;
 pub mod password;
 pub mod rate_limit;
 pub mod rbac;
+pub mod sessions;
 pub mod store;
 pub mod telemetry;
 pub mod tokens;

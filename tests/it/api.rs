@@ -77,6 +77,13 @@ const ROUTES: &[(&str, &str)] = &[
     ("post", "/v1/auth/password"),
     ("get", "/.well-known/jwks.json"),
     ("get", "/v1/openapi.json"),
+    ("get", "/v1/sessions"),
+    ("get", "/v1/sessions/stats"),
+    ("get", "/v1/sessions/history"),
+    ("delete", "/v1/sessions/others"),
+    ("delete", "/v1/sessions/{id}"),
+    ("get", "/v1/sessions/users/{user_id}"),
+    ("delete", "/v1/sessions/users/{user_id}"),
 ];
 
 #[tokio::test]

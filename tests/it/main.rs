@@ -4,5 +4,6 @@
 mod accounts;
 mod api;
 mod refresh;
+mod sessions;
 mod support;
 mod tokens;

@@ -3,6 +3,7 @@
 
 mod extract;
 pub mod json;
+mod query;
 pub mod request_id;
 
 use axum::Router;
@@ -12,6 +13,7 @@ use utoipa_axum::router::OpenApiRouter;
 
 pub use extract::{Authenticated, bearer_token};
 pub use json::Json;
+pub use query::{PageParams, Query, encode_cursor};
 
 use crate::context::Context;
 use crate::error::Error;

@@ -6,6 +6,7 @@
 //! anything else is [`Error::Internal`] with the detail in the log.
 
 mod counters;
+mod history;
 pub mod keys;
 mod sessions;
 pub use sessions::UserSessions;

@@ -1,0 +1,75 @@
+//! Query strings: the strict extractor and the list parameters `limit` and `cursor`.
+
+use axum::extract::{FromRequestParts, Query as AxumQuery};
+use axum::http::request::Parts;
+use base64::Engine;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use serde::Deserialize;
+use serde::de::DeserializeOwned;
+
+use crate::error::{Error, Result};
+
+/// A query string parsed into `T`; failures are 400 `invalid_query` with the error shape.
+#[derive(Debug, Clone, Default)]
+pub struct Query<T>(pub T);
+
+impl<T: DeserializeOwned, S: Send + Sync> FromRequestParts<S> for Query<T> {
+    type Rejection = Error;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
+        AxumQuery::<T>::from_request_parts(parts, state)
+            .await
+            .map(|AxumQuery(value)| Query(value))
+            .map_err(|rejection| {
+                let detail = rejection.body_text();
+                let detail = detail.rsplit(": ").next().unwrap_or(&detail).to_owned();
+                Error::bad_request(
+                    "invalid_query",
+                    format!("the query string is invalid: {detail}"),
+                )
+            })
+    }
+}
+
+/// `?limit=` (default 20, 1 to 100) and `?cursor=` (opaque, from a previous page).
+#[derive(Debug, Clone, Default, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct PageParams {
+    /// Items per page, 1 to 100 (default 20).
+    pub limit: Option<u32>,
+    /// The `next_cursor` of the previous page.
+    pub cursor: Option<String>,
+}
+
+impl PageParams {
+    /// The page size, or 400 `invalid_query` outside 1..=100.
+    pub fn limit(&self) -> Result<usize> {
+        match self.limit {
+            None => Ok(20),
+            Some(limit @ 1..=100) => Ok(limit as usize),
+            Some(_) => Err(Error::bad_request(
+                "invalid_query",
+                "limit must be between 1 and 100",
+            )),
+        }
+    }
+
+    /// The decoded cursor, or 400 `invalid_cursor` when it is not one of ours.
+    pub fn cursor(&self) -> Result<Option<String>> {
+        self.cursor
+            .as_deref()
+            .map(|raw| {
+                URL_SAFE_NO_PAD
+                    .decode(raw)
+                    .ok()
+                    .and_then(|bytes| String::from_utf8(bytes).ok())
+                    .ok_or_else(|| Error::bad_request("invalid_cursor", "the cursor is malformed"))
+            })
+            .transpose()
+    }
+}
+
+/// Makes a position in a list opaque for `next_cursor`.
+pub fn encode_cursor(position: &str) -> String {
+    URL_SAFE_NO_PAD.encode(position)
+}
