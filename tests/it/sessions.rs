@@ -24,7 +24,7 @@ async fn sessions_show_parsed_devices_location_and_the_current_one() {
         .send(
             env.post("/v1/auth/login")
                 .header("user-agent", SAFARI_IPHONE)
-                .from_ip("198.51.100.2")
+                .client_ip("198.51.100.2")
                 .header("cloudfront-viewer-country", "DE")
                 .header("cloudfront-viewer-country-region", "BE")
                 .header("cloudfront-viewer-city", "Berlin")
@@ -437,7 +437,7 @@ async fn too_many_attempts_from_one_ip_get_429_with_retry_after() {
         let reply = env
             .send(
                 env.post("/v1/auth/login")
-                    .from_ip("192.0.2.99")
+                    .client_ip("192.0.2.99")
                     .json(json!({"email": email, "password": "nope nope"})),
             )
             .await;
@@ -446,7 +446,7 @@ async fn too_many_attempts_from_one_ip_get_429_with_retry_after() {
     let limited = env
         .send(
             env.post("/v1/auth/login")
-                .from_ip("192.0.2.99")
+                .client_ip("192.0.2.99")
                 .json(json!({"email": email, "password": PASSWORD})),
         )
         .await;
@@ -460,7 +460,7 @@ async fn too_many_attempts_from_one_ip_get_429_with_retry_after() {
     let elsewhere = env
         .send(
             env.post("/v1/auth/login")
-                .from_ip("192.0.2.100")
+                .client_ip("192.0.2.100")
                 .json(json!({"email": email, "password": PASSWORD})),
         )
         .await;
@@ -473,7 +473,7 @@ async fn too_many_attempts_from_one_ip_get_429_with_retry_after() {
     let later = env
         .send(
             env.post("/v1/auth/login")
-                .from_ip("192.0.2.99")
+                .client_ip("192.0.2.99")
                 .json(json!({"email": email, "password": PASSWORD})),
         )
         .await;

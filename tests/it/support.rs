@@ -79,7 +79,7 @@ impl Call {
     }
 
     /// The client's IP as the server sees it.
-    pub fn from_ip(mut self, ip: &str) -> Self {
+    pub fn client_ip(mut self, ip: &str) -> Self {
         self.ip = SocketAddr::new(ip.parse().unwrap(), 40000);
         self
     }
@@ -224,7 +224,7 @@ impl TestEnv {
         let call = self
             .post("/v1/auth/login")
             .header("user-agent", user_agent)
-            .from_ip(ip)
+            .client_ip(ip)
             .json(json!({"email": email, "password": PASSWORD}));
         let reply = self.send(call).await;
         assert_eq!(reply.status, StatusCode::OK, "{:?}", reply.body);
