@@ -47,6 +47,8 @@ pub struct Config {
     pub lockout_max: Duration,
     /// `SESAME_LOGIN_IP_LIMIT`: login attempts per IP per minute before 429 (30).
     pub login_ip_limit: u64,
+    /// `SESAME_CLEANUP_LOOKBACK_DAYS`: how many past expiry days the cleanup looks at (7).
+    pub cleanup_lookback_days: u32,
 }
 
 impl Default for Config {
@@ -70,6 +72,7 @@ impl Default for Config {
             lockout_base: Duration::from_secs(60),
             lockout_max: Duration::from_secs(15 * 60),
             login_ip_limit: 30,
+            cleanup_lookback_days: 7,
         }
     }
 }
@@ -116,6 +119,8 @@ impl Config {
             lockout_max: parsed("SESAME_LOCKOUT_MAX_SECS")?
                 .map_or(defaults.lockout_max, Duration::from_secs),
             login_ip_limit: parsed("SESAME_LOGIN_IP_LIMIT")?.unwrap_or(defaults.login_ip_limit),
+            cleanup_lookback_days: parsed("SESAME_CLEANUP_LOOKBACK_DAYS")?
+                .unwrap_or(defaults.cleanup_lookback_days),
         })
     }
 }

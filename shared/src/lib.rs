@@ -3,6 +3,7 @@
 //! call one service function here and return its result.
 
 pub mod auth;
+pub mod cleanup;
 pub mod client;
 pub mod clock;
 pub mod config;

@@ -3,6 +3,7 @@
 
 mod accounts;
 mod api;
+mod cleanup;
 mod refresh;
 mod sessions;
 mod support;

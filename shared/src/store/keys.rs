@@ -84,3 +84,13 @@ pub fn expiry_bucket(expires_at: i64) -> String {
     let day = chrono::DateTime::from_timestamp(expires_at, 0).unwrap_or_default();
     format!("EXP#{}", day.format("%Y-%m-%d"))
 }
+
+/// A short name for the kind of an item, for the cleanup report: `session`, `session_owner`,
+/// or the lower-cased partition-key prefix (`rate`, `lockout`, `history`, ...).
+pub fn kind_of(pk: &str, sk: &str) -> String {
+    match pk.split('#').next().unwrap_or_default() {
+        "USER" if sk.starts_with(SESSION_PREFIX) => "session".into(),
+        "SESSION" => "session_owner".into(),
+        prefix => prefix.to_lowercase(),
+    }
+}

@@ -6,6 +6,7 @@
 //! anything else is [`Error::Internal`] with the detail in the log.
 
 mod counters;
+mod expiry;
 mod history;
 pub mod keys;
 mod sessions;
@@ -24,6 +25,7 @@ use serde::Serialize;
 use serde::de::DeserializeOwned;
 
 pub use counters::LoginFailures;
+pub use expiry::ExpiredItem;
 pub use table::{TableSpec, table_spec};
 
 use crate::config::Config;
