@@ -6,7 +6,9 @@ use utoipa_axum::router::OpenApiRouter;
 
 /// The routes of every route group.
 pub fn routes() -> OpenApiRouter<Context> {
-    auth::routes().merge(sessions::routes())
+    auth::routes()
+        .merge(sessions::routes())
+        .merge(quota::routes())
 }
 
 /// The servable router of every route group.

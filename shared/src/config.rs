@@ -49,6 +49,12 @@ pub struct Config {
     pub login_ip_limit: u64,
     /// `SESAME_CLEANUP_LOOKBACK_DAYS`: how many past expiry days the cleanup looks at (7).
     pub cleanup_lookback_days: u32,
+    /// `SESAME_QUOTA_MAX_VIDEOS`: videos a user may have counted against their quota (10).
+    pub quota_max_videos: u32,
+    /// `SESAME_QUOTA_MAX_DURATION_SECS`: total video duration a user may have counted (600 s).
+    pub quota_max_duration: Duration,
+    /// `SESAME_QUOTA_MAX_FILE_SIZE_MB`: largest single file a consumption may declare (500 MB).
+    pub quota_max_file_size_mb: u32,
 }
 
 impl Default for Config {
@@ -73,6 +79,9 @@ impl Default for Config {
             lockout_max: Duration::from_secs(15 * 60),
             login_ip_limit: 30,
             cleanup_lookback_days: 7,
+            quota_max_videos: 10,
+            quota_max_duration: Duration::from_secs(600),
+            quota_max_file_size_mb: 500,
         }
     }
 }
@@ -121,6 +130,12 @@ impl Config {
             login_ip_limit: parsed("SESAME_LOGIN_IP_LIMIT")?.unwrap_or(defaults.login_ip_limit),
             cleanup_lookback_days: parsed("SESAME_CLEANUP_LOOKBACK_DAYS")?
                 .unwrap_or(defaults.cleanup_lookback_days),
+            quota_max_videos: parsed("SESAME_QUOTA_MAX_VIDEOS")?
+                .unwrap_or(defaults.quota_max_videos),
+            quota_max_duration: parsed("SESAME_QUOTA_MAX_DURATION_SECS")?
+                .map_or(defaults.quota_max_duration, Duration::from_secs),
+            quota_max_file_size_mb: parsed("SESAME_QUOTA_MAX_FILE_SIZE_MB")?
+                .unwrap_or(defaults.quota_max_file_size_mb),
         })
     }
 }

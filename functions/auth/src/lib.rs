@@ -47,7 +47,10 @@ pub fn routes() -> OpenApiRouter<Context> {
 /// The OpenAPI 3.1 document of every route group, as served at `/v1/openapi.json`. Each group
 /// crate describes its own routes; this merges them.
 pub fn document() -> OpenApi {
-    routes().merge(sessions::routes()).into_openapi()
+    routes()
+        .merge(sessions::routes())
+        .merge(quota::routes())
+        .into_openapi()
 }
 
 static DOCUMENT_JSON: LazyLock<String> = LazyLock::new(|| {

@@ -11,6 +11,8 @@ mod history;
 pub mod keys;
 mod sessions;
 pub use sessions::UserSessions;
+mod quota;
+pub use quota::QuotaWrite;
 mod table;
 mod users;
 
