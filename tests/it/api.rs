@@ -84,6 +84,13 @@ const ROUTES: &[(&str, &str)] = &[
     ("delete", "/v1/sessions/{id}"),
     ("get", "/v1/sessions/users/{user_id}"),
     ("delete", "/v1/sessions/users/{user_id}"),
+    ("get", "/v1/quota"),
+    ("post", "/v1/quota/consume"),
+    ("post", "/v1/quota/release"),
+    ("get", "/v1/quota/users"),
+    ("get", "/v1/quota/users/{user_id}"),
+    ("post", "/v1/quota/users/{user_id}/reset"),
+    ("put", "/v1/quota/users/{user_id}/limits"),
 ];
 
 #[tokio::test]

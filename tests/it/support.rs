@@ -73,6 +73,12 @@ impl Call {
         self
     }
 
+    /// Replaces the default User-Agent (another device or browser).
+    pub fn user_agent(mut self, user_agent: &str) -> Self {
+        self.headers.retain(|(name, _)| name != "user-agent");
+        self.header("user-agent", user_agent)
+    }
+
     pub fn json(mut self, body: Value) -> Self {
         self.body = Some(serde_json::to_vec(&body).unwrap());
         self.header("content-type", "application/json")
@@ -147,6 +153,10 @@ impl TestEnv {
 
     pub fn post(&self, path: &str) -> Call {
         self.call(Method::POST, path)
+    }
+
+    pub fn put(&self, path: &str) -> Call {
+        self.call(Method::PUT, path)
     }
 
     pub fn patch(&self, path: &str) -> Call {
