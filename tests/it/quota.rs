@@ -1,9 +1,12 @@
 //! Quota: per-user usage that survives logout, logins and new devices; limits that hold under
 //! concurrency; idempotent consume and release; admin routes.
 
+use axum::body::Body;
 use axum::http::StatusCode;
 use futures::future::join_all;
+use http_body_util::BodyExt;
 use serde_json::{Value, json};
+use tower::ServiceExt;
 
 use crate::support::*;
 
@@ -544,4 +547,34 @@ async fn admins_list_quotas_page_by_page() {
             },
         );
     }
+}
+
+#[tokio::test]
+async fn the_quota_lambda_serves_an_api_gateway_consume_event() {
+    let env = TestEnv::new().await;
+    let a = user(&env, "a").await;
+    let fixture = std::fs::read_to_string(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/fixtures/apigw-login.json"
+    ))
+    .unwrap();
+    let mut event: Value = serde_json::from_str(&fixture).unwrap();
+    event["routeKey"] = json!("POST /v1/quota/consume");
+    event["rawPath"] = json!("/v1/quota/consume");
+    event["requestContext"]["routeKey"] = json!("POST /v1/quota/consume");
+    event["requestContext"]["http"]["path"] = json!("/v1/quota/consume");
+    event["headers"]["authorization"] = json!(format!("Bearer {}", a.token));
+    event["body"] = json!(
+        r#"{"videos": 1, "duration_seconds": 2.5, "file_size_mb": 1, "idempotency_key": "lambda"}"#
+    );
+    let request = lambda_http::request::from_str(&event.to_string()).unwrap();
+    let response = quota::router(env.ctx.clone())
+        .oneshot(request.map(Body::new))
+        .await
+        .unwrap();
+    assert_eq!(response.status(), StatusCode::OK);
+    let body = response.into_body().collect().await.unwrap().to_bytes();
+    let doc: Value = serde_json::from_slice(&body).unwrap();
+    assert_eq!(used(&doc), (1, 2.5));
+    assert_eq!(used(&quota(&env, &a.token).await), (1, 2.5));
 }
