@@ -55,6 +55,11 @@ pub struct Config {
     pub quota_max_duration: Duration,
     /// `SESAME_QUOTA_MAX_FILE_SIZE_MB`: largest single file a consumption may declare (500 MB).
     pub quota_max_file_size_mb: u32,
+    /// `SESAME_ADMIN_EMAIL`: the first superuser, created at start-up with
+    /// `admin_password` (see `bootstrap`). Unset: no superuser is created.
+    pub admin_email: Option<String>,
+    /// `SESAME_ADMIN_PASSWORD`: the first superuser's password (in Lambda, from a secret).
+    pub admin_password: Option<String>,
 }
 
 impl Default for Config {
@@ -82,6 +87,8 @@ impl Default for Config {
             quota_max_videos: 10,
             quota_max_duration: Duration::from_secs(600),
             quota_max_file_size_mb: 500,
+            admin_email: None,
+            admin_password: None,
         }
     }
 }
@@ -136,6 +143,8 @@ impl Config {
                 .map_or(defaults.quota_max_duration, Duration::from_secs),
             quota_max_file_size_mb: parsed("SESAME_QUOTA_MAX_FILE_SIZE_MB")?
                 .unwrap_or(defaults.quota_max_file_size_mb),
+            admin_email: string("SESAME_ADMIN_EMAIL"),
+            admin_password: string("SESAME_ADMIN_PASSWORD"),
         })
     }
 }

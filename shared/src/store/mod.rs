@@ -13,7 +13,11 @@ mod sessions;
 pub use sessions::UserSessions;
 mod quota;
 pub use quota::QuotaWrite;
+mod rbac;
+pub use rbac::Removal;
 mod table;
+mod user_admin;
+pub use user_admin::UserFilter;
 mod users;
 
 use std::collections::HashMap;

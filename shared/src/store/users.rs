@@ -93,7 +93,7 @@ impl Store {
     }
 }
 
-fn user_item(user: &User) -> Result<Item> {
+pub(super) fn user_item(user: &User) -> Result<Item> {
     to_item(
         user,
         &[
