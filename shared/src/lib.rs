@@ -3,6 +3,7 @@
 //! call one service function here and return its result.
 
 pub mod auth;
+pub mod blobs;
 pub mod client;
 pub mod clock;
 pub mod config;
@@ -14,6 +15,7 @@ pub mod password;
 pub mod rbac;
 pub mod store;
 pub mod telemetry;
+pub mod tickets;
 pub mod tokens;
 pub mod views;
 

@@ -1,4 +1,4 @@
-//! Test fixtures: a [`TestEnv`] per test with its own freshly created table on the local AWS
+//! Test fixtures: a [`TestEnv`] per test with its own freshly created table and bucket on the local AWS
 //! endpoint (LocalStack by default, `AWS_ENDPOINT_URL` to change it), driving the same routers
 //! the Lambdas serve, in-process.
 
@@ -11,6 +11,7 @@ use axum::http::{HeaderMap, Method, Request, StatusCode};
 use http_body_util::BodyExt;
 use serde_json::{Value, json};
 use shared::Context;
+use shared::blobs::Blobs;
 use shared::clock::OffsetClock;
 use shared::config::Config;
 use shared::store::Store;
@@ -82,7 +83,7 @@ pub fn endpoint() -> String {
 }
 
 impl TestEnv {
-    /// A fresh, uniquely named table with default configuration.
+    /// A fresh, uniquely named table and bucket with default configuration.
     pub async fn new() -> TestEnv {
         TestEnv::with_config(|_| {}).await
     }
@@ -95,6 +96,7 @@ impl TestEnv {
             .try_init();
         let mut config = Config {
             table_name: format!("sesame-test-{}", uuid::Uuid::new_v4().simple()),
+            bucket_name: format!("sesame-test-{}", uuid::Uuid::new_v4().simple()),
             aws_endpoint_url: Some(endpoint()),
             hash_concurrency: 2,
             ..Config::default()
@@ -105,9 +107,11 @@ impl TestEnv {
             .create_table()
             .await
             .expect("the local AWS endpoint is up (make localstack)");
+        let blobs = Blobs::local(&endpoint(), &config.aws_region, &config.bucket_name);
+        blobs.create_bucket().await.expect("the local S3 is up");
         let (keys, signing_pem) = Keys::generate().unwrap();
         let clock = Arc::new(OffsetClock::default());
-        let ctx = Context::new(config, store, keys, clock.clone());
+        let ctx = Context::new(config, store, blobs, keys, clock.clone());
         let router = local_server::app(ctx.clone());
         TestEnv {
             ctx,

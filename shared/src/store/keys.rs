@@ -6,10 +6,18 @@
 //! | e-mail claim    | `EMAIL#<email>`   | `EMAIL`           |                                    |
 //! | session         | `USER#<user id>`  | `SESSION#<sid>`   | expires_at (TTL)                   |
 //! | session owner   | `SESSION#<sid>`   | `OWNER`           | expires_at (TTL)                   |
+//! | ticket          | `TICKET#<id>`     | `TICKET`          | gsi1: `TICKETS#OWNER#<user id>` / `<id>`; gsi2: `TICKETS` / `<id>` |
+//! | ticket response | `TICKET#<id>`     | `RESPONSE#<rid>`  |                                    |
+//! | attachment      | `TICKET#<id>`     | `ATTACHMENT#<aid>`|                                    |
 //!
 //! A user's profile and sessions share a partition so that one consistent query returns both
 //! (the session cap needs them together), and an authenticated request reads both keys in one
 //! batch. The owner item maps a refresh token's session id back to its user.
+//!
+//! A ticket, its responses and its attachment records share a partition: one query loads a
+//! ticket with everything shown on its page. Ticket ids are UUID v7, so sorting the index keys by
+//! id lists tickets newest first: an owner's from gsi1, everyone's (for operators) from gsi2.
+//! Attachment objects in S3 are keyed `tickets/<ticket id>/<attachment id>`, never by file name.
 
 /// Partition key attribute.
 pub const PK: &str = "pk";
@@ -19,6 +27,10 @@ pub const SK: &str = "sk";
 pub const GSI1: &str = "gsi1";
 pub const GSI1_PK: &str = "gsi1pk";
 pub const GSI1_SK: &str = "gsi1sk";
+/// Second generic index (tickets for operators).
+pub const GSI2: &str = "gsi2";
+pub const GSI2_PK: &str = "gsi2pk";
+pub const GSI2_SK: &str = "gsi2sk";
 /// Sparse index of items that expire, by day, for the cleanup function.
 pub const EXPIRY_INDEX: &str = "expiry";
 pub const EXPIRY_BUCKET: &str = "expiry_bucket";
@@ -56,4 +68,42 @@ pub fn session_owner_pk(session_id: impl std::fmt::Display) -> String {
 pub fn expiry_bucket(expires_at: i64) -> String {
     let day = chrono::DateTime::from_timestamp(expires_at, 0).unwrap_or_default();
     format!("EXP#{}", day.format("%Y-%m-%d"))
+}
+
+/// Sort key of a ticket item.
+pub const TICKET_SK: &str = "TICKET";
+/// Prefix of ticket-response sort keys.
+pub const RESPONSE_PREFIX: &str = "RESPONSE#";
+/// Prefix of attachment-record sort keys.
+pub const ATTACHMENT_PREFIX: &str = "ATTACHMENT#";
+/// gsi2 partition listing every ticket.
+pub const ALL_TICKETS: &str = "TICKETS";
+/// Version attribute of a ticket (optimistic locking).
+pub const VERSION: &str = "version";
+/// Attachment-count attribute of a ticket or response item.
+pub const ATTACHMENT_COUNT: &str = "attachment_count";
+
+pub fn ticket_pk(ticket_id: impl std::fmt::Display) -> String {
+    format!("TICKET#{ticket_id}")
+}
+
+/// gsi1 partition of one user's tickets.
+pub fn owner_tickets(user_id: impl std::fmt::Display) -> String {
+    format!("TICKETS#OWNER#{user_id}")
+}
+
+pub fn response_sk(response_id: impl std::fmt::Display) -> String {
+    format!("{RESPONSE_PREFIX}{response_id}")
+}
+
+pub fn attachment_sk(attachment_id: impl std::fmt::Display) -> String {
+    format!("{ATTACHMENT_PREFIX}{attachment_id}")
+}
+
+/// The S3 object key of an attachment: ids only, so no user-chosen text reaches S3.
+pub fn attachment_object(
+    ticket_id: impl std::fmt::Display,
+    attachment_id: impl std::fmt::Display,
+) -> String {
+    format!("tickets/{ticket_id}/{attachment_id}")
 }
