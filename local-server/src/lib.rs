@@ -6,7 +6,7 @@ use utoipa_axum::router::OpenApiRouter;
 
 /// The routes of every route group.
 pub fn routes() -> OpenApiRouter<Context> {
-    auth::routes()
+    auth::routes().merge(tickets::routes())
 }
 
 /// The servable router of every route group.

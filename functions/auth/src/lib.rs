@@ -47,7 +47,9 @@ pub fn routes() -> OpenApiRouter<Context> {
 /// The OpenAPI 3.1 document of every route group, as served at `/v1/openapi.json`. Each group
 /// crate describes its own routes; this merges them.
 pub fn document() -> OpenApi {
-    routes().into_openapi()
+    let mut document = routes().into_openapi();
+    document.merge(tickets::routes().into_openapi());
+    document
 }
 
 static DOCUMENT_JSON: LazyLock<String> = LazyLock::new(|| {

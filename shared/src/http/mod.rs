@@ -1,8 +1,10 @@
 //! HTTP glue shared by every route group: strict JSON, the request id, the caller's context,
-//! the authenticated-request guard, pagination and the finishing layers of a router.
+//! the authenticated-request guard, strict query strings, pagination and the finishing layers
+//! of a router.
 
 mod extract;
 pub mod json;
+pub mod query;
 pub mod request_id;
 
 use axum::Router;
@@ -12,6 +14,7 @@ use utoipa_axum::router::OpenApiRouter;
 
 pub use extract::{Authenticated, bearer_token};
 pub use json::Json;
+pub use query::{Query, page_limit};
 
 use crate::context::Context;
 use crate::error::Error;
