@@ -121,7 +121,12 @@ impl Blobs {
     }
 
     /// A URL that downloads `key` until `now + ttl`.
-    pub async fn presign_get(&self, key: &str, now: DateTime<Utc>, ttl: Duration) -> Result<String> {
+    pub async fn presign_get(
+        &self,
+        key: &str,
+        now: DateTime<Utc>,
+        ttl: Duration,
+    ) -> Result<String> {
         let presigned = self
             .client
             .get_object()

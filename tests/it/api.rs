@@ -77,6 +77,15 @@ const ROUTES: &[(&str, &str)] = &[
     ("post", "/v1/auth/password"),
     ("get", "/.well-known/jwks.json"),
     ("get", "/v1/openapi.json"),
+    ("post", "/v1/tickets"),
+    ("get", "/v1/tickets"),
+    ("get", "/v1/tickets/{id}"),
+    ("post", "/v1/tickets/{id}/responses"),
+    ("post", "/v1/tickets/{id}/status"),
+    ("post", "/v1/tickets/{id}/assign"),
+    ("post", "/v1/tickets/{id}/close"),
+    ("post", "/v1/tickets/{id}/attachments"),
+    ("get", "/v1/tickets/{id}/attachments/{attachment_id}"),
 ];
 
 #[tokio::test]

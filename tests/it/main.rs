@@ -5,4 +5,5 @@ mod accounts;
 mod api;
 mod refresh;
 mod support;
+mod tickets;
 mod tokens;

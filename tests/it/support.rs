@@ -270,3 +270,28 @@ pub fn assert_error(reply: &Reply, status: StatusCode, code: &str) {
     assert!(!header.is_empty());
     assert_eq!(reply.body["error"]["request_id"], header);
 }
+
+/// A plain HTTP/1.1 request to a URL outside the router (presigned S3 URLs); returns the status
+/// and the body bytes.
+pub async fn fetch(
+    method: Method,
+    url: &str,
+    headers: &[(&str, &str)],
+    body: Vec<u8>,
+) -> (StatusCode, Vec<u8>) {
+    use hyper_util::client::legacy::Client;
+    use hyper_util::rt::TokioExecutor;
+    let client = Client::builder(TokioExecutor::new())
+        .build_http::<http_body_util::Full<axum::body::Bytes>>();
+    let mut builder = Request::builder().method(method).uri(url);
+    for (name, value) in headers {
+        builder = builder.header(*name, *value);
+    }
+    let request = builder
+        .body(http_body_util::Full::new(axum::body::Bytes::from(body)))
+        .unwrap();
+    let response = client.request(request).await.unwrap();
+    let status = response.status();
+    let bytes = response.into_body().collect().await.unwrap().to_bytes();
+    (status, bytes.to_vec())
+}

@@ -12,7 +12,9 @@ use shared::domain::UserId;
 use shared::error::ErrorBody;
 use shared::http::{Authenticated, Json, Page, Query, page_limit};
 use shared::store::TicketFilter;
-use shared::tickets::model::{AttachmentId, Category, FileType, Priority, ResponseId, Status, TicketId};
+use shared::tickets::model::{
+    AttachmentId, Category, FileType, Priority, ResponseId, Status, TicketId,
+};
 use shared::tickets::views::{
     DownloadView, ResponseView, TicketDetailView, TicketView, UploadView,
 };

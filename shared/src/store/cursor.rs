@@ -36,7 +36,10 @@ pub(super) fn decode(cursor: &str, names: &[&str]) -> Result<Item> {
     if key.len() != names.len() || !names.iter().all(|name| key.contains_key(*name)) {
         return Err(invalid());
     }
-    Ok(key.into_iter().map(|(name, value)| (name, s(value))).collect())
+    Ok(key
+        .into_iter()
+        .map(|(name, value)| (name, s(value)))
+        .collect())
 }
 
 #[cfg(test)]

@@ -11,7 +11,9 @@ use super::{
 };
 use crate::domain::UserId;
 use crate::error::{Error, Result};
-use crate::tickets::model::{Attachment, Category, Priority, Response, Status, Ticket, TicketId, TicketThread};
+use crate::tickets::model::{
+    Attachment, Category, Priority, Response, Status, Ticket, TicketId, TicketThread,
+};
 
 /// Ticket attributes a change may rewrite; everything else is fixed at creation (or, for the
 /// attachment count, only ever incremented on its own).
@@ -268,9 +270,7 @@ impl Store {
             ),
         };
         let key_names = [keys::PK, keys::SK, partition_name, sort_name];
-        let mut start = cursor
-            .map(|c| cursor::decode(c, &key_names))
-            .transpose()?;
+        let mut start = cursor.map(|c| cursor::decode(c, &key_names)).transpose()?;
         if let Some(start) = &start {
             let belongs = start.get(partition_name) == Some(&s(partition.clone()))
                 && start.get(keys::SK) == Some(&s(keys::TICKET_SK));
@@ -393,9 +393,18 @@ impl TicketChange {
 fn filter_parts(filter: &TicketFilter) -> Result<(Option<String>, HashMap<String, String>, Item)> {
     let terms = [
         ("status", filter.status.as_ref().map(stored).transpose()?),
-        ("category", filter.category.as_ref().map(stored).transpose()?),
-        ("priority", filter.priority.as_ref().map(stored).transpose()?),
-        ("assigned_to", filter.assigned_to.as_ref().map(stored).transpose()?),
+        (
+            "category",
+            filter.category.as_ref().map(stored).transpose()?,
+        ),
+        (
+            "priority",
+            filter.priority.as_ref().map(stored).transpose()?,
+        ),
+        (
+            "assigned_to",
+            filter.assigned_to.as_ref().map(stored).transpose()?,
+        ),
     ];
     let mut names = HashMap::new();
     let mut values = HashMap::new();

@@ -172,10 +172,7 @@ pub async fn list(
     } else {
         TicketScope::Owner(user.id)
     };
-    let page = ctx
-        .store
-        .list_tickets(scope, filter, limit, cursor)
-        .await?;
+    let page = ctx.store.list_tickets(scope, filter, limit, cursor).await?;
     Ok(Page {
         items: page
             .tickets
