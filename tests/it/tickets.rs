@@ -3,8 +3,11 @@
 
 use std::collections::{BTreeSet, HashSet};
 
+use axum::body::Body;
 use axum::http::{Method, StatusCode};
+use http_body_util::BodyExt;
 use serde_json::{Value, json};
+use tower::ServiceExt;
 
 use crate::support::*;
 
@@ -785,4 +788,38 @@ async fn files_on_internal_notes_are_hidden_from_the_owner() {
     )
     .await;
     assert_error(&on_note, StatusCode::NOT_FOUND, "not_found");
+}
+
+#[tokio::test]
+async fn the_tickets_lambda_serves_api_gateway_events() {
+    let env = TestEnv::new().await;
+    let ada = member(&env, "ada").await;
+    let root = operator(&env).await;
+    let open = open_ticket(&env, &ada, "Via Lambda", "general", "normal").await;
+    let moved = open_ticket(&env, &ada, "Moved", "general", "normal").await;
+    assert_eq!(
+        set_status(&env, &root, &moved, "in_progress").await.status,
+        StatusCode::OK
+    );
+    let event = std::fs::read_to_string(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/fixtures/apigw-tickets.json"
+    ))
+    .unwrap()
+    .replace("{{TOKEN}}", &ada.token);
+    let request = lambda_http::request::from_str(&event).unwrap();
+    let response = tickets::router(env.ctx.clone())
+        .oneshot(request.map(Body::new))
+        .await
+        .unwrap();
+    assert_eq!(response.status(), StatusCode::OK);
+    let bytes = response.into_body().collect().await.unwrap().to_bytes();
+    let body: Value = serde_json::from_slice(&bytes).unwrap();
+    let ids: Vec<&str> = body["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|t| t["id"].as_str().unwrap())
+        .collect();
+    assert_eq!(ids, [open.as_str()], "the query string reaches the handler");
 }
