@@ -13,7 +13,8 @@
 //!
 //! Responses move the status: the owner's response on `awaiting_reply` → `in_progress`; an
 //! operator's public response on `open` or `in_progress` → `awaiting_reply`; internal notes
-//! move nothing. Nobody responds to a closed ticket (409 `ticket_closed`).
+//! move nothing and leave `updated_at` alone, so the owner cannot notice them. Nobody responds
+//! to a closed ticket (409 `ticket_closed`).
 
 pub mod model;
 pub mod views;
@@ -266,17 +267,14 @@ pub async fn respond(
     Err(changed())
 }
 
-/// Applies one checked change to a ticket an operator (or, for closing, its owner) acts on.
+/// Writes `apply`'s change to a loaded ticket on the condition that nobody changed it since
+/// (409 `ticket_changed` otherwise) and returns it as the caller sees it.
 async fn change(
     ctx: &Context,
-    user: &User,
-    id: TicketId,
-    check: impl FnOnce(Access, &Ticket) -> Result<()>,
+    ticket: Ticket,
+    access: Access,
     apply: impl FnOnce(&mut Ticket),
 ) -> Result<TicketView> {
-    let ticket = load(ctx, id).await?;
-    let access = access(ctx, user, &ticket).await?;
-    check(access, &ticket)?;
     let mut next = ticket;
     apply(&mut next);
     next.version += 1;
@@ -303,25 +301,18 @@ pub async fn change_status(
     id: TicketId,
     status: Status,
 ) -> Result<TicketView> {
-    change(
-        ctx,
-        user,
-        id,
-        |access, ticket| {
-            access.require_operator()?;
-            if ticket.status.can_move_to(status) {
-                Ok(())
-            } else {
-                Err(invalid_transition(ticket.status, status))
-            }
-        },
-        |ticket| ticket.status = status,
-    )
-    .await
+    let ticket = load(ctx, id).await?;
+    let access = access(ctx, user, &ticket).await?;
+    access.require_operator()?;
+    if !ticket.status.can_move_to(status) {
+        return Err(invalid_transition(ticket.status, status));
+    }
+    change(ctx, ticket, access, |ticket| ticket.status = status).await
 }
 
 /// Assigns a ticket to an operator; operators only (403). The assignee must be an active
-/// user with `update` on tickets, else 400 `not_an_operator`; a closed ticket is 409.
+/// user with `update` on tickets, else 400 `not_an_operator`; a closed ticket is 409
+/// `ticket_closed`.
 pub async fn assign(
     ctx: &Context,
     user: &User,
@@ -329,7 +320,8 @@ pub async fn assign(
     operator_id: UserId,
 ) -> Result<TicketView> {
     let ticket = load(ctx, id).await?;
-    access(ctx, user, &ticket).await?.require_operator()?;
+    let access = access(ctx, user, &ticket).await?;
+    access.require_operator()?;
     let assignee = ctx.store.find_user(operator_id).await?;
     let is_operator = match &assignee {
         Some(assignee) if assignee.is_active => may(ctx, assignee, "update").await?,
@@ -341,43 +333,29 @@ pub async fn assign(
             "tickets can only be assigned to operators",
         ));
     }
-    change(
-        ctx,
-        user,
-        id,
-        |_, ticket| {
-            if ticket.status == Status::Closed {
-                Err(closed())
-            } else {
-                Ok(())
-            }
-        },
-        |ticket| ticket.assigned_to = Some(operator_id),
-    )
+    if ticket.status == Status::Closed {
+        return Err(closed());
+    }
+    change(ctx, ticket, access, |ticket| {
+        ticket.assigned_to = Some(operator_id)
+    })
     .await
 }
 
 /// Closes a ticket (owner or operator, else 403) and sets `closed_at`; a closed ticket is
 /// 409 `invalid_transition`.
 pub async fn close(ctx: &Context, user: &User, id: TicketId) -> Result<TicketView> {
+    let ticket = load(ctx, id).await?;
+    let access = access(ctx, user, &ticket).await?;
+    access.require_participant()?;
+    if !ticket.status.can_close() {
+        return Err(invalid_transition(ticket.status, Status::Closed));
+    }
     let now = ctx.now();
-    change(
-        ctx,
-        user,
-        id,
-        |access, ticket| {
-            access.require_participant()?;
-            if ticket.status.can_close() {
-                Ok(())
-            } else {
-                Err(invalid_transition(ticket.status, Status::Closed))
-            }
-        },
-        |ticket| {
-            ticket.status = Status::Closed;
-            ticket.closed_at = Some(now);
-        },
-    )
+    change(ctx, ticket, access, |ticket| {
+        ticket.status = Status::Closed;
+        ticket.closed_at = Some(now);
+    })
     .await
 }
 
