@@ -6,7 +6,10 @@ use utoipa_axum::router::OpenApiRouter;
 
 /// The routes of every route group.
 pub fn routes() -> OpenApiRouter<Context> {
-    auth::routes().merge(tickets::routes())
+    auth::routes()
+        .merge(sessions::routes())
+        .merge(quota::routes())
+        .merge(tickets::routes())
 }
 
 /// The servable router of every route group.

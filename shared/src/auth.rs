@@ -8,9 +8,12 @@ use rand::Rng;
 
 use crate::client::ClientInfo;
 use crate::context::Context;
-use crate::domain::{CreatedVia, Email, RotatedRefresh, Session, SessionId, User, UserId};
+use crate::domain::{
+    CreatedVia, Email, LoginOutcome, LoginRecord, RotatedRefresh, Session, SessionId, User, UserId,
+};
 use crate::error::{Error, Result};
 use crate::password;
+use crate::rate_limit::{self, Limit};
 use crate::store::UserSessions;
 use crate::tokens::{self, RefreshToken, hashes_equal};
 use crate::views::{TokenResponse, UserView};
@@ -84,17 +87,35 @@ pub async fn register(
     let (session, refresh) = new_session(ctx, &user, client, CreatedVia::Register, now);
     ctx.store.create_user(&user, &session).await?;
     tracing::info!(user_id = %user.id, session_id = %session.id, "account registered");
+    record_attempt(
+        ctx,
+        user.id,
+        LoginOutcome::Success,
+        CreatedVia::Register,
+        client,
+    )
+    .await?;
     token_response(ctx, &user, &session, &refresh, now)
 }
 
-/// Signs a user in with e-mail and password. Unknown e-mail, wrong password and inactive
-/// account give the same 401 `invalid_credentials` after the same hashing work.
+/// Signs a user in with e-mail and password.
+///
+/// Unknown e-mail, wrong password, locked account and inactive account all give the same 401
+/// `invalid_credentials` after the same hashing work, so answers reveal nothing about accounts.
+/// Every attempt on an existing account goes to its login history. Too many attempts from one IP
+/// get 429 (see [`LOGIN_PER_IP`]); too many failures on one account lock it (see
+/// [`count_failure`]).
 pub async fn login(
     ctx: &Context,
     email: &Email,
     password: &str,
     client: &ClientInfo,
 ) -> Result<TokenResponse> {
+    let per_ip = Limit {
+        max: ctx.config.login_ip_limit,
+        ..LOGIN_PER_IP
+    };
+    rate_limit::hit(ctx, per_ip, client.ip.as_deref().unwrap_or("unknown")).await?;
     let Some(user_id) = ctx.store.find_user_id_by_email(email).await? else {
         ctx.hasher.verify_dummy(password).await?;
         return Err(invalid_credentials());
@@ -103,19 +124,106 @@ pub async fn login(
         ctx.hasher.verify_dummy(password).await?;
         return Err(invalid_credentials());
     };
+    let account_key = user_id.to_string();
+    let failures = ctx.store.find_login_failures(&account_key).await?;
+    let now = ctx.now();
+    let locked = failures
+        .as_ref()
+        .and_then(|f| f.locked_until)
+        .is_some_and(|until| until > now.timestamp_millis());
     let matches = ctx
         .hasher
         .verify(password, &account.user.password_hash)
         .await?;
-    if !matches || !account.user.is_active {
+    let refusal = if locked {
+        Some(LoginOutcome::Locked)
+    } else if !matches {
+        count_failure(ctx, &account_key).await?;
+        Some(LoginOutcome::WrongPassword)
+    } else if !account.user.is_active {
+        Some(LoginOutcome::Inactive)
+    } else {
+        None
+    };
+    if let Some(outcome) = refusal {
+        record_attempt(ctx, user_id, outcome, CreatedVia::Password, client).await?;
         return Err(invalid_credentials());
     }
+    if failures.is_some() {
+        ctx.store.clear_login_failures(&account_key).await?;
+    }
     start_session(ctx, account, client, CreatedVia::Password).await
+}
+
+/// Login attempts allowed per client IP and minute (the count is configurable).
+pub const LOGIN_PER_IP: Limit = Limit {
+    name: "login-ip",
+    max: 30,
+    window: Duration::from_secs(60),
+};
+
+/// Counts a failed login on an account. Once `lockout_threshold` failures fall within
+/// `lockout_window`, the account is locked for `lockout_base`, doubled for every further
+/// failure up to `lockout_max`. Attempts while locked are refused without being counted, so a
+/// stranger who knows the e-mail can keep the account locked for at most `lockout_max` per
+/// failure they spend, and never longer than the window after they stop.
+async fn count_failure(ctx: &Context, account_key: &str) -> Result<()> {
+    let now = ctx.now();
+    let config = &ctx.config;
+    let window = chrono::Duration::from_std(config.lockout_window).unwrap_or_default();
+    let record = ctx
+        .store
+        .add_login_failure(account_key, now, now - window, now + window)
+        .await?;
+    if record.failures >= config.lockout_threshold {
+        let doublings = (record.failures - config.lockout_threshold).min(16);
+        let lock = config
+            .lockout_base
+            .saturating_mul(1 << doublings)
+            .min(config.lockout_max);
+        let until = now + chrono::Duration::from_std(lock).unwrap_or_default();
+        ctx.store.lock_account(account_key, until).await?;
+        tracing::warn!(
+            account = account_key,
+            failures = record.failures,
+            lock_secs = lock.as_secs(),
+            "account locked"
+        );
+    }
+    Ok(())
+}
+
+/// How long login history is kept.
+const HISTORY_RETENTION: chrono::Duration = chrono::Duration::days(90);
+
+/// Appends a login attempt to the user's history.
+async fn record_attempt(
+    ctx: &Context,
+    user_id: UserId,
+    outcome: LoginOutcome,
+    method: CreatedVia,
+    client: &ClientInfo,
+) -> Result<()> {
+    let at = ctx.now();
+    let record = LoginRecord {
+        id: uuid::Uuid::now_v7(),
+        user_id,
+        at,
+        outcome,
+        method,
+        ip: client.ip.clone(),
+        device: client.device.clone(),
+        location: client.location.clone(),
+    };
+    ctx.store
+        .add_login_record(&record, at + HISTORY_RETENTION)
+        .await
 }
 
 /// Opens a session for a user whose credentials were checked, keeping at most
 /// `max_sessions` live sessions: the least recently active ones are evicted in the same
 /// transaction, and concurrent logins retry on the user's session version so the cap holds.
+/// The login is recorded in the user's history with `via` as its method.
 pub async fn start_session(
     ctx: &Context,
     mut account: UserSessions,
@@ -132,6 +240,7 @@ pub async fn start_session(
             .await?
         {
             tracing::info!(user_id = %account.user.id, session_id = %session.id, evicted = evict.len(), "session started");
+            record_attempt(ctx, account.user.id, LoginOutcome::Success, via, client).await?;
             return token_response(ctx, &account.user, &session, &refresh, now);
         }
         let backoff = rand::rng().random_range(5..25) * (1 + attempt.min(4)) as u64;

@@ -39,6 +39,24 @@ pub struct Config {
     pub dev_key_path: String,
     /// `SESAME_HASH_CONCURRENCY`: password hashes computed at once (number of CPUs).
     pub hash_concurrency: usize,
+    /// `SESAME_LOCKOUT_THRESHOLD`: failed logins within the window that lock an account (5).
+    pub lockout_threshold: u32,
+    /// `SESAME_LOCKOUT_WINDOW_SECS`: how long failures are counted together (900).
+    pub lockout_window: Duration,
+    /// `SESAME_LOCKOUT_BASE_SECS`: the first lock's length, doubled per further failure (60).
+    pub lockout_base: Duration,
+    /// `SESAME_LOCKOUT_MAX_SECS`: the longest lock (900).
+    pub lockout_max: Duration,
+    /// `SESAME_LOGIN_IP_LIMIT`: login attempts per IP per minute before 429 (30).
+    pub login_ip_limit: u64,
+    /// `SESAME_CLEANUP_LOOKBACK_DAYS`: how many past expiry days the cleanup looks at (7).
+    pub cleanup_lookback_days: u32,
+    /// `SESAME_QUOTA_MAX_VIDEOS`: videos a user may have counted against their quota (10).
+    pub quota_max_videos: u32,
+    /// `SESAME_QUOTA_MAX_DURATION_SECS`: total video duration a user may have counted (600 s).
+    pub quota_max_duration: Duration,
+    /// `SESAME_QUOTA_MAX_FILE_SIZE_MB`: largest single file a consumption may declare (500 MB).
+    pub quota_max_file_size_mb: u32,
 }
 
 impl Default for Config {
@@ -58,6 +76,15 @@ impl Default for Config {
             signing_key_pem: None,
             dev_key_path: ".local/dev-signing-key.pem".into(),
             hash_concurrency: std::thread::available_parallelism().map_or(2, |n| n.get()),
+            lockout_threshold: 5,
+            lockout_window: Duration::from_secs(15 * 60),
+            lockout_base: Duration::from_secs(60),
+            lockout_max: Duration::from_secs(15 * 60),
+            login_ip_limit: 30,
+            cleanup_lookback_days: 7,
+            quota_max_videos: 10,
+            quota_max_duration: Duration::from_secs(600),
+            quota_max_file_size_mb: 500,
         }
     }
 }
@@ -96,6 +123,23 @@ impl Config {
             dev_key_path: string("SESAME_DEV_KEY_PATH").unwrap_or(defaults.dev_key_path),
             hash_concurrency: parsed("SESAME_HASH_CONCURRENCY")?
                 .unwrap_or(defaults.hash_concurrency),
+            lockout_threshold: parsed("SESAME_LOCKOUT_THRESHOLD")?
+                .unwrap_or(defaults.lockout_threshold),
+            lockout_window: parsed("SESAME_LOCKOUT_WINDOW_SECS")?
+                .map_or(defaults.lockout_window, Duration::from_secs),
+            lockout_base: parsed("SESAME_LOCKOUT_BASE_SECS")?
+                .map_or(defaults.lockout_base, Duration::from_secs),
+            lockout_max: parsed("SESAME_LOCKOUT_MAX_SECS")?
+                .map_or(defaults.lockout_max, Duration::from_secs),
+            login_ip_limit: parsed("SESAME_LOGIN_IP_LIMIT")?.unwrap_or(defaults.login_ip_limit),
+            cleanup_lookback_days: parsed("SESAME_CLEANUP_LOOKBACK_DAYS")?
+                .unwrap_or(defaults.cleanup_lookback_days),
+            quota_max_videos: parsed("SESAME_QUOTA_MAX_VIDEOS")?
+                .unwrap_or(defaults.quota_max_videos),
+            quota_max_duration: parsed("SESAME_QUOTA_MAX_DURATION_SECS")?
+                .map_or(defaults.quota_max_duration, Duration::from_secs),
+            quota_max_file_size_mb: parsed("SESAME_QUOTA_MAX_FILE_SIZE_MB")?
+                .unwrap_or(defaults.quota_max_file_size_mb),
         })
     }
 }

@@ -202,3 +202,167 @@ impl Session {
         self.expires_at > now
     }
 }
+
+/// How a login attempt on an existing account ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum LoginOutcome {
+    Success,
+    WrongPassword,
+    Locked,
+    Inactive,
+}
+
+/// One entry of a user's login history, kept 90 days.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct LoginRecord {
+    /// Time-ordered (UUID v7), so history sorts by it.
+    pub id: Uuid,
+    pub user_id: UserId,
+    #[serde(with = "chrono::serde::ts_milliseconds")]
+    pub at: DateTime<Utc>,
+    pub outcome: LoginOutcome,
+    pub method: CreatedVia,
+    pub ip: Option<String>,
+    pub device: Device,
+    pub location: Location,
+}
+
+/// Largest number of videos a request or a limit may name.
+pub const MAX_QUOTA_VIDEOS: u32 = 1_000_000;
+/// Largest duration, in seconds, a request or a limit may name (about three years).
+pub const MAX_QUOTA_DURATION_SECONDS: f64 = 100_000_000.0;
+/// Largest file size, in MB, a request or a limit may name (1 TiB).
+pub const MAX_QUOTA_FILE_SIZE_MB: u32 = 1_048_576;
+
+/// Validates a count such as videos or megabytes: a whole number from 0 to `max`; fails with a
+/// 400 naming `field`.
+pub fn parse_whole_number(field: &str, raw: i64, max: u32) -> Result<u32> {
+    u32::try_from(raw)
+        .ok()
+        .filter(|value| *value <= max)
+        .ok_or_else(|| {
+            Error::invalid_field(field, format!("must be a whole number from 0 to {max}"))
+        })
+}
+
+/// Validates a duration in seconds (fractions allowed) and returns it in whole milliseconds,
+/// the unit quota sums are kept in so they never drift. Fails with a 400 naming `field` unless
+/// it is finite and from 0 to [`MAX_QUOTA_DURATION_SECONDS`].
+pub fn parse_duration_ms(field: &str, seconds: f64) -> Result<u64> {
+    if !seconds.is_finite() || !(0.0..=MAX_QUOTA_DURATION_SECONDS).contains(&seconds) {
+        return Err(Error::invalid_field(
+            field,
+            format!("must be a number of seconds from 0 to {MAX_QUOTA_DURATION_SECONDS}"),
+        ));
+    }
+    // In range, so the product is a small non-negative integer after rounding.
+    Ok((seconds * 1000.0).round() as u64)
+}
+
+/// Validates a file size in MB (fractions allowed): finite, from 0 to
+/// [`MAX_QUOTA_FILE_SIZE_MB`]; fails with a 400 naming `field`.
+pub fn parse_file_size_mb(field: &str, megabytes: f64) -> Result<f64> {
+    if !megabytes.is_finite() || !(0.0..=f64::from(MAX_QUOTA_FILE_SIZE_MB)).contains(&megabytes) {
+        return Err(Error::invalid_field(
+            field,
+            format!("must be a number of MB from 0 to {MAX_QUOTA_FILE_SIZE_MB}"),
+        ));
+    }
+    Ok(megabytes)
+}
+
+/// A client-chosen key that makes a quota consumption count once, however often it is sent.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct IdempotencyKey(String);
+
+impl IdempotencyKey {
+    /// Accepts 1 to 128 characters of ASCII letters, digits, `-`, `_`, `.` and `:` (a UUID
+    /// fits); anything else is a 400 naming `idempotency_key`.
+    pub fn parse(raw: &str) -> Result<Self> {
+        let allowed = |c: char| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.' | ':');
+        if raw.is_empty() || raw.len() > 128 || !raw.chars().all(allowed) {
+            return Err(Error::invalid_field(
+                "idempotency_key",
+                "must be 1 to 128 characters of letters, digits, '-', '_', '.' or ':'",
+            ));
+        }
+        Ok(Self(raw.to_owned()))
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Display for IdempotencyKey {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+/// What one consumption counts against a quota. Durations are whole milliseconds.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct QuotaAmounts {
+    pub videos: u32,
+    pub duration_ms: u64,
+    pub file_size_mb: f64,
+}
+
+/// A user's own limits; `None` means the configured default.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct LimitOverrides {
+    pub max_videos: Option<u32>,
+    pub max_duration_ms: Option<u64>,
+    pub max_file_size_mb: Option<u32>,
+}
+
+/// The limits that apply to a user: their overrides over the configured defaults.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct QuotaLimits {
+    pub max_videos: u32,
+    pub max_duration_ms: u64,
+    pub max_file_size_mb: u32,
+}
+
+/// A user's quota usage item. A user without one has used nothing and has default limits.
+#[derive(Debug, Clone, PartialEq)]
+pub struct QuotaUsage {
+    pub user_id: UserId,
+    pub videos: u32,
+    pub duration_ms: u64,
+    pub overrides: LimitOverrides,
+    /// Bumped by every limit change, so a consumption checked against old limits cannot land.
+    pub limits_version: u64,
+    /// Bumped by every reset, so releasing a consumption from before a reset gives nothing back.
+    pub epoch: u64,
+    pub updated_at: Option<DateTime<Utc>>,
+}
+
+impl QuotaUsage {
+    /// The usage of a user who has no usage item yet.
+    pub fn empty(user_id: UserId) -> Self {
+        QuotaUsage {
+            user_id,
+            videos: 0,
+            duration_ms: 0,
+            overrides: LimitOverrides::default(),
+            limits_version: 0,
+            epoch: 0,
+            updated_at: None,
+        }
+    }
+}
+
+/// One counted consumption, kept under its idempotency key so a retry counts once and a
+/// release gives back exactly this much, once.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Consumption {
+    pub user_id: UserId,
+    pub key: IdempotencyKey,
+    pub amounts: QuotaAmounts,
+    /// The usage epoch it was counted in.
+    pub epoch: u64,
+    pub created_at: DateTime<Utc>,
+    pub released_at: Option<DateTime<Utc>>,
+}

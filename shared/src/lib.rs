@@ -4,6 +4,7 @@
 
 pub mod auth;
 pub mod blobs;
+pub mod cleanup;
 pub mod client;
 pub mod clock;
 pub mod config;
@@ -12,7 +13,10 @@ pub mod domain;
 pub mod error;
 pub mod http;
 pub mod password;
+pub mod quota;
+pub mod rate_limit;
 pub mod rbac;
+pub mod sessions;
 pub mod store;
 pub mod telemetry;
 pub mod tickets;

@@ -5,7 +5,7 @@ use chrono::{DateTime, Utc};
 use serde::Serialize;
 use utoipa::ToSchema;
 
-use crate::domain::User;
+use crate::domain::{QuotaLimits, QuotaUsage, User};
 
 /// A user as shown to the user and to admins.
 #[derive(Debug, Serialize, ToSchema)]
@@ -52,4 +52,69 @@ pub struct TokenResponse {
     pub expires_in: u64,
     pub session_id: String,
     pub user: UserView,
+}
+
+/// A user's quota: what they used, what applies to them and what is left. Durations are
+/// seconds with millisecond precision.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct QuotaView {
+    pub user_id: String,
+    pub usage: QuotaUsageView,
+    pub limits: QuotaLimitsView,
+    pub remaining: QuotaRemainingView,
+    /// When the usage or limits last changed; `null` for a user who never used their quota.
+    pub updated_at: Option<DateTime<Utc>>,
+}
+
+/// The `usage` member of [`QuotaView`].
+#[derive(Debug, Serialize, ToSchema)]
+pub struct QuotaUsageView {
+    pub videos_count: u32,
+    pub total_duration_seconds: f64,
+}
+
+/// The `limits` member of [`QuotaView`]: the user's own limits or, where they have none, the
+/// defaults.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct QuotaLimitsView {
+    pub max_videos: u32,
+    pub max_duration_seconds: f64,
+    pub max_file_size_mb: u32,
+}
+
+/// The `remaining` member of [`QuotaView`]; never negative, even when an admin lowered a limit
+/// below the usage.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct QuotaRemainingView {
+    pub videos: u32,
+    pub duration_seconds: f64,
+}
+
+impl QuotaView {
+    /// The document of a usage under the limits that apply to it.
+    pub fn new(usage: &QuotaUsage, limits: &QuotaLimits) -> Self {
+        QuotaView {
+            user_id: usage.user_id.to_string(),
+            usage: QuotaUsageView {
+                videos_count: usage.videos,
+                total_duration_seconds: seconds(usage.duration_ms),
+            },
+            limits: QuotaLimitsView {
+                max_videos: limits.max_videos,
+                max_duration_seconds: seconds(limits.max_duration_ms),
+                max_file_size_mb: limits.max_file_size_mb,
+            },
+            remaining: QuotaRemainingView {
+                videos: limits.max_videos.saturating_sub(usage.videos),
+                duration_seconds: seconds(limits.max_duration_ms.saturating_sub(usage.duration_ms)),
+            },
+            updated_at: usage.updated_at,
+        }
+    }
+}
+
+/// Milliseconds as seconds with a fraction: the nearest `f64` to the exact decimal, so it prints
+/// with at most three decimals.
+fn seconds(milliseconds: u64) -> f64 {
+    milliseconds as f64 / 1000.0
 }

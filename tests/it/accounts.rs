@@ -119,6 +119,18 @@ async fn an_inactive_user_cannot_log_in_and_their_tokens_stop_working() {
         )
         .await;
     assert_eq!(refreshed.status, StatusCode::UNAUTHORIZED);
+    let since = env.ctx.now() - chrono::Duration::days(1);
+    let history = env
+        .ctx
+        .store
+        .login_outcomes_since(user_id, since)
+        .await
+        .unwrap();
+    assert_eq!(
+        history[0].1,
+        shared::domain::LoginOutcome::Inactive,
+        "the attempt is in the history"
+    );
 }
 
 #[tokio::test]

@@ -3,7 +3,10 @@
 
 mod accounts;
 mod api;
+mod cleanup;
+mod quota;
 mod refresh;
+mod sessions;
 mod support;
 mod tickets;
 mod tokens;

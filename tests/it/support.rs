@@ -20,6 +20,11 @@ use tower::ServiceExt;
 
 /// A password that passes the policy.
 pub const PASSWORD: &str = "correct horse battery staple";
+/// An iPhone Safari User-Agent.
+pub const SAFARI_IPHONE: &str = "Mozilla/5.0 (iPhone; CPU iPhone OS 17_1 like Mac OS X) AppleWebKit/605.1.15 (KHTML, like Gecko) Version/17.1 Mobile/15E148 Safari/604.1";
+/// A Firefox on Windows User-Agent.
+pub const FIREFOX_WINDOWS: &str =
+    "Mozilla/5.0 (Windows NT 10.0; Win64; x64; rv:121.0) Gecko/20100101 Firefox/121.0";
 /// A desktop Chrome User-Agent.
 pub const CHROME_MAC: &str = "Mozilla/5.0 (Macintosh; Intel Mac OS X 10_15_7) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/120.0.0.0 Safari/537.36";
 
@@ -61,14 +66,29 @@ impl Call {
         self.header("authorization", &format!("Bearer {token}"))
     }
 
+    /// Sets a header, replacing any earlier value of it.
     pub fn header(mut self, name: &str, value: &str) -> Self {
+        self.headers
+            .retain(|(existing, _)| !existing.eq_ignore_ascii_case(name));
         self.headers.push((name.into(), value.into()));
         self
+    }
+
+    /// Replaces the default User-Agent (another device or browser).
+    pub fn user_agent(mut self, user_agent: &str) -> Self {
+        self.headers.retain(|(name, _)| name != "user-agent");
+        self.header("user-agent", user_agent)
     }
 
     pub fn json(mut self, body: Value) -> Self {
         self.body = Some(serde_json::to_vec(&body).unwrap());
         self.header("content-type", "application/json")
+    }
+
+    /// The client's IP as the server sees it.
+    pub fn client_ip(mut self, ip: &str) -> Self {
+        self.ip = SocketAddr::new(ip.parse().unwrap(), 40000);
+        self
     }
 
     /// A raw body sent as JSON content.
@@ -139,6 +159,10 @@ impl TestEnv {
         self.call(Method::POST, path)
     }
 
+    pub fn put(&self, path: &str) -> Call {
+        self.call(Method::PUT, path)
+    }
+
     pub fn patch(&self, path: &str) -> Call {
         self.call(Method::PATCH, path)
     }
@@ -207,6 +231,18 @@ impl TestEnv {
                 .json(json!({"email": email, "password": password})),
         )
         .await
+    }
+
+    /// Logs in with [`PASSWORD`] from a given User-Agent and IP, asserting success.
+    pub async fn login_from(&self, email: &str, user_agent: &str, ip: &str) -> Value {
+        let call = self
+            .post("/v1/auth/login")
+            .header("user-agent", user_agent)
+            .client_ip(ip)
+            .json(json!({"email": email, "password": PASSWORD}));
+        let reply = self.send(call).await;
+        assert_eq!(reply.status, StatusCode::OK, "{:?}", reply.body);
+        reply.body
     }
 
     /// Logs in with [`PASSWORD`], asserting success; returns the token response.

@@ -47,9 +47,11 @@ pub fn routes() -> OpenApiRouter<Context> {
 /// The OpenAPI 3.1 document of every route group, as served at `/v1/openapi.json`. Each group
 /// crate describes its own routes; this merges them.
 pub fn document() -> OpenApi {
-    let mut document = routes().into_openapi();
-    document.merge(tickets::routes().into_openapi());
-    document
+    routes()
+        .merge(sessions::routes())
+        .merge(quota::routes())
+        .merge(tickets::routes())
+        .into_openapi()
 }
 
 static DOCUMENT_JSON: LazyLock<String> = LazyLock::new(|| {

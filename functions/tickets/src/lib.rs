@@ -10,7 +10,7 @@ use axum::http::StatusCode;
 use serde::Deserialize;
 use shared::domain::UserId;
 use shared::error::ErrorBody;
-use shared::http::{Authenticated, Json, Page, Query, page_limit};
+use shared::http::{Authenticated, Json, Page, PageParams, Query};
 use shared::store::TicketFilter;
 use shared::tickets::model::{
     AttachmentId, Category, FileType, Priority, ResponseId, Status, TicketId,
@@ -108,15 +108,20 @@ async fn list(
     Authenticated(who): Authenticated,
     Query(query): Query<ListQuery>,
 ) -> Result<axum::Json<Page<TicketView>>> {
-    let limit = page_limit(query.limit)?;
+    let page = PageParams {
+        limit: query.limit,
+        cursor: query.cursor,
+    };
     let filter = TicketFilter {
         status: query.status,
         category: query.category,
         priority: query.priority,
         assigned_to: query.assigned_to,
     };
-    let page = tickets::list(&ctx, &who.user, &filter, limit, query.cursor.as_deref()).await?;
-    Ok(axum::Json(page))
+    let (limit, cursor) = (page.limit()?, page.cursor()?);
+    Ok(axum::Json(
+        tickets::list(&ctx, &who.user, &filter, limit, cursor.as_deref()).await?,
+    ))
 }
 
 /// A ticket with its responses (chronological) and attachments; internal notes for operators only.

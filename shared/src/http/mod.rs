@@ -1,10 +1,9 @@
 //! HTTP glue shared by every route group: strict JSON, the request id, the caller's context,
-//! the authenticated-request guard, strict query strings, pagination and the finishing layers
-//! of a router.
+//! the authenticated-request guard, pagination and the finishing layers of a router.
 
 mod extract;
 pub mod json;
-pub mod query;
+mod query;
 pub mod request_id;
 
 use axum::Router;
@@ -14,7 +13,7 @@ use utoipa_axum::router::OpenApiRouter;
 
 pub use extract::{Authenticated, bearer_token};
 pub use json::Json;
-pub use query::{Query, page_limit};
+pub use query::{PageParams, Query, encode_cursor};
 
 use crate::context::Context;
 use crate::error::Error;

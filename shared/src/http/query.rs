@@ -1,53 +1,75 @@
-//! Strict query strings: the extractor list routes use, and the page-size rule of every list.
+//! Query strings: the strict extractor and the list parameters `limit` and `cursor`.
 
-use axum::extract::FromRequestParts;
+use axum::extract::{FromRequestParts, Query as AxumQuery};
 use axum::http::request::Parts;
+use base64::Engine;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use serde::Deserialize;
 use serde::de::DeserializeOwned;
 
 use crate::error::{Error, Result};
 
-/// Page size when `limit` is absent.
-pub const DEFAULT_LIMIT: u32 = 20;
-/// Largest page size.
-pub const MAX_LIMIT: u32 = 100;
-
-/// A query string whose parse failures are 400s with the error shape (`unknown_field` for
-/// parameters the type does not declare, `invalid_query` otherwise). Query types use
-/// `#[serde(deny_unknown_fields)]`.
-#[derive(Debug, Clone, Copy, Default)]
+/// A query string parsed into `T`; failures are 400 `invalid_query` with the error shape.
+#[derive(Debug, Clone, Default)]
 pub struct Query<T>(pub T);
 
 impl<T: DeserializeOwned, S: Send + Sync> FromRequestParts<S> for Query<T> {
     type Rejection = Error;
 
     async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
-        match axum::extract::Query::<T>::from_request_parts(parts, state).await {
-            Ok(axum::extract::Query(value)) => Ok(Query(value)),
-            Err(rejection) => {
+        AxumQuery::<T>::from_request_parts(parts, state)
+            .await
+            .map(|AxumQuery(value)| Query(value))
+            .map_err(|rejection| {
                 let detail = rejection.body_text();
                 let detail = detail.rsplit(": ").next().unwrap_or(&detail).to_owned();
-                let code = if detail.contains("unknown field") {
-                    "unknown_field"
-                } else {
-                    "invalid_query"
-                };
-                Err(Error::bad_request(
-                    code,
+                Error::bad_request(
+                    "invalid_query",
                     format!("the query string is invalid: {detail}"),
-                ))
-            }
-        }
+                )
+            })
     }
 }
 
-/// The page size asked for: [`DEFAULT_LIMIT`] when absent, else 1..=[`MAX_LIMIT`]
-/// (400 `validation_failed` on `limit` otherwise).
-pub fn page_limit(limit: Option<u32>) -> Result<usize> {
-    match limit.unwrap_or(DEFAULT_LIMIT) {
-        limit @ 1..=MAX_LIMIT => Ok(limit as usize),
-        _ => Err(Error::invalid_field(
-            "limit",
-            format!("must be between 1 and {MAX_LIMIT}"),
-        )),
+/// `?limit=` (default 20, 1 to 100) and `?cursor=` (opaque, from a previous page).
+#[derive(Debug, Clone, Default, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct PageParams {
+    /// Items per page, 1 to 100 (default 20).
+    pub limit: Option<u32>,
+    /// The `next_cursor` of the previous page.
+    pub cursor: Option<String>,
+}
+
+impl PageParams {
+    /// The page size, or 400 `invalid_query` outside 1..=100.
+    pub fn limit(&self) -> Result<usize> {
+        match self.limit {
+            None => Ok(20),
+            Some(limit @ 1..=100) => Ok(limit as usize),
+            Some(_) => Err(Error::bad_request(
+                "invalid_query",
+                "limit must be between 1 and 100",
+            )),
+        }
     }
+
+    /// The decoded cursor, or 400 `invalid_cursor` when it is not one of ours.
+    pub fn cursor(&self) -> Result<Option<String>> {
+        self.cursor
+            .as_deref()
+            .map(|raw| {
+                URL_SAFE_NO_PAD
+                    .decode(raw)
+                    .ok()
+                    .and_then(|bytes| String::from_utf8(bytes).ok())
+                    .ok_or_else(|| Error::bad_request("invalid_cursor", "the cursor is malformed"))
+            })
+            .transpose()
+    }
+}
+
+/// Makes a position in a list opaque for `next_cursor`.
+pub fn encode_cursor(position: &str) -> String {
+    URL_SAFE_NO_PAD.encode(position)
 }

@@ -6,13 +6,27 @@
 //! | e-mail claim    | `EMAIL#<email>`   | `EMAIL`           |                                    |
 //! | session         | `USER#<user id>`  | `SESSION#<sid>`   | expires_at (TTL)                   |
 //! | session owner   | `SESSION#<sid>`   | `OWNER`           | expires_at (TTL)                   |
+//! | rate counter    | `RATE#<name>#<subject>` | `<window start ms>` | expires_at (TTL)           |
+//! | login failures  | `LOCKOUT#<user id>` | `LOCKOUT`       | expires_at (TTL)                   |
+//! | login history   | `HISTORY#<user id>` | `LOGIN#<uuid v7>` | expires_at (TTL, 90 days)        |
+//! | quota usage     | `QUOTA#<user id>` | `USAGE`           | gsi1: `QUOTAS` / `<user id>`       |
+//! | consumption     | `QUOTA#<user id>` | `CONSUMPTION#<idempotency key>` |                      |
 //! | ticket          | `TICKET#<id>`     | `TICKET`          | gsi1: `TICKETS#OWNER#<user id>` / `<id>`; gsi2: `TICKETS` / `<id>` |
 //! | ticket response | `TICKET#<id>`     | `RESPONSE#<rid>`  |                                    |
 //! | attachment      | `TICKET#<id>`     | `ATTACHMENT#<aid>`|                                    |
 //!
+//! Every item with a lifetime also has `expiry_bucket` (its expiry day), which puts it in the
+//! sparse `expiry` index that the cleanup function queries instead of scanning.
+//!
 //! A user's profile and sessions share a partition so that one consistent query returns both
 //! (the session cap needs them together), and an authenticated request reads both keys in one
 //! batch. The owner item maps a refresh token's session id back to its user.
+//!
+//! A user's quota lives in its own partition: the usage item (counters, per-user limit
+//! overrides, the limits version and the reset epoch) and one consumption item per idempotency
+//! key, so that consume and release are single transactions over that partition. Usage items are
+//! listed for admins through gsi1's `QUOTAS` partition. Quota attributes are named below
+//! because the store's update and condition expressions refer to them.
 //!
 //! A ticket, its responses and its attachment records share a partition: one query loads a
 //! ticket with everything shown on its page. Ticket ids are UUID v7, so sorting the index keys by
@@ -48,6 +62,25 @@ pub const SESSION_PREFIX: &str = "SESSION#";
 /// gsi1 partition listing every user.
 pub const ALL_USERS: &str = "USERS";
 
+/// Sort key of a user's quota usage item.
+pub const QUOTA_USAGE_SK: &str = "USAGE";
+/// gsi1 partition listing every quota usage item.
+pub const ALL_QUOTAS: &str = "QUOTAS";
+/// Quota attributes: the owner, counters (durations in milliseconds), limit overrides, the
+/// version bumped by every limit change, the epoch bumped by every reset, and timestamps.
+pub const QUOTA_USER_ID: &str = "user_id";
+pub const QUOTA_VIDEOS: &str = "videos";
+pub const QUOTA_DURATION_MS: &str = "duration_ms";
+pub const QUOTA_FILE_SIZE_MB: &str = "file_size_mb";
+pub const QUOTA_MAX_VIDEOS: &str = "max_videos";
+pub const QUOTA_MAX_DURATION_MS: &str = "max_duration_ms";
+pub const QUOTA_MAX_FILE_SIZE_MB: &str = "max_file_size_mb";
+pub const QUOTA_LIMITS_VERSION: &str = "limits_version";
+pub const QUOTA_EPOCH: &str = "epoch";
+pub const QUOTA_UPDATED_AT: &str = "updated_at";
+pub const QUOTA_CREATED_AT: &str = "created_at";
+pub const QUOTA_RELEASED_AT: &str = "released_at";
+
 pub fn user_pk(user_id: impl std::fmt::Display) -> String {
     format!("USER#{user_id}")
 }
@@ -64,10 +97,49 @@ pub fn session_owner_pk(session_id: impl std::fmt::Display) -> String {
     format!("SESSION#{session_id}")
 }
 
+/// Sort key of a login-failure record.
+pub const LOCKOUT_SK: &str = "LOCKOUT";
+/// Prefix of login-history sort keys.
+pub const LOGIN_PREFIX: &str = "LOGIN#";
+
+pub fn rate_pk(limit_key: &str) -> String {
+    format!("RATE#{limit_key}")
+}
+
+pub fn lockout_pk(account: &str) -> String {
+    format!("LOCKOUT#{account}")
+}
+
+pub fn history_pk(user_id: impl std::fmt::Display) -> String {
+    format!("HISTORY#{user_id}")
+}
+
+pub fn history_sk(entry_id: impl std::fmt::Display) -> String {
+    format!("{LOGIN_PREFIX}{entry_id}")
+}
+
+pub fn quota_pk(user_id: impl std::fmt::Display) -> String {
+    format!("QUOTA#{user_id}")
+}
+
+pub fn consumption_sk(idempotency_key: impl std::fmt::Display) -> String {
+    format!("CONSUMPTION#{idempotency_key}")
+}
+
 /// The cleanup bucket (UTC day) of an expiry time given in epoch seconds.
 pub fn expiry_bucket(expires_at: i64) -> String {
     let day = chrono::DateTime::from_timestamp(expires_at, 0).unwrap_or_default();
     format!("EXP#{}", day.format("%Y-%m-%d"))
+}
+
+/// A short name for the kind of an item, for the cleanup report: `session`, `session_owner`,
+/// or the lower-cased partition-key prefix (`rate`, `lockout`, `history`, ...).
+pub fn kind_of(pk: &str, sk: &str) -> String {
+    match pk.split('#').next().unwrap_or_default() {
+        "USER" if sk.starts_with(SESSION_PREFIX) => "session".into(),
+        "SESSION" => "session_owner".into(),
+        prefix => prefix.to_lowercase(),
+    }
 }
 
 /// Sort key of a ticket item.

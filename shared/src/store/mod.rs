@@ -5,10 +5,15 @@
 //! (`false`, `None` or a 409), throttling and outages become [`Error::Unavailable`] (503), and
 //! anything else is [`Error::Internal`] with the detail in the log.
 
+mod counters;
 mod cursor;
+mod expiry;
+mod history;
 pub mod keys;
 mod sessions;
 pub use sessions::UserSessions;
+mod quota;
+pub use quota::QuotaWrite;
 mod table;
 mod tickets;
 pub use tickets::{TicketFilter, TicketPage, TicketScope};
@@ -24,6 +29,8 @@ use aws_sdk_dynamodb::types::AttributeValue;
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 
+pub use counters::LoginFailures;
+pub use expiry::ExpiredItem;
 pub use table::{TableSpec, table_spec};
 
 use crate::error::{Error, Result};
@@ -149,4 +156,14 @@ fn from_item<T: DeserializeOwned>(item: Item) -> Result<T> {
 /// The key map of an item.
 fn key(pk: String, sk: impl Into<String>) -> Item {
     HashMap::from([(keys::PK.to_owned(), s(pk)), (keys::SK.to_owned(), s(sk))])
+}
+
+/// Gives an item its expiry: the TTL attribute and the cleanup index's day bucket. Every item
+/// with a lifetime is written through this so the cleanup function can find it.
+fn expiring(item: &mut Item, expires_at: i64) {
+    item.insert(keys::EXPIRES_AT.to_owned(), n(expires_at));
+    item.insert(
+        keys::EXPIRY_BUCKET.to_owned(),
+        s(keys::expiry_bucket(expires_at)),
+    );
 }

@@ -10,8 +10,8 @@ use chrono::{DateTime, Utc};
 
 use super::users::put;
 use super::{
-    Item, Store, cancelled_conditions, from_item, is_condition_failed, key, keys, n, s, sdk_error,
-    to_item,
+    Item, Store, cancelled_conditions, expiring, from_item, is_condition_failed, key, keys, n, s,
+    sdk_error, to_item,
 };
 use crate::domain::{RotatedRefresh, Session, SessionId, User, UserId};
 use crate::error::{Error, Result};
@@ -301,21 +301,17 @@ impl Store {
     /// The Puts that store a session and its owner pointer.
     pub(super) fn session_puts(&self, session: &Session) -> Result<Vec<TransactWriteItem>> {
         let expires_at = session.expires_at.timestamp();
-        let record = to_item(
+        let mut record = to_item(
             session,
             &[
                 (keys::PK, keys::user_pk(session.user_id)),
                 (keys::SK, keys::session_sk(session.id)),
-                (keys::EXPIRY_BUCKET, keys::expiry_bucket(expires_at)),
             ],
         )?;
+        expiring(&mut record, expires_at);
         let mut owner = key(keys::session_owner_pk(session.id), keys::OWNER_SK);
         owner.insert("user_id".into(), s(session.user_id.to_string()));
-        owner.insert(keys::EXPIRES_AT.into(), n(expires_at));
-        owner.insert(
-            keys::EXPIRY_BUCKET.into(),
-            s(keys::expiry_bucket(expires_at)),
-        );
+        expiring(&mut owner, expires_at);
         Ok(vec![
             put(&self.table, record, Some("attribute_not_exists(pk)"))?,
             put(&self.table, owner, None)?,

@@ -53,7 +53,8 @@ pub struct TicketFilter {
 #[derive(Debug)]
 pub struct TicketPage {
     pub tickets: Vec<Ticket>,
-    pub next_cursor: Option<String>,
+    /// Where the next page starts (not yet made opaque).
+    pub next_position: Option<String>,
 }
 
 impl Store {
@@ -247,13 +248,13 @@ impl Store {
     /// index (never a scan). Filters are applied to bounded query rounds; when the rounds run
     /// out the page may be short (even empty) with a cursor to continue, and the cursor always
     /// points just past the last ticket returned, so every ticket appears exactly once across
-    /// pages. A malformed cursor, or one from another list, is a 400 `invalid_cursor`.
+    /// pages. A malformed `position`, or one from another list, is a 400 `invalid_cursor`.
     pub async fn list_tickets(
         &self,
         scope: TicketScope,
         filter: &TicketFilter,
         limit: usize,
-        cursor: Option<&str>,
+        position: Option<&str>,
     ) -> Result<TicketPage> {
         let (index, partition_name, sort_name, partition) = match scope {
             TicketScope::Owner(user) => (
@@ -270,7 +271,9 @@ impl Store {
             ),
         };
         let key_names = [keys::PK, keys::SK, partition_name, sort_name];
-        let mut start = cursor.map(|c| cursor::decode(c, &key_names)).transpose()?;
+        let mut start = position
+            .map(|p| cursor::decode(p, &key_names))
+            .transpose()?;
         if let Some(start) = &start {
             let belongs = start.get(partition_name) == Some(&s(partition.clone()))
                 && start.get(keys::SK) == Some(&s(keys::TICKET_SK));
@@ -311,13 +314,13 @@ impl Store {
             let items = output.items.unwrap_or_default();
             let count = items.len();
             for (position, item) in items.into_iter().enumerate() {
-                let next_cursor = cursor::encode(&item, &key_names)?;
+                let next_position = cursor::encode(&item, &key_names)?;
                 tickets.push(from_item(item)?);
                 if tickets.len() == limit {
                     let rest = position + 1 < count || more;
                     return Ok(TicketPage {
                         tickets,
-                        next_cursor: rest.then_some(next_cursor),
+                        next_position: rest.then_some(next_position),
                     });
                 }
             }
@@ -325,16 +328,16 @@ impl Store {
             if start.is_none() {
                 return Ok(TicketPage {
                     tickets,
-                    next_cursor: None,
+                    next_position: None,
                 });
             }
         }
-        let next_cursor = start
+        let next_position = start
             .map(|key| cursor::encode(&key, &key_names))
             .transpose()?;
         Ok(TicketPage {
             tickets,
-            next_cursor,
+            next_position,
         })
     }
 }

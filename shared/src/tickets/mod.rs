@@ -33,7 +33,7 @@ use model::{
 };
 use views::{DownloadView, ResponseView, TicketDetailView, TicketView, UploadView};
 
-use crate::http::Page;
+use crate::http::{Page, encode_cursor};
 
 /// The RBAC resource of tickets.
 pub const RESOURCE: &str = "tickets";
@@ -159,7 +159,8 @@ pub async fn create(ctx: &Context, user: &User, new: NewTicket) -> Result<Ticket
 }
 
 /// A page of tickets, newest first: every ticket for operators (`read`), the caller's own
-/// otherwise, narrowed by `filter`. Fails with 400 `invalid_cursor` on a malformed cursor.
+/// otherwise, narrowed by `filter`, after the decoded `cursor` of a previous page. Fails with
+/// 400 `invalid_cursor` for a cursor this function did not hand out for this list.
 pub async fn list(
     ctx: &Context,
     user: &User,
@@ -180,7 +181,7 @@ pub async fn list(
             .iter()
             .map(|t| TicketView::new(t, operator))
             .collect(),
-        next_cursor: page.next_cursor,
+        next_cursor: page.next_position.as_deref().map(encode_cursor),
     })
 }
 

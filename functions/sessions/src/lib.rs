@@ -1,0 +1,122 @@
+//! The `sessions` route group: a user's live sessions (with device, browser, OS, IP, location
+//! and the current one marked), their statistics and login history, ending sessions, and the
+//! admin routes over another user's sessions (resource `sessions`).
+//!
+//! Handlers only parse; the work is in [`shared::sessions`].
+
+use axum::extract::{Path, State};
+use axum::http::{Method, StatusCode};
+use shared::error::ErrorBody;
+use shared::http::{Authenticated, Page, PageParams, Query};
+use shared::sessions::{self, HistoryItem, SessionStats, SessionView, Terminated};
+use shared::{Context, Result, rbac};
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
+
+/// The resource that guards the admin routes.
+const RESOURCE: &str = "sessions";
+
+/// The servable router of this group.
+pub fn router(ctx: Context) -> axum::Router {
+    shared::http::finish(routes(), ctx)
+}
+
+/// This group's routes with their OpenAPI description.
+pub fn routes() -> OpenApiRouter<Context> {
+    OpenApiRouter::new()
+        .routes(routes!(list))
+        .routes(routes!(stats))
+        .routes(routes!(history))
+        .routes(routes!(terminate_others))
+        .routes(routes!(terminate))
+        .routes(routes!(list_for_user, terminate_all_for_user))
+}
+
+/// The caller's live sessions, most recently active first; the current one has `current: true`.
+#[utoipa::path(get, path = "/v1/sessions", tag = "sessions", security(("bearer" = [])),
+    responses((status = 200, body = Page<SessionView>), (status = 401, body = ErrorBody)))]
+async fn list(
+    State(ctx): State<Context>,
+    Authenticated(who): Authenticated,
+) -> Result<axum::Json<Page<SessionView>>> {
+    Ok(axum::Json(sessions::list_own(&ctx, &who).await?))
+}
+
+/// Counts of the caller's sessions by device, browser and origin, and recent login figures.
+#[utoipa::path(get, path = "/v1/sessions/stats", tag = "sessions", security(("bearer" = [])),
+    responses((status = 200, body = SessionStats), (status = 401, body = ErrorBody)))]
+async fn stats(
+    State(ctx): State<Context>,
+    Authenticated(who): Authenticated,
+) -> Result<axum::Json<SessionStats>> {
+    Ok(axum::Json(sessions::stats(&ctx, &who).await?))
+}
+
+/// The caller's login attempts, failures included, newest first.
+#[utoipa::path(get, path = "/v1/sessions/history", tag = "sessions", security(("bearer" = [])), params(PageParams),
+    responses((status = 200, body = Page<HistoryItem>), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody)))]
+async fn history(
+    State(ctx): State<Context>,
+    Authenticated(who): Authenticated,
+    Query(page): Query<PageParams>,
+) -> Result<axum::Json<Page<HistoryItem>>> {
+    Ok(axum::Json(
+        sessions::history(&ctx, &who, page.limit()?, page.cursor()?).await?,
+    ))
+}
+
+/// End every session of the caller except the current one.
+#[utoipa::path(delete, path = "/v1/sessions/others", tag = "sessions", security(("bearer" = [])),
+    responses((status = 200, body = Terminated), (status = 401, body = ErrorBody)))]
+async fn terminate_others(
+    State(ctx): State<Context>,
+    Authenticated(who): Authenticated,
+) -> Result<axum::Json<Terminated>> {
+    Ok(axum::Json(sessions::terminate_others(&ctx, &who).await?))
+}
+
+/// End another of the caller's sessions.
+#[utoipa::path(delete, path = "/v1/sessions/{id}", tag = "sessions", security(("bearer" = [])),
+    params(("id" = String, Path, description = "session id")),
+    responses((status = 204), (status = 401, body = ErrorBody), (status = 404, body = ErrorBody),
+        (status = 409, description = "use_logout: this is the current session", body = ErrorBody)))]
+async fn terminate(
+    State(ctx): State<Context>,
+    Authenticated(who): Authenticated,
+    Path(id): Path<String>,
+) -> Result<StatusCode> {
+    sessions::terminate(&ctx, &who, id.parse()?).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// Another user's live sessions (admin, resource `sessions`).
+#[utoipa::path(get, path = "/v1/sessions/users/{user_id}", tag = "sessions", security(("bearer" = [])),
+    params(("user_id" = String, Path)),
+    responses((status = 200, body = Page<SessionView>), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody)))]
+async fn list_for_user(
+    State(ctx): State<Context>,
+    Authenticated(who): Authenticated,
+    method: Method,
+    Path(user_id): Path<String>,
+) -> Result<axum::Json<Page<SessionView>>> {
+    rbac::authorize(&ctx, &who, RESOURCE, &method).await?;
+    Ok(axum::Json(
+        sessions::list_for_user(&ctx, user_id.parse()?).await?,
+    ))
+}
+
+/// End every session of another user (admin, resource `sessions`).
+#[utoipa::path(delete, path = "/v1/sessions/users/{user_id}", tag = "sessions", security(("bearer" = [])),
+    params(("user_id" = String, Path)),
+    responses((status = 200, body = Terminated), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody)))]
+async fn terminate_all_for_user(
+    State(ctx): State<Context>,
+    Authenticated(who): Authenticated,
+    method: Method,
+    Path(user_id): Path<String>,
+) -> Result<axum::Json<Terminated>> {
+    rbac::authorize(&ctx, &who, RESOURCE, &method).await?;
+    Ok(axum::Json(
+        sessions::terminate_all_for_user(&ctx, user_id.parse()?).await?,
+    ))
+}

@@ -1,0 +1,243 @@
+//! The sessions service: a user's live sessions, their statistics and login history, and
+//! ending sessions one by one or all at once.
+
+use std::collections::BTreeMap;
+
+use chrono::{DateTime, Utc};
+use serde::Serialize;
+use utoipa::ToSchema;
+
+use crate::auth::{self, Principal};
+use crate::context::Context;
+use crate::domain::{
+    CreatedVia, DeviceType, Location, LoginOutcome, LoginRecord, Session, SessionId, UserId,
+};
+use crate::error::{Error, Result};
+use crate::http::{Page, encode_cursor};
+
+/// A session as its owner (or an admin) sees it.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct SessionView {
+    pub id: String,
+    /// Whether this is the session of the request's own access token.
+    pub current: bool,
+    pub device_type: DeviceType,
+    pub device_name: String,
+    pub browser: String,
+    pub os: String,
+    pub ip: Option<String>,
+    pub location: Location,
+    pub created_at: DateTime<Utc>,
+    pub last_active_at: DateTime<Utc>,
+    pub expires_at: DateTime<Utc>,
+    pub created_via: CreatedVia,
+}
+
+impl SessionView {
+    fn new(session: &Session, current: Option<SessionId>) -> Self {
+        SessionView {
+            id: session.id.to_string(),
+            current: Some(session.id) == current,
+            device_type: session.device.device_type,
+            device_name: session.device.device_name.clone(),
+            browser: session.device.browser.clone(),
+            os: session.device.os.clone(),
+            ip: session.ip.clone(),
+            location: session.location.clone(),
+            created_at: session.created_at,
+            last_active_at: session.last_active_at,
+            expires_at: session.expires_at,
+            created_via: session.created_via,
+        }
+    }
+}
+
+/// One login attempt as shown in the history.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct HistoryItem {
+    pub id: String,
+    pub at: DateTime<Utc>,
+    pub outcome: LoginOutcome,
+    pub method: CreatedVia,
+    pub ip: Option<String>,
+    pub device_type: DeviceType,
+    pub browser: String,
+    pub os: String,
+    pub location: Location,
+}
+
+impl From<LoginRecord> for HistoryItem {
+    fn from(record: LoginRecord) -> Self {
+        HistoryItem {
+            id: record.id.to_string(),
+            at: record.at,
+            outcome: record.outcome,
+            method: record.method,
+            ip: record.ip,
+            device_type: record.device.device_type,
+            browser: record.device.browser,
+            os: record.device.os,
+            location: record.location,
+        }
+    }
+}
+
+/// A summary of a user's sessions and recent logins.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct SessionStats {
+    /// Live sessions.
+    pub active: usize,
+    /// The most live sessions a user may have.
+    pub limit: usize,
+    pub by_device_type: BTreeMap<String, usize>,
+    pub by_browser: BTreeMap<String, usize>,
+    pub by_created_via: BTreeMap<String, usize>,
+    /// The last successful login within the history's 90 days.
+    pub last_login_at: Option<DateTime<Utc>>,
+    pub failed_attempts_30d: usize,
+}
+
+/// How many terminated sessions an action ended.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct Terminated {
+    pub terminated: usize,
+}
+
+/// How far back history and statistics look.
+const HISTORY_DAYS: i64 = 90;
+
+/// A user's live sessions, most recently active first, with `current` marked.
+async fn live_sessions(ctx: &Context, user_id: UserId) -> Result<Vec<Session>> {
+    let now = ctx.now();
+    let account = ctx
+        .store
+        .find_user_sessions(user_id)
+        .await?
+        .ok_or_else(|| Error::not_found("user"))?;
+    let mut live: Vec<Session> = account
+        .sessions
+        .into_iter()
+        .filter(|s| s.is_live(now))
+        .collect();
+    live.sort_by_key(|s| std::cmp::Reverse(s.last_active_at));
+    Ok(live)
+}
+
+/// The caller's live sessions (every one fits in a page: there are at most `max_sessions`).
+pub async fn list_own(ctx: &Context, who: &Principal) -> Result<Page<SessionView>> {
+    let sessions = live_sessions(ctx, who.user.id).await?;
+    Ok(Page {
+        items: sessions
+            .iter()
+            .map(|s| SessionView::new(s, Some(who.session.id)))
+            .collect(),
+        next_cursor: None,
+    })
+}
+
+/// Another user's live sessions, for admins; 404 when the user does not exist.
+pub async fn list_for_user(ctx: &Context, user_id: UserId) -> Result<Page<SessionView>> {
+    let sessions = live_sessions(ctx, user_id).await?;
+    Ok(Page {
+        items: sessions.iter().map(|s| SessionView::new(s, None)).collect(),
+        next_cursor: None,
+    })
+}
+
+/// Statistics of the caller's sessions and logins.
+pub async fn stats(ctx: &Context, who: &Principal) -> Result<SessionStats> {
+    let now = ctx.now();
+    let sessions = live_sessions(ctx, who.user.id).await?;
+    let outcomes = ctx
+        .store
+        .login_outcomes_since(who.user.id, now - chrono::Duration::days(HISTORY_DAYS))
+        .await?;
+    let month_ago = now - chrono::Duration::days(30);
+    let mut stats = SessionStats {
+        active: sessions.len(),
+        limit: ctx.config.max_sessions,
+        by_device_type: BTreeMap::new(),
+        by_browser: BTreeMap::new(),
+        by_created_via: BTreeMap::new(),
+        last_login_at: outcomes
+            .iter()
+            .find(|(_, o)| *o == LoginOutcome::Success)
+            .map(|(at, _)| *at),
+        failed_attempts_30d: outcomes
+            .iter()
+            .filter(|(at, o)| *o != LoginOutcome::Success && *at >= month_ago)
+            .count(),
+    };
+    for session in &sessions {
+        *stats
+            .by_device_type
+            .entry(enum_name(&session.device.device_type))
+            .or_default() += 1;
+        *stats
+            .by_browser
+            .entry(session.device.browser.clone())
+            .or_default() += 1;
+        *stats
+            .by_created_via
+            .entry(enum_name(&session.created_via))
+            .or_default() += 1;
+    }
+    Ok(stats)
+}
+
+fn enum_name(value: &impl Serialize) -> String {
+    serde_json::to_value(value)
+        .ok()
+        .and_then(|v| v.as_str().map(str::to_owned))
+        .unwrap_or_default()
+}
+
+/// A page of the caller's login history, newest first (90 days are kept).
+pub async fn history(
+    ctx: &Context,
+    who: &Principal,
+    limit: usize,
+    cursor: Option<String>,
+) -> Result<Page<HistoryItem>> {
+    let since = ctx.now() - chrono::Duration::days(HISTORY_DAYS);
+    let (records, next) = ctx
+        .store
+        .list_login_records(who.user.id, since, limit, cursor.as_deref())
+        .await?;
+    Ok(Page {
+        items: records.into_iter().map(HistoryItem::from).collect(),
+        next_cursor: next.as_deref().map(encode_cursor),
+    })
+}
+
+/// Ends another of the caller's sessions. The current one is 409 `use_logout`; a session that
+/// is not the caller's (or does not exist) is 404.
+pub async fn terminate(ctx: &Context, who: &Principal, session_id: SessionId) -> Result<()> {
+    if session_id == who.session.id {
+        return Err(Error::conflict(
+            "use_logout",
+            "this is the current session; use /v1/auth/logout",
+        ));
+    }
+    if ctx.store.delete_session(who.user.id, session_id).await? {
+        Ok(())
+    } else {
+        Err(Error::not_found("session"))
+    }
+}
+
+/// Ends every session of the caller except the current one.
+pub async fn terminate_others(ctx: &Context, who: &Principal) -> Result<Terminated> {
+    let terminated = auth::end_all_sessions(ctx, who.user.id, Some(who.session.id)).await?;
+    Ok(Terminated { terminated })
+}
+
+/// Ends every session of a user, for admins; 404 when the user does not exist.
+pub async fn terminate_all_for_user(ctx: &Context, user_id: UserId) -> Result<Terminated> {
+    ctx.store
+        .find_user(user_id)
+        .await?
+        .ok_or_else(|| Error::not_found("user"))?;
+    let terminated = auth::end_all_sessions(ctx, user_id, None).await?;
+    Ok(Terminated { terminated })
+}
