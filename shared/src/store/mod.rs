@@ -76,6 +76,25 @@ impl Store {
         Store::new(Client::from_conf(config), table)
     }
 
+    /// One item by key, read consistently.
+    async fn get_item(&self, key: Item) -> Result<Option<Item>> {
+        let output = self
+            .client
+            .get_item()
+            .table_name(&self.table)
+            .set_key(Some(key))
+            .consistent_read(true)
+            .send()
+            .await
+            .map_err(|e| sdk_error("GetItem", e))?;
+        Ok(output.item)
+    }
+
+    /// One record by key, read consistently.
+    async fn get<T: DeserializeOwned>(&self, key: Item) -> Result<Option<T>> {
+        self.get_item(key).await?.map(from_item).transpose()
+    }
+
     /// The table this store writes to.
     pub fn table_name(&self) -> &str {
         &self.table
@@ -166,4 +185,10 @@ fn expiring(item: &mut Item, expires_at: i64) {
         keys::EXPIRY_BUCKET.to_owned(),
         s(keys::expiry_bucket(expires_at)),
     );
+}
+
+/// An item that points at a user (an e-mail claim, a session owner).
+#[derive(serde::Deserialize)]
+struct UserRef {
+    user_id: crate::domain::UserId,
 }
