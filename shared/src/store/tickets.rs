@@ -73,16 +73,7 @@ impl Store {
 
     /// The ticket with this id, read consistently, without its responses.
     pub async fn find_ticket(&self, id: TicketId) -> Result<Option<Ticket>> {
-        let output = self
-            .client
-            .get_item()
-            .table_name(&self.table)
-            .set_key(Some(key(keys::ticket_pk(id), keys::TICKET_SK)))
-            .consistent_read(true)
-            .send()
-            .await
-            .map_err(|e| sdk_error("GetItem", e))?;
-        output.item.map(from_item).transpose()
+        self.get(key(keys::ticket_pk(id), keys::TICKET_SK)).await
     }
 
     /// The ticket with its responses and attachment records, each in creation order, from one
