@@ -102,9 +102,20 @@ async fn an_inactive_user_cannot_log_in_and_their_tokens_stop_working() {
     let email = TestEnv::email("inactive");
     let tokens = env.register(&email).await;
     let user_id: UserId = tokens["user"]["id"].as_str().unwrap().parse().unwrap();
-    let mut user = env.ctx.store.find_user(user_id).await.unwrap().unwrap();
-    user.is_active = false;
-    env.ctx.store.update_user_profile(&user).await.unwrap();
+    // Deactivated in the store alone (the admin route also ends the sessions): the guard's own
+    // check of the user is what refuses the still-stored session.
+    let before = env.ctx.store.find_user(user_id).await.unwrap().unwrap();
+    let after = shared::domain::User {
+        is_active: false,
+        ..before.clone()
+    };
+    assert!(
+        env.ctx
+            .store
+            .update_user_admin(&before, &after)
+            .await
+            .unwrap()
+    );
 
     assert_eq!(
         env.me_status(&access(&tokens)).await,

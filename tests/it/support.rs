@@ -266,9 +266,7 @@ impl TestEnv {
         let email = TestEnv::email("root");
         let tokens = self.register(&email).await;
         let id = tokens["user"]["id"].as_str().unwrap().parse().unwrap();
-        let mut user = self.ctx.store.find_user(id).await.unwrap().unwrap();
-        user.is_superuser = true;
-        self.ctx.store.update_user_profile(&user).await.unwrap();
+        assert!(self.ctx.store.make_superuser(id).await.unwrap());
         tokens
     }
 

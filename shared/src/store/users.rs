@@ -52,16 +52,14 @@ impl Store {
         }
     }
 
-    /// Replaces the stored profile of an existing user (names, flags, roles, password hash).
-    /// The session version is not touched, so this never races with logins. Fails with 404
-    /// when the user does not exist.
+    /// Stores what a user changes about themselves: names, password hash and `updated_at`.
+    /// Flags and roles are an administrator's (`update_user_admin`) and are left alone, so a
+    /// concurrent admin change is never undone. Fails with 404 when the user does not exist.
     pub async fn update_user_profile(&self, user: &User) -> Result<()> {
         let middle = user
             .middle_name
             .as_ref()
             .map_or(AttributeValue::Null(true), s);
-        let roles = serde_dynamo::aws_sdk_dynamodb_1::to_attribute_value(&user.roles)
-            .map_err(Error::internal)?;
         let result = self
             .client
             .update_item()
@@ -69,19 +67,13 @@ impl Store {
             .set_key(Some(key(keys::user_pk(user.id), keys::PROFILE)))
             .update_expression(
                 "SET first_name = :first, last_name = :last, middle_name = :middle, \
-                 password_hash = :hash, is_active = :active, is_staff = :staff, \
-                 is_superuser = :superuser, #roles = :roles, updated_at = :updated",
+                 password_hash = :hash, updated_at = :updated",
             )
             .condition_expression("attribute_exists(pk)")
-            .expression_attribute_names("#roles", "roles")
             .expression_attribute_values(":first", s(&user.first_name))
             .expression_attribute_values(":last", s(&user.last_name))
             .expression_attribute_values(":middle", middle)
             .expression_attribute_values(":hash", s(&user.password_hash))
-            .expression_attribute_values(":active", AttributeValue::Bool(user.is_active))
-            .expression_attribute_values(":staff", AttributeValue::Bool(user.is_staff))
-            .expression_attribute_values(":superuser", AttributeValue::Bool(user.is_superuser))
-            .expression_attribute_values(":roles", roles)
             .expression_attribute_values(":updated", n(user.updated_at.timestamp_millis()))
             .send()
             .await;
