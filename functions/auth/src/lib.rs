@@ -50,6 +50,7 @@ pub fn document() -> OpenApi {
     routes()
         .merge(sessions::routes())
         .merge(quota::routes())
+        .merge(qr_auth::routes())
         .into_openapi()
 }
 

@@ -11,6 +11,7 @@
 //! | login history   | `HISTORY#<user id>` | `LOGIN#<uuid v7>` | expires_at (TTL, 90 days)        |
 //! | quota usage     | `QUOTA#<user id>` | `USAGE`           | gsi1: `QUOTAS` / `<user id>`       |
 //! | consumption     | `QUOTA#<user id>` | `CONSUMPTION#<idempotency key>` |                      |
+//! | QR login        | `QR#<code hash>`  | `QR`              | expires_at (TTL, code expiry + 10 min) |
 //!
 //! Every item with a lifetime also has `expiry_bucket` (its expiry day), which puts it in the
 //! sparse `expiry` index that the cleanup function queries instead of scanning.
@@ -128,4 +129,12 @@ pub fn kind_of(pk: &str, sk: &str) -> String {
         "SESSION" => "session_owner".into(),
         prefix => prefix.to_lowercase(),
     }
+}
+
+/// Sort key of a QR login item.
+pub const QR_SK: &str = "QR";
+
+/// Partition key of a QR login: the SHA-256 of its code, never the code itself.
+pub fn qr_pk(code_hash: &str) -> String {
+    format!("QR#{code_hash}")
 }
