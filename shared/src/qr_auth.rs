@@ -11,7 +11,7 @@
 
 use std::time::Duration;
 
-use chrono::{DateTime, Utc};
+use chrono::{DateTime, SubsecRound, Utc};
 use serde::Serialize;
 use utoipa::ToSchema;
 
@@ -146,7 +146,8 @@ fn already_decided() -> Error {
 pub async fn generate(ctx: &Context, browser: &ClientInfo) -> Result<QrGenerated> {
     let ip = browser.ip.as_deref().unwrap_or("unknown");
     rate_limit::hit(ctx, GENERATE_PER_IP, ip).await?;
-    let now = ctx.now();
+    // Stored times have millisecond precision; the answer shows the stored ones.
+    let now = ctx.now().trunc_subsecs(3);
     let code = random_secret();
     let poll_token = random_secret();
     let lifetime = chrono::Duration::from_std(ctx.config.qr_ttl).map_err(Error::internal)?;
