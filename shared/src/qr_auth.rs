@@ -114,13 +114,18 @@ pub struct QrBrowserView {
     pub proximity: Proximity,
 }
 
-/// A status poll's answer: the status, and the token pair exactly once, in the first poll after
-/// confirmation (status `confirmed`).
+/// A status poll's answer: the status, with the token pair exactly once.
 #[derive(Serialize, ToSchema)]
-pub struct QrStatusView {
-    pub status: QrStatus,
-    #[serde(flatten)]
-    pub tokens: Option<TokenResponse>,
+#[serde(untagged)]
+pub enum QrStatusView {
+    /// The first poll after confirmation: status `confirmed` and the new session's token pair.
+    Collected {
+        status: QrStatus,
+        #[serde(flatten)]
+        tokens: Box<TokenResponse>,
+    },
+    /// Every other poll: the status alone.
+    Status { status: QrStatus },
 }
 
 fn not_found() -> Error {
@@ -206,10 +211,7 @@ pub async fn status(
     rate_limit::hit(ctx, POLL_PER_CODE, &code.hash).await?;
     let status = login.status_at(now);
     if status != QrStatus::Confirmed {
-        return Ok(QrStatusView {
-            status,
-            tokens: None,
-        });
+        return Ok(QrStatusView::Status { status });
     }
     let Some(consumed) = ctx
         .store
@@ -218,10 +220,7 @@ pub async fn status(
     else {
         // Another poll collected the session first, or the code expired meanwhile.
         let status = find_live(ctx, code, ctx.now()).await?.status_at(ctx.now());
-        return Ok(QrStatusView {
-            status,
-            tokens: None,
-        });
+        return Ok(QrStatusView::Status { status });
     };
     let approver = consumed
         .scanned_by
@@ -239,9 +238,9 @@ pub async fn status(
         })?;
     let tokens = auth::start_session(ctx, account, browser, CreatedVia::Qr).await?;
     tracing::info!(user_id = %approver, session_id = %tokens.session_id, "QR login collected");
-    Ok(QrStatusView {
+    Ok(QrStatusView::Collected {
         status: QrStatus::Confirmed,
-        tokens: Some(tokens),
+        tokens: Box::new(tokens),
     })
 }
 

@@ -2,8 +2,11 @@
 //! one-time state changes under real parallel requests, expiry, rate limits and refusals.
 
 use axum::http::StatusCode;
+use http_body_util::BodyExt;
 use serde_json::json;
 use shared::domain::{CreatedVia, DeviceType, UserId};
+
+use tower::ServiceExt;
 
 use crate::support::*;
 
@@ -612,4 +615,47 @@ async fn scan_hints_whether_the_browser_is_near_the_phone() {
         assert_eq!(reply.body["location"]["country"], "DE");
         assert_eq!(reply.body["location"]["city"], "Berlin");
     }
+}
+
+#[tokio::test]
+async fn the_qr_lambda_binds_the_session_to_the_polling_requests_source_ip() {
+    let env = TestEnv::new().await;
+    let (phone_token, user) = phone_user(&env, "lambda").await;
+    let qr = generate(&env).await;
+    phone(&env, "scan", &phone_token, &qr.code).await;
+    phone(&env, "confirm", &phone_token, &qr.code).await;
+    let event = std::fs::read_to_string(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/fixtures/apigw-qr-status.json"
+    ))
+    .unwrap()
+    .replace("{{CODE}}", &qr.code)
+    .replace("{{POLL_TOKEN}}", &qr.poll_token);
+    let request = lambda_http::request::from_str(&event).unwrap();
+    let response = qr_auth::router(env.ctx.clone())
+        .oneshot(request.map(axum::body::Body::new))
+        .await
+        .unwrap();
+    assert_eq!(response.status(), StatusCode::OK);
+    let body = response.into_body().collect().await.unwrap().to_bytes();
+    let body: serde_json::Value = serde_json::from_slice(&body).unwrap();
+    assert_eq!(body["status"], "confirmed");
+    let account = env
+        .ctx
+        .store
+        .find_user_sessions(user)
+        .await
+        .unwrap()
+        .unwrap();
+    let session = account
+        .sessions
+        .iter()
+        .find(|s| s.id.to_string() == body["session_id"])
+        .expect("the QR session is stored");
+    assert_eq!(
+        session.ip.as_deref(),
+        Some("203.0.113.99"),
+        "the API Gateway source IP of the poll"
+    );
+    assert_eq!(session.device.browser, "Firefox");
 }
