@@ -659,3 +659,23 @@ async fn the_qr_lambda_binds_the_session_to_the_polling_requests_source_ip() {
     );
     assert_eq!(session.device.browser, "Firefox");
 }
+
+#[tokio::test]
+async fn cleanup_removes_a_qr_login_once_its_record_has_expired() {
+    let env = TestEnv::new().await;
+    let qr = generate(&env).await;
+    env.clock.advance(chrono::Duration::minutes(5));
+    let early = crate::cleanup::run_cleanup(&env).await;
+    assert_eq!(
+        early.deleted.get("qr"),
+        None,
+        "kept for late callers: {early:?}"
+    );
+    assert_eq!(
+        status_of(&poll(&env, &qr.code, Some(&qr.poll_token)).await),
+        "expired"
+    );
+    env.clock.advance(chrono::Duration::minutes(6));
+    let report = crate::cleanup::run_cleanup(&env).await;
+    assert_eq!(report.deleted.get("qr"), Some(&1), "{report:?}");
+}
