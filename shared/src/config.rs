@@ -59,6 +59,11 @@ pub struct Config {
     pub qr_ttl: Duration,
     /// `SESAME_QR_URI_SCHEME`: the scheme of the `qr_uri` a phone app opens (`sesame`).
     pub qr_uri_scheme: String,
+    /// `SESAME_ADMIN_EMAIL`: the first superuser, created at start-up with
+    /// `admin_password` (see `bootstrap`). Unset: no superuser is created.
+    pub admin_email: Option<String>,
+    /// `SESAME_ADMIN_PASSWORD`: the first superuser's password (in Lambda, from a secret).
+    pub admin_password: Option<String>,
 }
 
 impl Default for Config {
@@ -88,6 +93,8 @@ impl Default for Config {
             quota_max_file_size_mb: 500,
             qr_ttl: Duration::from_secs(60),
             qr_uri_scheme: "sesame".into(),
+            admin_email: None,
+            admin_password: None,
         }
     }
 }
@@ -144,6 +151,8 @@ impl Config {
                 .unwrap_or(defaults.quota_max_file_size_mb),
             qr_ttl: parsed("SESAME_QR_TTL_SECS")?.map_or(defaults.qr_ttl, Duration::from_secs),
             qr_uri_scheme: string("SESAME_QR_URI_SCHEME").unwrap_or(defaults.qr_uri_scheme),
+            admin_email: string("SESAME_ADMIN_EMAIL"),
+            admin_password: string("SESAME_ADMIN_PASSWORD"),
         })
     }
 }

@@ -430,3 +430,117 @@ impl QrLogin {
         }
     }
 }
+
+/// The immutable identifier of an RBAC resource, action or role (DESIGN 4a "RBAC ids"):
+/// 1 to 64 characters of `a-z`, `0-9`, `_` and `-`, starting with a letter.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(transparent)]
+pub struct CodeName(String);
+
+impl CodeName {
+    /// Validates a code name from a request body; fails with a 400 naming `field`.
+    pub fn parse(field: &str, raw: &str) -> Result<Self> {
+        let valid = (1..=64).contains(&raw.len())
+            && raw.starts_with(|c: char| c.is_ascii_lowercase())
+            && raw
+                .chars()
+                .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_' || c == '-');
+        if !valid {
+            return Err(Error::invalid_field(
+                field,
+                "must be 1 to 64 characters of a-z, 0-9, _ and -, starting with a letter",
+            ));
+        }
+        Ok(Self(raw.to_owned()))
+    }
+
+    /// Parses a code name from a URL path; one that cannot exist is a 404 for `what`.
+    pub fn from_path(what: &str, raw: &str) -> Result<Self> {
+        Self::parse("code_name", raw).map_err(|_| Error::not_found(what))
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Display for CodeName {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+/// Validates a free-text description: trimmed, at most 1000 characters.
+pub fn parse_description(raw: &str) -> Result<String> {
+    let description = raw.trim();
+    if description.chars().count() > 1000 {
+        return Err(Error::invalid_field(
+            "description",
+            "must be at most 1000 characters",
+        ));
+    }
+    Ok(description.to_owned())
+}
+
+/// The two kinds of named things permissions are made of.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CatalogKind {
+    Resource,
+    Action,
+}
+
+impl CatalogKind {
+    /// The word for one item, used in messages ("resource", "action").
+    pub fn noun(self) -> &'static str {
+        match self {
+            CatalogKind::Resource => "resource",
+            CatalogKind::Action => "action",
+        }
+    }
+}
+
+/// An RBAC resource (what a route protects) or action (what a method does to it).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct CatalogItem {
+    pub code_name: CodeName,
+    pub name: String,
+    pub description: String,
+    #[serde(with = "chrono::serde::ts_milliseconds")]
+    pub created_at: DateTime<Utc>,
+    #[serde(with = "chrono::serde::ts_milliseconds")]
+    pub updated_at: DateTime<Utc>,
+}
+
+/// The right to perform `action` on `resource`; the action `all` grants every action.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+pub struct Permission {
+    pub resource: CodeName,
+    pub action: CodeName,
+}
+
+/// A named set of permissions that users are given.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Role {
+    pub code_name: CodeName,
+    pub name: String,
+    pub description: String,
+    pub permissions: Vec<Permission>,
+    /// Bumped by every change; makes concurrent edits and deletion exact.
+    pub version: u64,
+    #[serde(with = "chrono::serde::ts_milliseconds")]
+    pub created_at: DateTime<Utc>,
+    #[serde(with = "chrono::serde::ts_milliseconds")]
+    pub updated_at: DateTime<Utc>,
+}
+
+impl Role {
+    /// The distinct resources its permissions name.
+    pub fn resources(&self) -> std::collections::BTreeSet<&CodeName> {
+        self.permissions.iter().map(|p| &p.resource).collect()
+    }
+
+    /// The distinct actions its permissions name.
+    pub fn actions(&self) -> std::collections::BTreeSet<&CodeName> {
+        self.permissions.iter().map(|p| &p.action).collect()
+    }
+}

@@ -5,7 +5,7 @@ use chrono::{DateTime, Utc};
 use serde::Serialize;
 use utoipa::ToSchema;
 
-use crate::domain::{QuotaLimits, QuotaUsage, User};
+use crate::domain::{CatalogItem, QuotaLimits, QuotaUsage, Role, User};
 
 /// A user as shown to the user and to admins.
 #[derive(Debug, Serialize, ToSchema)]
@@ -117,4 +117,64 @@ impl QuotaView {
 /// with at most three decimals.
 fn seconds(milliseconds: u64) -> f64 {
     milliseconds as f64 / 1000.0
+}
+
+/// An RBAC resource or action.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct CatalogItemView {
+    pub code_name: String,
+    pub name: String,
+    pub description: String,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+}
+
+impl From<&CatalogItem> for CatalogItemView {
+    fn from(item: &CatalogItem) -> Self {
+        CatalogItemView {
+            code_name: item.code_name.to_string(),
+            name: item.name.clone(),
+            description: item.description.clone(),
+            created_at: item.created_at,
+            updated_at: item.updated_at,
+        }
+    }
+}
+
+/// One permission of a role: an action (or `all`) on a resource, both by code name.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct PermissionView {
+    pub resource: String,
+    pub action: String,
+}
+
+/// A role with its permissions.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct RoleView {
+    pub code_name: String,
+    pub name: String,
+    pub description: String,
+    pub permissions: Vec<PermissionView>,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+}
+
+impl From<&Role> for RoleView {
+    fn from(role: &Role) -> Self {
+        RoleView {
+            code_name: role.code_name.to_string(),
+            name: role.name.clone(),
+            description: role.description.clone(),
+            permissions: role
+                .permissions
+                .iter()
+                .map(|p| PermissionView {
+                    resource: p.resource.to_string(),
+                    action: p.action.to_string(),
+                })
+                .collect(),
+            created_at: role.created_at,
+            updated_at: role.updated_at,
+        }
+    }
 }

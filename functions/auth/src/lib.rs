@@ -1,9 +1,13 @@
 //! The `auth` route group: registration, login, token refresh and revocation, the caller's
-//! profile and password, the JWKS and the OpenAPI document.
+//! profile and password, the JWKS and the OpenAPI document, plus user administration
+//! ([`users`]) and RBAC administration ([`rbac`]).
 //!
 //! [`router`] is the whole group, served by this crate's Lambda binary, by the local
 //! all-in-one server and in-process by the tests. Handlers only parse and validate; the work is
 //! in [`shared::auth`].
+
+mod rbac;
+mod users;
 
 use std::sync::LazyLock;
 
@@ -42,6 +46,8 @@ pub fn routes() -> OpenApiRouter<Context> {
         .routes(routes!(change_password))
         .routes(routes!(jwks))
         .routes(routes!(openapi_json))
+        .merge(users::routes())
+        .merge(rbac::routes())
 }
 
 /// The OpenAPI 3.1 document of every route group, as served at `/v1/openapi.json`. Each group
@@ -130,7 +136,7 @@ async fn register(
     ))
 }
 
-fn optional_name(field: &str, raw: Option<&str>) -> Result<Option<String>> {
+pub(crate) fn optional_name(field: &str, raw: Option<&str>) -> Result<Option<String>> {
     match raw.map(str::trim) {
         None | Some("") => Ok(None),
         Some(name) => parse_name(field, name).map(Some),

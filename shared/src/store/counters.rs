@@ -53,16 +53,8 @@ impl Store {
 
     /// The failed-login record of an account, if any.
     pub async fn find_login_failures(&self, account: &str) -> Result<Option<LoginFailures>> {
-        let output = self
-            .client
-            .get_item()
-            .table_name(&self.table)
-            .set_key(Some(key(keys::lockout_pk(account), keys::LOCKOUT_SK)))
-            .consistent_read(true)
-            .send()
+        self.get(key(keys::lockout_pk(account), keys::LOCKOUT_SK))
             .await
-            .map_err(|e| sdk_error("GetItem", e))?;
-        output.item.map(from_item).transpose()
     }
 
     /// Records one failed login: counts it in the current window (starting a new window when

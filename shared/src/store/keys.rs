@@ -12,6 +12,9 @@
 //! | quota usage     | `QUOTA#<user id>` | `USAGE`           | gsi1: `QUOTAS` / `<user id>`       |
 //! | consumption     | `QUOTA#<user id>` | `CONSUMPTION#<idempotency key>` |                      |
 //! | QR login        | `QR#<code hash>`  | `QR`              | expires_at (TTL, code expiry + 10 min) |
+//! | RBAC resource   | `RBAC`            | `RESOURCE#<code>` | usage: roles naming it             |
+//! | RBAC action     | `RBAC`            | `ACTION#<code>`   | usage: roles naming it             |
+//! | RBAC role       | `RBAC`            | `ROLE#<code>`     | usage: users holding it; version   |
 //!
 //! Every item with a lifetime also has `expiry_bucket` (its expiry day), which puts it in the
 //! sparse `expiry` index that the cleanup function queries instead of scanning.
@@ -25,6 +28,11 @@
 //! key, so that consume and release are single transactions over that partition. Usage items are
 //! listed for admins through gsi1's `QUOTAS` partition. Quota attributes are named below
 //! because the store's update and condition expressions refer to them.
+//!
+//! RBAC items are few and small, so they share one partition: a consistent query lists each
+//! kind in `code_name` order without an index, and `usage` counts (kept in the same transaction
+//! as the roles and users that name an item) make "delete only when unused" one conditional
+//! delete.
 
 /// Partition key attribute.
 pub const PK: &str = "pk";
@@ -70,6 +78,21 @@ pub const QUOTA_UPDATED_AT: &str = "updated_at";
 pub const QUOTA_CREATED_AT: &str = "created_at";
 pub const QUOTA_RELEASED_AT: &str = "released_at";
 
+/// Partition of every RBAC item (resources, actions, roles).
+pub const RBAC_PK: &str = "RBAC";
+/// Sort-key prefix of RBAC resources.
+pub const RESOURCE_PREFIX: &str = "RESOURCE#";
+/// Sort-key prefix of RBAC actions.
+pub const ACTION_PREFIX: &str = "ACTION#";
+/// Sort-key prefix of RBAC roles.
+pub const ROLE_PREFIX: &str = "ROLE#";
+/// Number attribute: how many roles name a resource or action, or users hold a role.
+pub const RBAC_USAGE: &str = "usage";
+/// Number attribute: a role's optimistic-locking version.
+pub const RBAC_VERSION: &str = "version";
+/// A user profile's list of role code names.
+pub const USER_ROLES: &str = "roles";
+
 pub fn user_pk(user_id: impl std::fmt::Display) -> String {
     format!("USER#{user_id}")
 }
@@ -113,6 +136,11 @@ pub fn quota_pk(user_id: impl std::fmt::Display) -> String {
 
 pub fn consumption_sk(idempotency_key: impl std::fmt::Display) -> String {
     format!("CONSUMPTION#{idempotency_key}")
+}
+
+/// The sort key of an RBAC item: `prefix` is one of the `*_PREFIX` constants.
+pub fn rbac_sk(prefix: &str, code_name: &str) -> String {
+    format!("{prefix}{code_name}")
 }
 
 /// The cleanup bucket (UTC day) of an expiry time given in epoch seconds.

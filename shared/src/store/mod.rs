@@ -15,7 +15,11 @@ mod sessions;
 pub use sessions::UserSessions;
 mod quota;
 pub use quota::QuotaWrite;
+mod rbac;
+pub use rbac::Removal;
 mod table;
+mod user_admin;
+pub use user_admin::UserFilter;
 mod users;
 
 use std::collections::HashMap;
@@ -80,6 +84,25 @@ impl Store {
             ))
             .build();
         Store::new(Client::from_conf(config), table)
+    }
+
+    /// One item by key, read consistently.
+    async fn get_item(&self, key: Item) -> Result<Option<Item>> {
+        let output = self
+            .client
+            .get_item()
+            .table_name(&self.table)
+            .set_key(Some(key))
+            .consistent_read(true)
+            .send()
+            .await
+            .map_err(|e| sdk_error("GetItem", e))?;
+        Ok(output.item)
+    }
+
+    /// One record by key, read consistently.
+    async fn get<T: DeserializeOwned>(&self, key: Item) -> Result<Option<T>> {
+        self.get_item(key).await?.map(from_item).transpose()
     }
 
     /// The table this store writes to.
@@ -172,4 +195,10 @@ fn expiring(item: &mut Item, expires_at: i64) {
         keys::EXPIRY_BUCKET.to_owned(),
         s(keys::expiry_bucket(expires_at)),
     );
+}
+
+/// An item that points at a user (an e-mail claim, a session owner).
+#[derive(serde::Deserialize)]
+struct UserRef {
+    user_id: crate::domain::UserId,
 }

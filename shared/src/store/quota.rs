@@ -80,16 +80,8 @@ fn consumption_key(user_id: UserId, idempotency_key: &IdempotencyKey) -> Item {
 impl Store {
     /// A user's usage item, read consistently; `None` when they have none yet.
     pub async fn find_quota(&self, user_id: UserId) -> Result<Option<QuotaUsage>> {
-        let output = self
-            .client
-            .get_item()
-            .table_name(&self.table)
-            .set_key(Some(usage_key(user_id)))
-            .consistent_read(true)
-            .send()
-            .await
-            .map_err(|e| sdk_error("GetItem", e))?;
-        output.item.map(|item| usage_from_item(&item)).transpose()
+        let item = self.get_item(usage_key(user_id)).await?;
+        item.map(|item| usage_from_item(&item)).transpose()
     }
 
     /// A user's usage item and the consumption under `idempotency_key`, as one consistent

@@ -10,8 +10,8 @@ use chrono::{DateTime, Utc};
 
 use super::users::put;
 use super::{
-    Item, Store, cancelled_conditions, expiring, from_item, is_condition_failed, key, keys, n, s,
-    sdk_error, to_item,
+    Item, Store, UserRef, cancelled_conditions, expiring, from_item, is_condition_failed, key,
+    keys, n, s, sdk_error, to_item,
 };
 use crate::domain::{RotatedRefresh, Session, SessionId, User, UserId};
 use crate::error::{Error, Result};
@@ -108,26 +108,10 @@ impl Store {
 
     /// The user a session belongs to, from the session-owner pointer.
     pub async fn find_session_owner(&self, session_id: SessionId) -> Result<Option<UserId>> {
-        let output = self
-            .client
-            .get_item()
-            .table_name(&self.table)
-            .set_key(Some(key(
-                keys::session_owner_pk(session_id),
-                keys::OWNER_SK,
-            )))
-            .consistent_read(true)
-            .send()
-            .await
-            .map_err(|e| sdk_error("GetItem", e))?;
-        let Some(item) = output.item else {
-            return Ok(None);
-        };
-        #[derive(serde::Deserialize)]
-        struct Owner {
-            user_id: UserId,
-        }
-        Ok(Some(from_item::<Owner>(item)?.user_id))
+        let owner: Option<UserRef> = self
+            .get(key(keys::session_owner_pk(session_id), keys::OWNER_SK))
+            .await?;
+        Ok(owner.map(|o| o.user_id))
     }
 
     /// Adds a session and removes `evict` in one transaction, provided the user's session

@@ -3,7 +3,7 @@
 use aws_sdk_dynamodb::types::{AttributeValue, Put, TransactWriteItem};
 
 use super::{
-    Item, Store, cancelled_conditions, from_item, is_condition_failed, key, keys, n, s, sdk_error,
+    Item, Store, UserRef, cancelled_conditions, is_condition_failed, key, keys, n, s, sdk_error,
     to_item,
 };
 use crate::domain::{Email, Session, User, UserId};
@@ -12,37 +12,13 @@ use crate::error::{Error, Result};
 impl Store {
     /// The user with this id, read consistently.
     pub async fn find_user(&self, user_id: UserId) -> Result<Option<User>> {
-        let output = self
-            .client
-            .get_item()
-            .table_name(&self.table)
-            .set_key(Some(key(keys::user_pk(user_id), keys::PROFILE)))
-            .consistent_read(true)
-            .send()
-            .await
-            .map_err(|e| sdk_error("GetItem", e))?;
-        output.item.map(from_item).transpose()
+        self.get(key(keys::user_pk(user_id), keys::PROFILE)).await
     }
 
     /// The id of the user who owns this e-mail address.
     pub async fn find_user_id_by_email(&self, email: &Email) -> Result<Option<UserId>> {
-        let output = self
-            .client
-            .get_item()
-            .table_name(&self.table)
-            .set_key(Some(key(keys::email_pk(email), keys::EMAIL_SK)))
-            .consistent_read(true)
-            .send()
-            .await
-            .map_err(|e| sdk_error("GetItem", e))?;
-        let Some(item) = output.item else {
-            return Ok(None);
-        };
-        #[derive(serde::Deserialize)]
-        struct Claim {
-            user_id: UserId,
-        }
-        Ok(Some(from_item::<Claim>(item)?.user_id))
+        let claim: Option<UserRef> = self.get(key(keys::email_pk(email), keys::EMAIL_SK)).await?;
+        Ok(claim.map(|c| c.user_id))
     }
 
     /// Creates a user, claims the e-mail address and stores the first session, all or nothing.
@@ -117,7 +93,7 @@ impl Store {
     }
 }
 
-fn user_item(user: &User) -> Result<Item> {
+pub(super) fn user_item(user: &User) -> Result<Item> {
     to_item(
         user,
         &[

@@ -1,0 +1,128 @@
+//! Start-up seeding: the default RBAC actions and resources and the first superuser from
+//! configuration. Run at every cold start of the auth function and by the local server.
+//!
+//! Idempotent, also when several cold starts race: every item is created with a conditional
+//! put, so the second writer finds it there and moves on. An account that already has the
+//! configured e-mail is only made a superuser: its password, names and flags are left alone,
+//! so changing `SESAME_ADMIN_PASSWORD` later never resets anybody's password.
+
+use crate::context::Context;
+use crate::domain::{CatalogItem, CatalogKind, CodeName, Email, User, UserId};
+use crate::error::{Error, Result};
+use crate::password;
+
+/// The default actions: one per request method, and `all`.
+pub const DEFAULT_ACTIONS: [(&str, &str); 5] = [
+    ("read", "Read"),
+    ("create", "Create"),
+    ("update", "Update"),
+    ("delete", "Delete"),
+    ("all", "All actions"),
+];
+
+/// The default resources: the admin surface of each route group.
+pub const DEFAULT_RESOURCES: [(&str, &str); 7] = [
+    ("users", "Users"),
+    ("roles", "Roles"),
+    ("resources", "Resources"),
+    ("actions", "Actions"),
+    ("sessions", "Sessions"),
+    ("tickets", "Tickets"),
+    ("quota", "Quota"),
+];
+
+/// What one run changed.
+#[derive(Debug, Default, Clone, PartialEq, Eq)]
+pub struct Outcome {
+    /// Default actions and resources created by this run.
+    pub created_items: usize,
+    /// Whether this run created the superuser's account.
+    pub created_admin: bool,
+    /// Whether this run made an existing account a superuser.
+    pub promoted_admin: bool,
+}
+
+/// Creates whatever of the defaults and the first superuser is missing. Fails when only one of
+/// `SESAME_ADMIN_EMAIL` and `SESAME_ADMIN_PASSWORD` is set, or they are invalid, so a
+/// misconfigured deployment stops at start-up instead of running without its administrator.
+pub async fn run(ctx: &Context) -> Result<Outcome> {
+    let mut outcome = Outcome::default();
+    let now = ctx.now();
+    for (kind, defaults) in [
+        (CatalogKind::Action, &DEFAULT_ACTIONS[..]),
+        (CatalogKind::Resource, &DEFAULT_RESOURCES[..]),
+    ] {
+        let codes: Vec<String> = defaults
+            .iter()
+            .map(|(code, _)| (*code).to_owned())
+            .collect();
+        let existing = ctx.store.find_catalog_items(kind, &codes).await?;
+        for (code_name, name) in defaults {
+            if existing
+                .iter()
+                .any(|item| item.code_name.as_str() == *code_name)
+            {
+                continue;
+            }
+            let item = CatalogItem {
+                code_name: CodeName::parse("code_name", code_name)?,
+                name: (*name).to_owned(),
+                description: String::new(),
+                created_at: now,
+                updated_at: now,
+            };
+            if ctx.store.create_catalog_item(kind, &item).await? {
+                outcome.created_items += 1;
+            }
+        }
+    }
+    match (&ctx.config.admin_email, &ctx.config.admin_password) {
+        (Some(email), Some(password)) => ensure_admin(ctx, email, password, &mut outcome).await?,
+        (None, None) => {}
+        _ => {
+            return Err(Error::internal(
+                "set both SESAME_ADMIN_EMAIL and SESAME_ADMIN_PASSWORD, or neither",
+            ));
+        }
+    }
+    tracing::info!(?outcome, "bootstrap done");
+    Ok(outcome)
+}
+
+async fn ensure_admin(
+    ctx: &Context,
+    raw_email: &str,
+    raw_password: &str,
+    outcome: &mut Outcome,
+) -> Result<()> {
+    let email = Email::parse(raw_email)?;
+    for _ in 0..3 {
+        if let Some(user_id) = ctx.store.find_user_id_by_email(&email).await? {
+            outcome.promoted_admin = ctx.store.make_superuser(user_id).await?;
+            return Ok(());
+        }
+        password::check_policy("SESAME_ADMIN_PASSWORD", raw_password)?;
+        let now = ctx.now();
+        let user = User {
+            id: UserId::new(),
+            email: email.clone(),
+            password_hash: ctx.hasher.hash(raw_password).await?,
+            first_name: "Admin".into(),
+            last_name: "Admin".into(),
+            middle_name: None,
+            is_active: true,
+            is_staff: true,
+            is_superuser: true,
+            roles: Vec::new(),
+            created_at: now,
+            updated_at: now,
+            session_version: 0,
+        };
+        if ctx.store.create_user_without_session(&user).await? {
+            outcome.created_admin = true;
+            return Ok(());
+        }
+        // Another cold start claimed the address first: promote what it created.
+    }
+    Err(Error::Unavailable)
+}

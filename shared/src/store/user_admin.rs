@@ -1,0 +1,187 @@
+//! What administrators do to user profiles: list them, change their flags, names and roles,
+//! and create or promote the configured first superuser.
+
+use aws_sdk_dynamodb::types::{AttributeValue, TransactWriteItem, Update};
+
+use super::rbac::Written;
+use super::users::{put, user_item};
+use super::{Item, Store, from_item, is_condition_failed, key, keys, n, s, sdk_error};
+use crate::domain::{CodeName, User, UserId};
+use crate::error::{Error, Result};
+
+/// At most this many queries of the user index serve one filtered page, so a filter that
+/// matches little cannot make one request read the whole index.
+const LIST_QUERIES: usize = 10;
+
+/// Which users a listing keeps.
+#[derive(Debug, Clone, Default)]
+pub struct UserFilter {
+    pub is_active: Option<bool>,
+    /// Only users holding this role.
+    pub role: Option<CodeName>,
+}
+
+fn index_start(after: UserId) -> Item {
+    let mut start = key(keys::user_pk(after), keys::PROFILE);
+    start.insert(keys::GSI1_PK.to_owned(), s(keys::ALL_USERS));
+    start.insert(keys::GSI1_SK.to_owned(), s(after.to_string()));
+    start
+}
+
+impl Store {
+    /// Users in id (creation) order after `after` that pass `filter`: at most `limit`, and the
+    /// id to continue after, if the index may hold more. A page can be short (even empty) with a
+    /// continuation when the filter skipped many users; following it loses and repeats no one.
+    pub async fn list_users(
+        &self,
+        limit: usize,
+        after: Option<UserId>,
+        filter: &UserFilter,
+    ) -> Result<(Vec<User>, Option<UserId>)> {
+        let mut conditions = Vec::new();
+        let mut values = vec![(":all", s(keys::ALL_USERS))];
+        if let Some(active) = filter.is_active {
+            conditions.push("is_active = :active");
+            values.push((":active", AttributeValue::Bool(active)));
+        }
+        if let Some(role) = &filter.role {
+            conditions.push("contains(#roles, :role)");
+            values.push((":role", s(role.as_str())));
+        }
+        let filter_expression = (!conditions.is_empty()).then(|| conditions.join(" AND "));
+        let mut users = Vec::new();
+        let mut start = after.map(index_start);
+        for _ in 0..LIST_QUERIES {
+            let remaining = i32::try_from(limit - users.len()).map_err(Error::internal)?;
+            let mut query = self
+                .client
+                .query()
+                .table_name(&self.table)
+                .index_name(keys::GSI1)
+                .key_condition_expression("gsi1pk = :all")
+                .set_filter_expression(filter_expression.clone())
+                .limit(remaining)
+                .set_exclusive_start_key(start);
+            if filter.role.is_some() {
+                query = query.expression_attribute_names("#roles", keys::USER_ROLES);
+            }
+            for (name, value) in &values {
+                query = query.expression_attribute_values(*name, value.clone());
+            }
+            let output = query.send().await.map_err(|e| sdk_error("Query", e))?;
+            for item in output.items.unwrap_or_default() {
+                users.push(from_item::<User>(item)?);
+            }
+            start = output.last_evaluated_key;
+            if start.is_none() || users.len() >= limit {
+                break;
+            }
+        }
+        let next = match start.as_ref().and_then(|k| k.get(keys::GSI1_SK)) {
+            Some(AttributeValue::S(id)) => Some(id.parse()?),
+            _ => None,
+        };
+        Ok((users, next))
+    }
+
+    /// Writes an administrator's change of a user's names, `is_active`, `is_staff` and roles,
+    /// provided the profile is unchanged since `before` was read, and moves the holder counts
+    /// of the roles added and removed in the same transaction. Returns `false` when the profile
+    /// changed or vanished meanwhile; fails with 400 `unknown_role` when an added role does not
+    /// exist. The user's session version is bumped too, so a login racing with a deactivation
+    /// re-reads the user and is refused.
+    pub async fn update_user_admin(&self, before: &User, after: &User) -> Result<bool> {
+        let middle = after
+            .middle_name
+            .as_ref()
+            .map_or(AttributeValue::Null(true), s);
+        let roles = serde_dynamo::aws_sdk_dynamodb_1::to_attribute_value(&after.roles)
+            .map_err(Error::internal)?;
+        let update = Update::builder()
+            .table_name(&self.table)
+            .set_key(Some(key(keys::user_pk(before.id), keys::PROFILE)))
+            .update_expression(
+                "SET first_name = :first, last_name = :last, middle_name = :middle, \
+                 is_active = :active, is_staff = :staff, #roles = :roles, updated_at = :updated, \
+                 session_version = if_not_exists(session_version, :zero) + :one",
+            )
+            .condition_expression("attribute_exists(pk) AND updated_at = :previous")
+            .expression_attribute_names("#roles", keys::USER_ROLES)
+            .expression_attribute_values(":first", s(&after.first_name))
+            .expression_attribute_values(":last", s(&after.last_name))
+            .expression_attribute_values(":middle", middle)
+            .expression_attribute_values(":active", AttributeValue::Bool(after.is_active))
+            .expression_attribute_values(":staff", AttributeValue::Bool(after.is_staff))
+            .expression_attribute_values(":roles", roles)
+            .expression_attribute_values(":updated", n(after.updated_at.timestamp_millis()))
+            .expression_attribute_values(":previous", n(before.updated_at.timestamp_millis()))
+            .expression_attribute_values(":zero", n(0))
+            .expression_attribute_values(":one", n(1))
+            .build()
+            .map_err(Error::internal)?;
+        let mut items = vec![TransactWriteItem::builder().update(update).build()];
+        let mut added = Vec::new();
+        for role in after.roles.iter().filter(|r| !before.roles.contains(r)) {
+            let code_name = CodeName::parse("roles", role)?;
+            items.push(self.usage_update(keys::ROLE_PREFIX, &code_name, 1)?);
+            added.push(code_name);
+        }
+        for role in before.roles.iter().filter(|r| !after.roles.contains(r)) {
+            let code_name = CodeName::parse("roles", role)?;
+            items.push(self.usage_update(keys::ROLE_PREFIX, &code_name, -1)?);
+        }
+        match self.transact(items).await? {
+            Written::Done => Ok(true),
+            Written::Refused(failed) if failed.first() == Some(&true) => Ok(false),
+            Written::Refused(failed) => {
+                let missing = failed
+                    .iter()
+                    .skip(1)
+                    .position(|f| *f)
+                    .and_then(|i| added.get(i));
+                Err(match missing {
+                    Some(role) => {
+                        Error::bad_request("unknown_role", format!("role `{role}` does not exist"))
+                    }
+                    None => Error::internal("a user's transaction failed an unexpected condition"),
+                })
+            }
+        }
+    }
+
+    /// Stores a user without a session (the configured first superuser), claiming the
+    /// e-mail address in the same transaction. Returns `false` when the address is taken.
+    pub async fn create_user_without_session(&self, user: &User) -> Result<bool> {
+        let mut claim = key(keys::email_pk(&user.email), keys::EMAIL_SK);
+        claim.insert("user_id".into(), s(user.id.to_string()));
+        let items = vec![
+            put(
+                &self.table,
+                user_item(user)?,
+                Some("attribute_not_exists(pk)"),
+            )?,
+            put(&self.table, claim, Some("attribute_not_exists(pk)"))?,
+        ];
+        Ok(matches!(self.transact(items).await?, Written::Done))
+    }
+
+    /// Makes an existing user a superuser, touching nothing else. Returns `false` when the user
+    /// does not exist or already was one.
+    pub async fn make_superuser(&self, user_id: UserId) -> Result<bool> {
+        let result = self
+            .client
+            .update_item()
+            .table_name(&self.table)
+            .set_key(Some(key(keys::user_pk(user_id), keys::PROFILE)))
+            .update_expression("SET is_superuser = :yes")
+            .condition_expression("attribute_exists(pk) AND is_superuser <> :yes")
+            .expression_attribute_values(":yes", AttributeValue::Bool(true))
+            .send()
+            .await;
+        match result {
+            Ok(_) => Ok(true),
+            Err(e) if is_condition_failed(&e) => Ok(false),
+            Err(e) => Err(sdk_error("UpdateItem", e)),
+        }
+    }
+}

@@ -1,0 +1,142 @@
+//! User administration: listing users, changing their flags, names and roles, and ending their
+//! sessions. Every function here is behind `rbac::authorize(.., "users", ..)` in its handler.
+
+use chrono::Duration;
+
+use crate::auth;
+use crate::context::Context;
+use crate::domain::{CodeName, User, UserId};
+use crate::error::{Error, Result};
+use crate::http::{Page, encode_cursor};
+use crate::store::UserFilter;
+use crate::views::UserView;
+
+/// A user holds at most this many roles.
+pub const MAX_USER_ROLES: usize = 20;
+/// How often a change is retried when a concurrent change of the same user won.
+const EDIT_ATTEMPTS: usize = 5;
+
+/// An administrator's changes to a user; `None` leaves a field as it is. `middle_name:
+/// Some(None)` removes it; `roles` is the new complete list.
+#[derive(Debug, Default)]
+pub struct UserChanges {
+    pub is_active: Option<bool>,
+    pub is_staff: Option<bool>,
+    pub roles: Option<Vec<CodeName>>,
+    pub first_name: Option<String>,
+    pub last_name: Option<String>,
+    pub middle_name: Option<Option<String>>,
+}
+
+/// One page of at most `limit` users in creation order, filtered by `filter`, after the decoded
+/// `cursor` of the previous page (400 `invalid_cursor` when it is not one of ours). A filtered
+/// page may be short, even empty, while `next_cursor` is set; following the cursors lists every
+/// match exactly once.
+pub async fn list(
+    ctx: &Context,
+    limit: usize,
+    cursor: Option<String>,
+    filter: &UserFilter,
+) -> Result<Page<UserView>> {
+    let after = cursor
+        .map(|raw| {
+            raw.parse::<UserId>()
+                .map_err(|_| Error::bad_request("invalid_cursor", "the cursor is malformed"))
+        })
+        .transpose()?;
+    let (users, next) = ctx.store.list_users(limit, after, filter).await?;
+    Ok(Page {
+        items: users.iter().map(UserView::from).collect(),
+        next_cursor: next.map(|id| encode_cursor(&id.to_string())),
+    })
+}
+
+/// The user with this id, or 404.
+pub async fn find(ctx: &Context, user_id: UserId) -> Result<UserView> {
+    let user = ctx
+        .store
+        .find_user(user_id)
+        .await?
+        .ok_or_else(|| Error::not_found("user"))?;
+    Ok(UserView::from(&user))
+}
+
+fn apply(
+    before: &User,
+    changes: &UserChanges,
+    roles: Option<&Vec<String>>,
+    now: chrono::DateTime<chrono::Utc>,
+) -> User {
+    let mut after = before.clone();
+    if let Some(active) = changes.is_active {
+        after.is_active = active;
+    }
+    if let Some(staff) = changes.is_staff {
+        after.is_staff = staff;
+    }
+    if let Some(roles) = roles {
+        after.roles = roles.clone();
+    }
+    if let Some(first) = &changes.first_name {
+        after.first_name = first.clone();
+    }
+    if let Some(last) = &changes.last_name {
+        after.last_name = last.clone();
+    }
+    if let Some(middle) = &changes.middle_name {
+        after.middle_name = middle.clone();
+    }
+    // Strictly later than the read version, so the next optimistic check sees the change.
+    after.updated_at = now.max(before.updated_at + Duration::milliseconds(1));
+    after
+}
+
+/// Changes a user's flags, names and roles. Roles must exist (400 `unknown_role`, checked in
+/// the same transaction that counts the user on them); at most [`MAX_USER_ROLES`] (400
+/// `too_many_roles`). New rights apply on the user's next request. Deactivation ends every
+/// session of the user at once; their access tokens already fail on the next request because
+/// the guard refuses inactive users. Fails with 404 for an unknown user.
+pub async fn update(ctx: &Context, user_id: UserId, changes: UserChanges) -> Result<UserView> {
+    let roles = changes.roles.as_ref().map(|roles| {
+        let mut names: Vec<String> = roles.iter().map(|r| r.as_str().to_owned()).collect();
+        names.sort();
+        names.dedup();
+        names
+    });
+    if roles.as_ref().is_some_and(|r| r.len() > MAX_USER_ROLES) {
+        return Err(Error::bad_request(
+            "too_many_roles",
+            format!("a user may hold at most {MAX_USER_ROLES} roles"),
+        ));
+    }
+    for _ in 0..EDIT_ATTEMPTS {
+        let before = ctx
+            .store
+            .find_user(user_id)
+            .await?
+            .ok_or_else(|| Error::not_found("user"))?;
+        let after = apply(&before, &changes, roles.as_ref(), ctx.now());
+        if !ctx.store.update_user_admin(&before, &after).await? {
+            continue;
+        }
+        if before.is_active && !after.is_active {
+            let ended = auth::end_all_sessions(ctx, user_id, None).await?;
+            tracing::info!(%user_id, ended, "user deactivated");
+        }
+        return Ok(UserView::from(&after));
+    }
+    Err(Error::conflict(
+        "concurrent_update",
+        "the user is being changed by someone else; try again",
+    ))
+}
+
+/// Ends every session of a user; returns how many there were. Fails with 404 for an unknown user.
+pub async fn revoke_all(ctx: &Context, user_id: UserId) -> Result<usize> {
+    if ctx.store.find_user(user_id).await?.is_none() {
+        return Err(Error::not_found("user"));
+    }
+    let ended = auth::end_all_sessions(ctx, user_id, None).await?;
+    tracing::info!(%user_id, ended, "every session of the user revoked by an administrator");
+    Ok(ended)
+}
