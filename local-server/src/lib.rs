@@ -10,6 +10,7 @@ pub fn routes() -> OpenApiRouter<Context> {
         .merge(sessions::routes())
         .merge(quota::routes())
         .merge(qr_auth::routes())
+        .merge(tickets::routes())
 }
 
 /// The servable router of every route group.

@@ -1,6 +1,7 @@
 //! The local all-in-one server: every route group on one port, with the same paths as API
 //! Gateway, against the configured AWS endpoint (LocalStack for `make run`). Creates the table
-//! if it is missing and seeds it like the auth Lambda's cold start. Not deployed; the Lambdas are.
+//! and the attachment bucket if they are missing and seeds the table like the auth Lambda's cold
+//! start. Not deployed; the Lambdas are.
 
 use std::net::SocketAddr;
 
@@ -12,6 +13,7 @@ async fn main() -> Result<(), shared::BoxError> {
     let ctx = Context::from_env().await?;
     ctx.store.create_table().await?;
     shared::bootstrap::run(&ctx).await?;
+    ctx.blobs.create_bucket().await?;
     let app = local_server::app(ctx.clone());
     let bind = std::env::var("SESAME_BIND").unwrap_or_else(|_| "127.0.0.1:3000".into());
     let listener = tokio::net::TcpListener::bind(&bind).await?;

@@ -12,6 +12,8 @@ use std::time::Duration;
 pub struct Config {
     /// `SESAME_TABLE`: the DynamoDB table.
     pub table_name: String,
+    /// `SESAME_BUCKET`: the S3 bucket of ticket attachments.
+    pub bucket_name: String,
     /// `AWS_ENDPOINT_URL`: a local AWS endpoint such as LocalStack; unset in AWS.
     pub aws_endpoint_url: Option<String>,
     /// `AWS_REGION`.
@@ -70,6 +72,7 @@ impl Default for Config {
     fn default() -> Self {
         Config {
             table_name: "sesame".into(),
+            bucket_name: "sesame-attachments".into(),
             aws_endpoint_url: None,
             aws_region: "us-east-1".into(),
             issuer: "sesame".into(),
@@ -113,6 +116,7 @@ impl Config {
         let defaults = Config::default();
         Ok(Config {
             table_name: string("SESAME_TABLE").unwrap_or(defaults.table_name),
+            bucket_name: string("SESAME_BUCKET").unwrap_or(defaults.bucket_name),
             aws_endpoint_url: string("AWS_ENDPOINT_URL"),
             aws_region: string("AWS_REGION").unwrap_or(defaults.aws_region),
             issuer: string("SESAME_ISSUER").unwrap_or(defaults.issuer),

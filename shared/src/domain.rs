@@ -51,6 +51,7 @@ macro_rules! uuid_id {
         }
     };
 }
+pub(crate) use uuid_id;
 
 uuid_id!(
     /// A user's id.

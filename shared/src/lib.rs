@@ -3,6 +3,7 @@
 //! call one service function here and return its result.
 
 pub mod auth;
+pub mod blobs;
 pub mod bootstrap;
 pub mod cleanup;
 pub mod client;
@@ -20,6 +21,7 @@ pub mod rbac;
 pub mod sessions;
 pub mod store;
 pub mod telemetry;
+pub mod tickets;
 pub mod tokens;
 pub mod users;
 pub mod views;

@@ -115,6 +115,15 @@ const ROUTES: &[(&str, &str)] = &[
     ("get", "/v1/roles/{code_name}"),
     ("patch", "/v1/roles/{code_name}"),
     ("delete", "/v1/roles/{code_name}"),
+    ("post", "/v1/tickets"),
+    ("get", "/v1/tickets"),
+    ("get", "/v1/tickets/{id}"),
+    ("post", "/v1/tickets/{id}/responses"),
+    ("post", "/v1/tickets/{id}/status"),
+    ("post", "/v1/tickets/{id}/assign"),
+    ("post", "/v1/tickets/{id}/close"),
+    ("post", "/v1/tickets/{id}/attachments"),
+    ("get", "/v1/tickets/{id}/attachments/{attachment_id}"),
 ];
 
 #[tokio::test]

@@ -10,5 +10,6 @@ mod rbac;
 mod refresh;
 mod sessions;
 mod support;
+mod tickets;
 mod tokens;
 mod users;

@@ -1,4 +1,4 @@
-//! Test fixtures: a [`TestEnv`] per test with its own freshly created table on the local AWS
+//! Test fixtures: a [`TestEnv`] per test with its own freshly created table and bucket on the local AWS
 //! endpoint (LocalStack by default, `AWS_ENDPOINT_URL` to change it), driving the same routers
 //! the Lambdas serve, in-process.
 
@@ -11,6 +11,7 @@ use axum::http::{HeaderMap, Method, Request, StatusCode};
 use http_body_util::BodyExt;
 use serde_json::{Value, json};
 use shared::Context;
+use shared::blobs::Blobs;
 use shared::clock::OffsetClock;
 use shared::config::Config;
 use shared::store::Store;
@@ -102,7 +103,7 @@ pub fn endpoint() -> String {
 }
 
 impl TestEnv {
-    /// A fresh, uniquely named table with default configuration.
+    /// A fresh, uniquely named table and bucket with default configuration.
     pub async fn new() -> TestEnv {
         TestEnv::with_config(|_| {}).await
     }
@@ -115,6 +116,7 @@ impl TestEnv {
             .try_init();
         let mut config = Config {
             table_name: format!("sesame-test-{}", uuid::Uuid::new_v4().simple()),
+            bucket_name: format!("sesame-test-{}", uuid::Uuid::new_v4().simple()),
             aws_endpoint_url: Some(endpoint()),
             hash_concurrency: 2,
             ..Config::default()
@@ -125,9 +127,11 @@ impl TestEnv {
             .create_table()
             .await
             .expect("the local AWS endpoint is up (make localstack)");
+        let blobs = Blobs::local(&endpoint(), &config.aws_region, &config.bucket_name);
+        blobs.create_bucket().await.expect("the local S3 is up");
         let (keys, signing_pem) = Keys::generate().unwrap();
         let clock = Arc::new(OffsetClock::default());
-        let ctx = Context::new(config, store, keys, clock.clone());
+        let ctx = Context::new(config, store, blobs, keys, clock.clone());
         let router = local_server::app(ctx.clone());
         TestEnv {
             ctx,
@@ -301,4 +305,29 @@ pub fn assert_error(reply: &Reply, status: StatusCode, code: &str) {
         .unwrap_or_default();
     assert!(!header.is_empty());
     assert_eq!(reply.body["error"]["request_id"], header);
+}
+
+/// A plain HTTP/1.1 request to a URL outside the router (presigned S3 URLs); returns the status
+/// and the body bytes.
+pub async fn fetch(
+    method: Method,
+    url: &str,
+    headers: &[(&str, &str)],
+    body: Vec<u8>,
+) -> (StatusCode, Vec<u8>) {
+    use hyper_util::client::legacy::Client;
+    use hyper_util::rt::TokioExecutor;
+    let client = Client::builder(TokioExecutor::new())
+        .build_http::<http_body_util::Full<axum::body::Bytes>>();
+    let mut builder = Request::builder().method(method).uri(url);
+    for (name, value) in headers {
+        builder = builder.header(*name, *value);
+    }
+    let request = builder
+        .body(http_body_util::Full::new(axum::body::Bytes::from(body)))
+        .unwrap();
+    let response = client.request(request).await.unwrap();
+    let status = response.status();
+    let bytes = response.into_body().collect().await.unwrap().to_bytes();
+    (status, bytes.to_vec())
 }

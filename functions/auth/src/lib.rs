@@ -57,6 +57,7 @@ pub fn document() -> OpenApi {
         .merge(sessions::routes())
         .merge(quota::routes())
         .merge(qr_auth::routes())
+        .merge(tickets::routes())
         .into_openapi()
 }
 

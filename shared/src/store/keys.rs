@@ -15,6 +15,9 @@
 //! | RBAC resource   | `RBAC`            | `RESOURCE#<code>` | usage: roles naming it             |
 //! | RBAC action     | `RBAC`            | `ACTION#<code>`   | usage: roles naming it             |
 //! | RBAC role       | `RBAC`            | `ROLE#<code>`     | usage: users holding it; version   |
+//! | ticket          | `TICKET#<id>`     | `TICKET`          | gsi1: `TICKETS#OWNER#<user id>` / `<id>`; gsi2: `TICKETS` / `<id>` |
+//! | ticket response | `TICKET#<id>`     | `RESPONSE#<rid>`  |                                    |
+//! | attachment      | `TICKET#<id>`     | `ATTACHMENT#<aid>`|                                    |
 //!
 //! Every item with a lifetime also has `expiry_bucket` (its expiry day), which puts it in the
 //! sparse `expiry` index that the cleanup function queries instead of scanning.
@@ -33,6 +36,10 @@
 //! kind in `code_name` order without an index, and `usage` counts (kept in the same transaction
 //! as the roles and users that name an item) make "delete only when unused" one conditional
 //! delete.
+//! A ticket, its responses and its attachment records share a partition: one query loads a
+//! ticket with everything shown on its page. Ticket ids are UUID v7, so sorting the index keys by
+//! id lists tickets newest first: an owner's from gsi1, everyone's (for operators) from gsi2.
+//! Attachment objects in S3 are keyed `tickets/<ticket id>/<attachment id>`, never by file name.
 
 /// Partition key attribute.
 pub const PK: &str = "pk";
@@ -42,6 +49,10 @@ pub const SK: &str = "sk";
 pub const GSI1: &str = "gsi1";
 pub const GSI1_PK: &str = "gsi1pk";
 pub const GSI1_SK: &str = "gsi1sk";
+/// Second generic index (tickets for operators).
+pub const GSI2: &str = "gsi2";
+pub const GSI2_PK: &str = "gsi2pk";
+pub const GSI2_SK: &str = "gsi2sk";
 /// Sparse index of items that expire, by day, for the cleanup function.
 pub const EXPIRY_INDEX: &str = "expiry";
 pub const EXPIRY_BUCKET: &str = "expiry_bucket";
@@ -165,4 +176,42 @@ pub const QR_SK: &str = "QR";
 /// Partition key of a QR login: the SHA-256 of its code, never the code itself.
 pub fn qr_pk(code_hash: &str) -> String {
     format!("QR#{code_hash}")
+}
+
+/// Sort key of a ticket item.
+pub const TICKET_SK: &str = "TICKET";
+/// Prefix of ticket-response sort keys.
+pub const RESPONSE_PREFIX: &str = "RESPONSE#";
+/// Prefix of attachment-record sort keys.
+pub const ATTACHMENT_PREFIX: &str = "ATTACHMENT#";
+/// gsi2 partition listing every ticket.
+pub const ALL_TICKETS: &str = "TICKETS";
+/// Version attribute of a ticket (optimistic locking).
+pub const VERSION: &str = "version";
+/// Attachment-count attribute of a ticket or response item.
+pub const ATTACHMENT_COUNT: &str = "attachment_count";
+
+pub fn ticket_pk(ticket_id: impl std::fmt::Display) -> String {
+    format!("TICKET#{ticket_id}")
+}
+
+/// gsi1 partition of one user's tickets.
+pub fn owner_tickets(user_id: impl std::fmt::Display) -> String {
+    format!("TICKETS#OWNER#{user_id}")
+}
+
+pub fn response_sk(response_id: impl std::fmt::Display) -> String {
+    format!("{RESPONSE_PREFIX}{response_id}")
+}
+
+pub fn attachment_sk(attachment_id: impl std::fmt::Display) -> String {
+    format!("{ATTACHMENT_PREFIX}{attachment_id}")
+}
+
+/// The S3 object key of an attachment: ids only, so no user-chosen text reaches S3.
+pub fn attachment_object(
+    ticket_id: impl std::fmt::Display,
+    attachment_id: impl std::fmt::Display,
+) -> String {
+    format!("tickets/{ticket_id}/{attachment_id}")
 }

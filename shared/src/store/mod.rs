@@ -6,6 +6,7 @@
 //! anything else is [`Error::Internal`] with the detail in the log.
 
 mod counters;
+mod cursor;
 mod expiry;
 mod history;
 pub mod keys;
@@ -20,6 +21,8 @@ pub use rbac::Removal;
 mod table;
 mod user_admin;
 pub use user_admin::UserFilter;
+mod tickets;
+pub use tickets::{TicketFilter, TicketPage, TicketScope};
 mod users;
 
 use std::collections::HashMap;
@@ -36,7 +39,6 @@ pub use counters::LoginFailures;
 pub use expiry::ExpiredItem;
 pub use table::{TableSpec, table_spec};
 
-use crate::config::Config;
 use crate::error::{Error, Result};
 
 type Item = HashMap<String, AttributeValue>;
@@ -49,16 +51,10 @@ pub struct Store {
 }
 
 impl Store {
-    /// Builds the DynamoDB client from the environment's AWS settings, with the configured
-    /// region and, locally, the configured endpoint.
-    pub async fn connect(config: &Config) -> Store {
-        let mut loader = aws_config::defaults(aws_config::BehaviorVersion::latest())
-            .region(aws_config::Region::new(config.aws_region.clone()));
-        if let Some(endpoint) = &config.aws_endpoint_url {
-            loader = loader.endpoint_url(endpoint);
-        }
-        let sdk_config = loader.load().await;
-        Store::new(Client::new(&sdk_config), &config.table_name)
+    /// Builds the DynamoDB client from the shared AWS configuration (region, credentials and,
+    /// locally, the endpoint).
+    pub fn connect(sdk_config: &aws_config::SdkConfig, table: &str) -> Store {
+        Store::new(Client::new(sdk_config), table)
     }
 
     /// A store on an existing client and table.

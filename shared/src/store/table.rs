@@ -21,7 +21,7 @@ pub struct TableSpec {
     pub ttl_attribute: &'static str,
 }
 
-/// Sesame's table: string `pk`/`sk`, generic `gsi1`, the sparse `expiry` index, TTL on `expires_at`.
+/// Sesame's table: string `pk`/`sk`, generic `gsi1` and `gsi2`, the sparse `expiry` index, TTL on `expires_at`.
 pub fn table_spec() -> TableSpec {
     TableSpec {
         attributes: vec![
@@ -29,6 +29,8 @@ pub fn table_spec() -> TableSpec {
             (keys::SK, "S"),
             (keys::GSI1_PK, "S"),
             (keys::GSI1_SK, "S"),
+            (keys::GSI2_PK, "S"),
+            (keys::GSI2_SK, "S"),
             (keys::EXPIRY_BUCKET, "S"),
             (keys::EXPIRES_AT, "N"),
         ],
@@ -36,6 +38,7 @@ pub fn table_spec() -> TableSpec {
         sort_key: keys::SK,
         indexes: vec![
             (keys::GSI1, keys::GSI1_PK, keys::GSI1_SK),
+            (keys::GSI2, keys::GSI2_PK, keys::GSI2_SK),
             (keys::EXPIRY_INDEX, keys::EXPIRY_BUCKET, keys::EXPIRES_AT),
         ],
         ttl_attribute: keys::EXPIRES_AT,

@@ -1,0 +1,306 @@
+//! The `tickets` route group: support tickets, their responses and internal notes, the status
+//! workflow, assignment to operators, and attachments through presigned S3 URLs.
+//!
+//! [`router`] is the whole group, served by this crate's Lambda binary, by the local
+//! all-in-one server and in-process by the tests. Handlers only parse and validate; the work and
+//! the access rules are in [`shared::tickets`].
+
+use axum::extract::{Path, State};
+use axum::http::StatusCode;
+use serde::Deserialize;
+use shared::domain::UserId;
+use shared::error::ErrorBody;
+use shared::http::{Authenticated, Json, Page, PageParams, Query};
+use shared::store::TicketFilter;
+use shared::tickets::model::{
+    AttachmentId, Category, FileType, Priority, ResponseId, Status, TicketId,
+};
+use shared::tickets::views::{
+    DownloadView, ResponseView, TicketDetailView, TicketView, UploadView,
+};
+use shared::tickets::{self, MAX_ATTACHMENT_BYTES, NewAttachment, NewTicket};
+use shared::{Context, Error, Result};
+use utoipa::{IntoParams, ToSchema};
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
+
+/// The servable router of this group.
+pub fn router(ctx: Context) -> axum::Router {
+    shared::http::finish(routes(), ctx)
+}
+
+/// This group's routes with their OpenAPI description, for merging into a larger router.
+pub fn routes() -> OpenApiRouter<Context> {
+    OpenApiRouter::new()
+        .routes(routes!(create, list))
+        .routes(routes!(get))
+        .routes(routes!(respond))
+        .routes(routes!(change_status))
+        .routes(routes!(assign))
+        .routes(routes!(close))
+        .routes(routes!(add_attachment))
+        .routes(routes!(download))
+}
+
+/// Validates free text: trimmed, 1 to `max` characters.
+fn text(field: &str, raw: &str, max: usize) -> Result<String> {
+    let value = raw.trim();
+    if value.is_empty() || value.chars().count() > max {
+        return Err(Error::invalid_field(
+            field,
+            format!("must be 1 to {max} characters"),
+        ));
+    }
+    Ok(value.to_owned())
+}
+
+/// New ticket body.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct CreateTicketRequest {
+    subject: String,
+    description: String,
+    category: Category,
+    priority: Priority,
+}
+
+/// Open a support ticket.
+#[utoipa::path(post, path = "/v1/tickets", tag = "tickets", security(("bearer" = [])),
+    request_body = CreateTicketRequest,
+    responses((status = 201, body = TicketView), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody)))]
+async fn create(
+    State(ctx): State<Context>,
+    Authenticated(who): Authenticated,
+    Json(body): Json<CreateTicketRequest>,
+) -> Result<(StatusCode, axum::Json<TicketView>)> {
+    let new = NewTicket {
+        subject: text("subject", &body.subject, 200)?,
+        description: text("description", &body.description, 10_000)?,
+        category: body.category,
+        priority: body.priority,
+    };
+    let view = tickets::create(&ctx, &who.user, new).await?;
+    Ok((StatusCode::CREATED, axum::Json(view)))
+}
+
+/// List filters and paging.
+#[derive(Debug, Deserialize, IntoParams)]
+#[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
+pub struct ListQuery {
+    status: Option<Status>,
+    category: Option<Category>,
+    priority: Option<Priority>,
+    /// An operator's user id.
+    #[param(value_type = Option<String>)]
+    assigned_to: Option<UserId>,
+    /// Page size, 1 to 100 (default 20).
+    limit: Option<u32>,
+    /// `next_cursor` of the previous page.
+    cursor: Option<String>,
+}
+
+/// List tickets, newest first: operators see every ticket, users their own.
+#[utoipa::path(get, path = "/v1/tickets", tag = "tickets", security(("bearer" = [])), params(ListQuery),
+    responses((status = 200, body = Page<TicketView>), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody)))]
+async fn list(
+    State(ctx): State<Context>,
+    Authenticated(who): Authenticated,
+    Query(query): Query<ListQuery>,
+) -> Result<axum::Json<Page<TicketView>>> {
+    let page = PageParams {
+        limit: query.limit,
+        cursor: query.cursor,
+    };
+    let filter = TicketFilter {
+        status: query.status,
+        category: query.category,
+        priority: query.priority,
+        assigned_to: query.assigned_to,
+    };
+    let (limit, cursor) = (page.limit()?, page.cursor()?);
+    Ok(axum::Json(
+        tickets::list(&ctx, &who.user, &filter, limit, cursor.as_deref()).await?,
+    ))
+}
+
+/// A ticket with its responses (chronological) and attachments; internal notes for operators only.
+#[utoipa::path(get, path = "/v1/tickets/{id}", tag = "tickets", security(("bearer" = [])),
+    params(("id" = String, Path, description = "Ticket id")),
+    responses((status = 200, body = TicketDetailView), (status = 401, body = ErrorBody), (status = 404, body = ErrorBody)))]
+async fn get(
+    State(ctx): State<Context>,
+    Authenticated(who): Authenticated,
+    Path(id): Path<String>,
+) -> Result<axum::Json<TicketDetailView>> {
+    let id: TicketId = id.parse()?;
+    Ok(axum::Json(tickets::get(&ctx, &who.user, id).await?))
+}
+
+/// Response body.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RespondRequest {
+    message: String,
+    /// An internal note between operators (operators only).
+    #[serde(default)]
+    is_internal: bool,
+}
+
+/// Respond to a ticket (or add an internal note).
+#[utoipa::path(post, path = "/v1/tickets/{id}/responses", tag = "tickets", security(("bearer" = [])),
+    params(("id" = String, Path, description = "Ticket id")), request_body = RespondRequest,
+    responses((status = 201, body = ResponseView), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody),
+        (status = 403, body = ErrorBody), (status = 404, body = ErrorBody), (status = 409, description = "ticket_closed", body = ErrorBody)))]
+async fn respond(
+    State(ctx): State<Context>,
+    Authenticated(who): Authenticated,
+    Path(id): Path<String>,
+    Json(body): Json<RespondRequest>,
+) -> Result<(StatusCode, axum::Json<ResponseView>)> {
+    let id: TicketId = id.parse()?;
+    let message = text("message", &body.message, 10_000)?;
+    let view = tickets::respond(&ctx, &who.user, id, message, body.is_internal).await?;
+    Ok((StatusCode::CREATED, axum::Json(view)))
+}
+
+/// Status change body.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct StatusRequest {
+    status: Status,
+}
+
+/// Move a ticket through the workflow (operators).
+#[utoipa::path(post, path = "/v1/tickets/{id}/status", tag = "tickets", security(("bearer" = [])),
+    params(("id" = String, Path, description = "Ticket id")), request_body = StatusRequest,
+    responses((status = 200, body = TicketView), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody),
+        (status = 403, body = ErrorBody), (status = 404, body = ErrorBody),
+        (status = 409, description = "invalid_transition or ticket_changed", body = ErrorBody)))]
+async fn change_status(
+    State(ctx): State<Context>,
+    Authenticated(who): Authenticated,
+    Path(id): Path<String>,
+    Json(body): Json<StatusRequest>,
+) -> Result<axum::Json<TicketView>> {
+    let id: TicketId = id.parse()?;
+    Ok(axum::Json(
+        tickets::change_status(&ctx, &who.user, id, body.status).await?,
+    ))
+}
+
+/// Assignment body.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct AssignRequest {
+    #[schema(value_type = String)]
+    operator_id: UserId,
+}
+
+/// Assign a ticket to an operator (operators).
+#[utoipa::path(post, path = "/v1/tickets/{id}/assign", tag = "tickets", security(("bearer" = [])),
+    params(("id" = String, Path, description = "Ticket id")), request_body = AssignRequest,
+    responses((status = 200, body = TicketView), (status = 400, description = "not_an_operator", body = ErrorBody),
+        (status = 401, body = ErrorBody), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody),
+        (status = 409, body = ErrorBody)))]
+async fn assign(
+    State(ctx): State<Context>,
+    Authenticated(who): Authenticated,
+    Path(id): Path<String>,
+    Json(body): Json<AssignRequest>,
+) -> Result<axum::Json<TicketView>> {
+    let id: TicketId = id.parse()?;
+    Ok(axum::Json(
+        tickets::assign(&ctx, &who.user, id, body.operator_id).await?,
+    ))
+}
+
+/// Close a ticket (its owner or an operator).
+#[utoipa::path(post, path = "/v1/tickets/{id}/close", tag = "tickets", security(("bearer" = [])),
+    params(("id" = String, Path, description = "Ticket id")),
+    responses((status = 200, body = TicketView), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody),
+        (status = 404, body = ErrorBody), (status = 409, description = "invalid_transition or ticket_changed", body = ErrorBody)))]
+async fn close(
+    State(ctx): State<Context>,
+    Authenticated(who): Authenticated,
+    Path(id): Path<String>,
+) -> Result<axum::Json<TicketView>> {
+    let id: TicketId = id.parse()?;
+    Ok(axum::Json(tickets::close(&ctx, &who.user, id).await?))
+}
+
+/// Attachment request body.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct AttachmentRequest {
+    file_name: String,
+    /// jpeg, png, gif, pdf, doc, docx, txt or zip, by media type.
+    content_type: String,
+    /// Size in bytes, at most 10 MiB.
+    size: u64,
+    /// Attach to one of the caller's responses instead of the ticket.
+    #[serde(default)]
+    response_id: Option<String>,
+}
+
+/// Get a presigned upload URL for a new attachment (5 minutes).
+#[utoipa::path(post, path = "/v1/tickets/{id}/attachments", tag = "tickets", security(("bearer" = [])),
+    params(("id" = String, Path, description = "Ticket id")), request_body = AttachmentRequest,
+    responses((status = 201, body = UploadView), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody),
+        (status = 403, body = ErrorBody), (status = 404, body = ErrorBody),
+        (status = 409, description = "too_many_attachments or ticket_closed", body = ErrorBody),
+        (status = 413, description = "file_too_large", body = ErrorBody),
+        (status = 415, description = "unsupported_file_type", body = ErrorBody)))]
+async fn add_attachment(
+    State(ctx): State<Context>,
+    Authenticated(who): Authenticated,
+    Path(id): Path<String>,
+    Json(body): Json<AttachmentRequest>,
+) -> Result<(StatusCode, axum::Json<UploadView>)> {
+    let id: TicketId = id.parse()?;
+    let file_name = text("file_name", &body.file_name, 255)?;
+    if file_name.chars().any(char::is_control) {
+        return Err(Error::invalid_field(
+            "file_name",
+            "must not contain control characters",
+        ));
+    }
+    let file_type = FileType::of(&body.content_type, &file_name)?;
+    if body.size == 0 {
+        return Err(Error::invalid_field("size", "must be at least 1 byte"));
+    }
+    if body.size > MAX_ATTACHMENT_BYTES {
+        return Err(Error::TooLarge {
+            code: "file_too_large",
+            message: format!("files may be at most {MAX_ATTACHMENT_BYTES} bytes"),
+        });
+    }
+    let response_id = body
+        .response_id
+        .map(|r| r.parse::<ResponseId>())
+        .transpose()?;
+    let new = NewAttachment {
+        file_name,
+        file_type,
+        size: body.size,
+        response_id,
+    };
+    let view = tickets::add_attachment(&ctx, &who.user, id, new).await?;
+    Ok((StatusCode::CREATED, axum::Json(view)))
+}
+
+/// Get a presigned download URL for an attachment (5 minutes).
+#[utoipa::path(get, path = "/v1/tickets/{id}/attachments/{attachment_id}", tag = "tickets", security(("bearer" = [])),
+    params(("id" = String, Path, description = "Ticket id"), ("attachment_id" = String, Path, description = "Attachment id")),
+    responses((status = 200, body = DownloadView), (status = 401, body = ErrorBody), (status = 404, body = ErrorBody)))]
+async fn download(
+    State(ctx): State<Context>,
+    Authenticated(who): Authenticated,
+    Path((id, attachment_id)): Path<(String, String)>,
+) -> Result<axum::Json<DownloadView>> {
+    let id: TicketId = id.parse()?;
+    let attachment_id: AttachmentId = attachment_id.parse()?;
+    Ok(axum::Json(
+        tickets::download(&ctx, &who.user, id, attachment_id).await?,
+    ))
+}

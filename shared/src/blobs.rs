@@ -1,0 +1,178 @@
+//! The attachment store on S3: the only module that imports `aws_sdk_s3`.
+//!
+//! Files never pass through a Lambda. The service asks for a presigned PUT whose signature fixes
+//! the object key, content type and content length, and later for a presigned GET; clients talk
+//! to S3 directly. SDK errors are translated here like the DynamoDB store does: throttling and
+//! outages become [`Error::Unavailable`], anything else [`Error::Internal`] with the detail logged.
+
+use std::fmt::Debug;
+use std::time::{Duration, SystemTime};
+
+use aws_sdk_s3::Client;
+use aws_sdk_s3::config::{Region, RequestChecksumCalculation};
+use aws_sdk_s3::error::{ProvideErrorMetadata, SdkError};
+use aws_sdk_s3::presigning::{PresignedRequest, PresigningConfig};
+use aws_sdk_s3::types::{BucketLocationConstraint, CreateBucketConfiguration};
+use chrono::{DateTime, Utc};
+
+use crate::error::{Error, Result};
+
+/// A handle on the attachment bucket; cheap to clone.
+#[derive(Debug, Clone)]
+pub struct Blobs {
+    client: Client,
+    bucket: String,
+}
+
+/// A presigned request: the URL and the headers the client must send with it.
+#[derive(Debug, Clone)]
+pub struct SignedUrl {
+    pub url: String,
+    pub headers: Vec<(String, String)>,
+}
+
+impl Blobs {
+    /// Builds the S3 client from the shared AWS configuration. `path_style` addresses the bucket
+    /// in the path (`endpoint/bucket/key`), which local endpoints such as LocalStack need.
+    pub fn connect(sdk_config: &aws_config::SdkConfig, bucket: &str, path_style: bool) -> Blobs {
+        let config = aws_sdk_s3::config::Builder::from(sdk_config)
+            .force_path_style(path_style)
+            // A presigned PUT has no body to checksum; only send checksums S3 requires.
+            .request_checksum_calculation(RequestChecksumCalculation::WhenRequired)
+            .build();
+        Blobs {
+            client: Client::from_conf(config),
+            bucket: bucket.to_owned(),
+        }
+    }
+
+    /// A store on a local endpoint with static test credentials and path-style addressing.
+    pub fn local(endpoint: &str, region: &str, bucket: &str) -> Blobs {
+        let config = aws_sdk_s3::Config::builder()
+            .behavior_version(aws_sdk_s3::config::BehaviorVersion::latest())
+            .region(Region::new(region.to_owned()))
+            .endpoint_url(endpoint)
+            .force_path_style(true)
+            .request_checksum_calculation(RequestChecksumCalculation::WhenRequired)
+            .credentials_provider(aws_sdk_s3::config::Credentials::new(
+                "test",
+                "test",
+                None,
+                None,
+                "sesame-local",
+            ))
+            .build();
+        Blobs {
+            client: Client::from_conf(config),
+            bucket: bucket.to_owned(),
+        }
+    }
+
+    /// The bucket this store uses.
+    pub fn bucket_name(&self) -> &str {
+        &self.bucket
+    }
+
+    /// Creates the bucket. Idempotent: a bucket this account already owns is left as it is.
+    pub async fn create_bucket(&self) -> Result<()> {
+        let region = self.client.config().region().map(Region::as_ref);
+        let mut request = self.client.create_bucket().bucket(&self.bucket);
+        if let Some(region) = region.filter(|r| *r != "us-east-1") {
+            request = request.create_bucket_configuration(
+                CreateBucketConfiguration::builder()
+                    .location_constraint(BucketLocationConstraint::from(region))
+                    .build(),
+            );
+        }
+        match request.send().await {
+            Ok(_) => Ok(()),
+            Err(e)
+                if e.as_service_error()
+                    .is_some_and(|e| e.is_bucket_already_owned_by_you()) =>
+            {
+                Ok(())
+            }
+            Err(e) => Err(sdk_error("CreateBucket", e)),
+        }
+    }
+
+    /// A URL that uploads exactly `size` bytes of `content_type` to `key` until `now + ttl`.
+    /// Content type and length are part of the signature, so S3 refuses any other upload.
+    pub async fn presign_put(
+        &self,
+        key: &str,
+        content_type: &str,
+        size: u64,
+        now: DateTime<Utc>,
+        ttl: Duration,
+    ) -> Result<SignedUrl> {
+        let size = i64::try_from(size).map_err(Error::internal)?;
+        let presigned = self
+            .client
+            .put_object()
+            .bucket(&self.bucket)
+            .key(key)
+            .content_type(content_type)
+            .content_length(size)
+            .presigned(presigning(now, ttl)?)
+            .await
+            .map_err(|e| sdk_error("PresignPutObject", e))?;
+        Ok(signed(&presigned))
+    }
+
+    /// A URL that downloads `key` until `now + ttl`.
+    pub async fn presign_get(
+        &self,
+        key: &str,
+        now: DateTime<Utc>,
+        ttl: Duration,
+    ) -> Result<String> {
+        let presigned = self
+            .client
+            .get_object()
+            .bucket(&self.bucket)
+            .key(key)
+            .presigned(presigning(now, ttl)?)
+            .await
+            .map_err(|e| sdk_error("PresignGetObject", e))?;
+        Ok(presigned.uri().to_owned())
+    }
+}
+
+fn presigning(now: DateTime<Utc>, ttl: Duration) -> Result<PresigningConfig> {
+    PresigningConfig::builder()
+        .start_time(SystemTime::from(now))
+        .expires_in(ttl)
+        .build()
+        .map_err(Error::internal)
+}
+
+fn signed(presigned: &PresignedRequest) -> SignedUrl {
+    SignedUrl {
+        url: presigned.uri().to_owned(),
+        headers: presigned
+            .headers()
+            .map(|(name, value)| (name.to_owned(), value.to_owned()))
+            .collect(),
+    }
+}
+
+/// Translates an S3 SDK failure.
+fn sdk_error<E: ProvideErrorMetadata + Debug>(operation: &str, error: SdkError<E>) -> Error {
+    let retryable = match &error {
+        SdkError::TimeoutError(_) | SdkError::DispatchFailure(_) | SdkError::ResponseError(_) => {
+            true
+        }
+        SdkError::ServiceError(e) => {
+            matches!(e.err().code(), Some("SlowDown" | "ServiceUnavailable"))
+                || e.raw().status().as_u16() >= 500
+        }
+        _ => false,
+    };
+    tracing::error!(operation, error = ?error, "S3 call failed");
+    if retryable {
+        Error::Unavailable
+    } else {
+        Error::internal(format!("{operation} failed"))
+    }
+}

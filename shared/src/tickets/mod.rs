@@ -1,0 +1,491 @@
+//! The tickets service: support tickets between users and operators.
+//!
+//! Operators are users whose roles grant actions on the `tickets` resource (superusers always):
+//! `read` lets them see every ticket and its internal notes; `update` lets them act on other
+//! people's tickets (respond, write internal notes, change status, assign, close, attach files)
+//! and makes them assignable. Owners see and act on their own tickets only; to anyone else
+//! without `read`, someone else's ticket does not exist (404).
+//!
+//! Every change of a ticket is written on the condition that its `version` did not move since
+//! it was read, so concurrent changes never overwrite each other: the loser of a race gets 409
+//! `ticket_changed` (responses and attachments, whose outcome does not depend on what the
+//! caller saw, are retried instead).
+//!
+//! Responses move the status: the owner's response on `awaiting_reply` → `in_progress`; an
+//! operator's public response on `open` or `in_progress` → `awaiting_reply`; internal notes
+//! move nothing and leave `updated_at` alone, so the owner cannot notice them. Nobody responds
+//! to a closed ticket (409 `ticket_closed`).
+
+pub mod model;
+pub mod views;
+
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+use crate::context::Context;
+use crate::domain::{User, UserId};
+use crate::error::{Error, Result};
+use crate::rbac;
+use crate::store::{TicketFilter, TicketScope, keys};
+use model::{
+    Attachment, AttachmentId, Category, FileType, Priority, Response, ResponseId, Status, Ticket,
+    TicketId,
+};
+use views::{DownloadView, ResponseView, TicketDetailView, TicketView, UploadView};
+
+use crate::http::{Page, encode_cursor};
+
+/// The RBAC resource of tickets.
+pub const RESOURCE: &str = "tickets";
+/// Files per ticket, and per response.
+pub const MAX_ATTACHMENTS: u32 = 5;
+/// Largest attachment in bytes (10 MiB).
+pub const MAX_ATTACHMENT_BYTES: u64 = 10 * 1024 * 1024;
+/// Lifetime of upload and download URLs.
+pub const URL_TTL: Duration = Duration::from_secs(5 * 60);
+/// How often a response or attachment is retried when the ticket changed meanwhile.
+const WRITE_ATTEMPTS: usize = 10;
+
+/// A validated new ticket.
+#[derive(Debug)]
+pub struct NewTicket {
+    pub subject: String,
+    pub description: String,
+    pub category: Category,
+    pub priority: Priority,
+}
+
+/// A validated attachment request.
+#[derive(Debug)]
+pub struct NewAttachment {
+    pub file_name: String,
+    pub file_type: FileType,
+    pub size: u64,
+    pub response_id: Option<ResponseId>,
+}
+
+/// What the caller may do with one ticket.
+#[derive(Debug, Clone, Copy)]
+struct Access {
+    owner: bool,
+    /// Sees internal notes.
+    operator_read: bool,
+    /// Acts as an operator.
+    operator_update: bool,
+}
+
+async fn may(ctx: &Context, user: &User, action: &str) -> Result<bool> {
+    rbac::is_allowed(ctx, user, RESOURCE, action).await
+}
+
+/// The caller's rights on `ticket`; someone else's ticket without `read` is a 404.
+async fn access(ctx: &Context, user: &User, ticket: &Ticket) -> Result<Access> {
+    let owner = ticket.owner_id == user.id;
+    let operator_read = may(ctx, user, "read").await?;
+    if !owner && !operator_read {
+        return Err(Error::not_found("ticket"));
+    }
+    let operator_update = may(ctx, user, "update").await?;
+    Ok(Access {
+        owner,
+        operator_read,
+        operator_update,
+    })
+}
+
+impl Access {
+    /// Refuses (403) unless the caller acts as an operator.
+    fn require_operator(self) -> Result<()> {
+        if self.operator_update {
+            Ok(())
+        } else {
+            Err(Error::forbidden(
+                "forbidden",
+                "only operators may do this to a ticket",
+            ))
+        }
+    }
+
+    /// Refuses (403) unless the caller owns the ticket or acts as an operator.
+    fn require_participant(self) -> Result<()> {
+        if self.owner {
+            Ok(())
+        } else {
+            self.require_operator()
+        }
+    }
+}
+
+async fn load(ctx: &Context, id: TicketId) -> Result<Ticket> {
+    ctx.store
+        .find_ticket(id)
+        .await?
+        .ok_or_else(|| Error::not_found("ticket"))
+}
+
+fn changed() -> Error {
+    Error::conflict(
+        "ticket_changed",
+        "the ticket was changed meanwhile; reload it and try again",
+    )
+}
+
+fn closed() -> Error {
+    Error::conflict("ticket_closed", "the ticket is closed")
+}
+
+/// Opens a ticket owned by `user`, in status `open`.
+pub async fn create(ctx: &Context, user: &User, new: NewTicket) -> Result<TicketView> {
+    let now = ctx.now();
+    let ticket = Ticket {
+        id: TicketId::new(),
+        owner_id: user.id,
+        subject: new.subject,
+        description: new.description,
+        category: new.category,
+        priority: new.priority,
+        status: Status::Open,
+        assigned_to: None,
+        public_responses: 0,
+        internal_responses: 0,
+        attachment_count: 0,
+        version: 1,
+        created_at: now,
+        updated_at: now,
+        closed_at: None,
+    };
+    ctx.store.create_ticket(&ticket).await?;
+    Ok(TicketView::new(&ticket, may(ctx, user, "read").await?))
+}
+
+/// A page of tickets, newest first: every ticket for operators (`read`), the caller's own
+/// otherwise, narrowed by `filter`, after the decoded `cursor` of a previous page. Fails with
+/// 400 `invalid_cursor` for a cursor this function did not hand out for this list.
+pub async fn list(
+    ctx: &Context,
+    user: &User,
+    filter: &TicketFilter,
+    limit: usize,
+    cursor: Option<&str>,
+) -> Result<Page<TicketView>> {
+    let operator = may(ctx, user, "read").await?;
+    let scope = if operator {
+        TicketScope::All
+    } else {
+        TicketScope::Owner(user.id)
+    };
+    let page = ctx.store.list_tickets(scope, filter, limit, cursor).await?;
+    Ok(Page {
+        items: page
+            .tickets
+            .iter()
+            .map(|t| TicketView::new(t, operator))
+            .collect(),
+        next_cursor: page.next_position.as_deref().map(encode_cursor),
+    })
+}
+
+/// The ticket with its responses in chronological order and its attachments. Internal notes
+/// and files on them are left out unless the caller is an operator.
+pub async fn get(ctx: &Context, user: &User, id: TicketId) -> Result<TicketDetailView> {
+    let thread = ctx
+        .store
+        .find_ticket_thread(id)
+        .await?
+        .ok_or_else(|| Error::not_found("ticket"))?;
+    let access = access(ctx, user, &thread.ticket).await?;
+    let internal = access.operator_read;
+    let hidden: Vec<ResponseId> = thread
+        .responses
+        .iter()
+        .filter(|r| r.is_internal)
+        .map(|r| r.id)
+        .collect();
+    Ok(TicketDetailView {
+        ticket: TicketView::new(&thread.ticket, internal),
+        responses: thread
+            .responses
+            .iter()
+            .filter(|r| internal || !r.is_internal)
+            .map(ResponseView::from)
+            .collect(),
+        attachments: thread
+            .attachments
+            .iter()
+            .filter(|a| internal || a.response_id.is_none_or(|r| !hidden.contains(&r)))
+            .map(Into::into)
+            .collect(),
+    })
+}
+
+/// Adds a response. Internal notes need an operator (403); responding to someone else's
+/// ticket needs an operator (403); a closed ticket takes no responses (409 `ticket_closed`).
+/// The ticket's counters and status (see the module rules) change in the same transaction.
+pub async fn respond(
+    ctx: &Context,
+    user: &User,
+    id: TicketId,
+    message: String,
+    is_internal: bool,
+) -> Result<ResponseView> {
+    for _ in 0..WRITE_ATTEMPTS {
+        let ticket = load(ctx, id).await?;
+        let access = access(ctx, user, &ticket).await?;
+        access.require_participant()?;
+        if is_internal {
+            access.require_operator()?;
+        }
+        if ticket.status == Status::Closed {
+            return Err(closed());
+        }
+        let now = ctx.now();
+        let response = Response {
+            id: ResponseId::new(),
+            ticket_id: id,
+            author_id: user.id,
+            message: message.clone(),
+            is_internal,
+            attachment_count: 0,
+            created_at: now,
+        };
+        let mut next = ticket.clone();
+        next.version += 1;
+        if is_internal {
+            next.internal_responses += 1;
+        } else {
+            next.public_responses += 1;
+            next.updated_at = now;
+            next.status = match (access.owner, ticket.status) {
+                (true, Status::AwaitingReply) => Status::InProgress,
+                (false, Status::Open | Status::InProgress) => Status::AwaitingReply,
+                (_, status) => status,
+            };
+        }
+        if ctx.store.add_response(&next, &response).await? {
+            return Ok(ResponseView::from(&response));
+        }
+    }
+    Err(changed())
+}
+
+/// Writes `apply`'s change to a loaded ticket on the condition that nobody changed it since
+/// (409 `ticket_changed` otherwise) and returns it as the caller sees it.
+async fn change(
+    ctx: &Context,
+    ticket: Ticket,
+    access: Access,
+    apply: impl FnOnce(&mut Ticket),
+) -> Result<TicketView> {
+    let mut next = ticket;
+    apply(&mut next);
+    next.version += 1;
+    next.updated_at = ctx.now();
+    if !ctx.store.update_ticket(&next).await? {
+        return Err(changed());
+    }
+    Ok(TicketView::new(&next, access.operator_read))
+}
+
+fn invalid_transition(from: Status, to: Status) -> Error {
+    Error::conflict(
+        "invalid_transition",
+        format!("a ticket cannot go from {from} to {to}"),
+    )
+}
+
+/// Moves a ticket through the workflow ([`Status::can_move_to`]); operators only (403).
+/// Fails with 409 `invalid_transition` off the workflow and 409 `ticket_changed` when
+/// someone else changed the ticket first.
+pub async fn change_status(
+    ctx: &Context,
+    user: &User,
+    id: TicketId,
+    status: Status,
+) -> Result<TicketView> {
+    let ticket = load(ctx, id).await?;
+    let access = access(ctx, user, &ticket).await?;
+    access.require_operator()?;
+    if !ticket.status.can_move_to(status) {
+        return Err(invalid_transition(ticket.status, status));
+    }
+    change(ctx, ticket, access, |ticket| ticket.status = status).await
+}
+
+/// Assigns a ticket to an operator; operators only (403). The assignee must be an active
+/// user with `update` on tickets, else 400 `not_an_operator`; a closed ticket is 409
+/// `ticket_closed`.
+pub async fn assign(
+    ctx: &Context,
+    user: &User,
+    id: TicketId,
+    operator_id: UserId,
+) -> Result<TicketView> {
+    let ticket = load(ctx, id).await?;
+    let access = access(ctx, user, &ticket).await?;
+    access.require_operator()?;
+    let assignee = ctx.store.find_user(operator_id).await?;
+    let is_operator = match &assignee {
+        Some(assignee) if assignee.is_active => may(ctx, assignee, "update").await?,
+        _ => false,
+    };
+    if !is_operator {
+        return Err(Error::bad_request(
+            "not_an_operator",
+            "tickets can only be assigned to operators",
+        ));
+    }
+    if ticket.status == Status::Closed {
+        return Err(closed());
+    }
+    change(ctx, ticket, access, |ticket| {
+        ticket.assigned_to = Some(operator_id)
+    })
+    .await
+}
+
+/// Closes a ticket (owner or operator, else 403) and sets `closed_at`; a closed ticket is
+/// 409 `invalid_transition`.
+pub async fn close(ctx: &Context, user: &User, id: TicketId) -> Result<TicketView> {
+    let ticket = load(ctx, id).await?;
+    let access = access(ctx, user, &ticket).await?;
+    access.require_participant()?;
+    if !ticket.status.can_close() {
+        return Err(invalid_transition(ticket.status, Status::Closed));
+    }
+    let now = ctx.now();
+    change(ctx, ticket, access, |ticket| {
+        ticket.status = Status::Closed;
+        ticket.closed_at = Some(now);
+    })
+    .await
+}
+
+/// Records an attachment on the ticket or on one of the caller's own responses and returns a
+/// presigned PUT for it (valid [`URL_TTL`]). Participants only (403); a closed ticket is 409;
+/// a response that is not there (or not visible) is 404, someone else's 403; the sixth file
+/// on a ticket or response is 409 `too_many_attachments`. Type and size are checked by the
+/// caller into [`NewAttachment`].
+pub async fn add_attachment(
+    ctx: &Context,
+    user: &User,
+    id: TicketId,
+    new: NewAttachment,
+) -> Result<UploadView> {
+    let thread = ctx
+        .store
+        .find_ticket_thread(id)
+        .await?
+        .ok_or_else(|| Error::not_found("ticket"))?;
+    let access = access(ctx, user, &thread.ticket).await?;
+    access.require_participant()?;
+    if thread.ticket.status == Status::Closed {
+        return Err(closed());
+    }
+    let count = match new.response_id {
+        None => thread.ticket.attachment_count,
+        Some(response_id) => {
+            let response = thread
+                .responses
+                .iter()
+                .find(|r| r.id == response_id && (access.operator_read || !r.is_internal))
+                .ok_or_else(|| Error::not_found("response"))?;
+            if response.author_id != user.id {
+                return Err(Error::forbidden(
+                    "not_your_response",
+                    "files can only be attached to your own responses",
+                ));
+            }
+            response.attachment_count
+        }
+    };
+    let too_many = || {
+        Error::conflict(
+            "too_many_attachments",
+            format!("at most {MAX_ATTACHMENTS} files per ticket or response"),
+        )
+    };
+    if count >= MAX_ATTACHMENTS {
+        return Err(too_many());
+    }
+    let now = ctx.now();
+    let attachment_id = AttachmentId::new();
+    let attachment = Attachment {
+        id: attachment_id,
+        ticket_id: id,
+        response_id: new.response_id,
+        uploaded_by: user.id,
+        file_name: new.file_name,
+        content_type: new.file_type,
+        size: new.size,
+        object_key: keys::attachment_object(id, attachment_id),
+        created_at: now,
+    };
+    if !ctx
+        .store
+        .add_attachment(&attachment, MAX_ATTACHMENTS)
+        .await?
+    {
+        return Err(too_many());
+    }
+    let signed = ctx
+        .blobs
+        .presign_put(
+            &attachment.object_key,
+            new.file_type.media_type(),
+            new.size,
+            now,
+            URL_TTL,
+        )
+        .await?;
+    let upload_headers: BTreeMap<String, String> = signed
+        .headers
+        .into_iter()
+        .filter(|(name, _)| !name.eq_ignore_ascii_case("content-length"))
+        .collect();
+    Ok(UploadView {
+        attachment_id: attachment_id.to_string(),
+        upload_url: signed.url,
+        upload_headers,
+        expires_at: now + URL_TTL,
+    })
+}
+
+/// A presigned GET (valid [`URL_TTL`]) for an attachment of a ticket the caller can see;
+/// files on internal notes only for operators (404 otherwise).
+pub async fn download(
+    ctx: &Context,
+    user: &User,
+    id: TicketId,
+    attachment_id: AttachmentId,
+) -> Result<DownloadView> {
+    let thread = ctx
+        .store
+        .find_ticket_thread(id)
+        .await?
+        .ok_or_else(|| Error::not_found("ticket"))?;
+    let access = access(ctx, user, &thread.ticket).await?;
+    let not_found = || Error::not_found("attachment");
+    let attachment = thread
+        .attachments
+        .iter()
+        .find(|a| a.id == attachment_id)
+        .ok_or_else(not_found)?;
+    let on_internal_note = attachment.response_id.is_some_and(|r| {
+        thread
+            .responses
+            .iter()
+            .any(|response| response.id == r && response.is_internal)
+    });
+    if on_internal_note && !access.operator_read {
+        return Err(not_found());
+    }
+    let now = ctx.now();
+    let download_url = ctx
+        .blobs
+        .presign_get(&attachment.object_key, now, URL_TTL)
+        .await?;
+    Ok(DownloadView {
+        download_url,
+        expires_at: now + URL_TTL,
+    })
+}
