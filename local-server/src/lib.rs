@@ -9,6 +9,7 @@ pub fn routes() -> OpenApiRouter<Context> {
     auth::routes()
         .merge(sessions::routes())
         .merge(quota::routes())
+        .merge(qr_auth::routes())
         .merge(tickets::routes())
 }
 

@@ -57,6 +57,10 @@ pub struct Config {
     pub quota_max_duration: Duration,
     /// `SESAME_QUOTA_MAX_FILE_SIZE_MB`: largest single file a consumption may declare (500 MB).
     pub quota_max_file_size_mb: u32,
+    /// `SESAME_QR_TTL_SECS`: how long a QR login code can be scanned, confirmed and collected (60).
+    pub qr_ttl: Duration,
+    /// `SESAME_QR_URI_SCHEME`: the scheme of the `qr_uri` a phone app opens (`sesame`).
+    pub qr_uri_scheme: String,
     /// `SESAME_ADMIN_EMAIL`: the first superuser, created at start-up with
     /// `admin_password` (see `bootstrap`). Unset: no superuser is created.
     pub admin_email: Option<String>,
@@ -90,6 +94,8 @@ impl Default for Config {
             quota_max_videos: 10,
             quota_max_duration: Duration::from_secs(600),
             quota_max_file_size_mb: 500,
+            qr_ttl: Duration::from_secs(60),
+            qr_uri_scheme: "sesame".into(),
             admin_email: None,
             admin_password: None,
         }
@@ -147,6 +153,8 @@ impl Config {
                 .map_or(defaults.quota_max_duration, Duration::from_secs),
             quota_max_file_size_mb: parsed("SESAME_QUOTA_MAX_FILE_SIZE_MB")?
                 .unwrap_or(defaults.quota_max_file_size_mb),
+            qr_ttl: parsed("SESAME_QR_TTL_SECS")?.map_or(defaults.qr_ttl, Duration::from_secs),
+            qr_uri_scheme: string("SESAME_QR_URI_SCHEME").unwrap_or(defaults.qr_uri_scheme),
             admin_email: string("SESAME_ADMIN_EMAIL"),
             admin_password: string("SESAME_ADMIN_PASSWORD"),
         })

@@ -367,6 +367,71 @@ pub struct Consumption {
     pub released_at: Option<DateTime<Utc>>,
 }
 
+/// Where a QR login stands. `Expired` is never stored: it is what an undecided or uncollected
+/// request reads as once its code's lifetime has passed (see [`QrLogin::status_at`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum QrStatus {
+    /// Shown by the browser, not scanned yet.
+    Pending,
+    /// Scanned by a signed-in phone, waiting for its user's decision.
+    Scanned,
+    /// Approved; the browser's next poll collects the session.
+    Confirmed,
+    /// Refused by the phone's user.
+    Rejected,
+    /// The code's lifetime passed before the login was completed.
+    Expired,
+    /// The browser collected its session; nothing more can happen.
+    Consumed,
+}
+
+/// A QR login request: created by a browser, scanned and decided by a signed-in phone, and
+/// collected by the same browser. Only hashes of the code and of the poll token are kept.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct QrLogin {
+    /// SHA-256 of the code shown in the QR image, hex.
+    pub code_hash: String,
+    /// SHA-256 of the poll token only the creating browser holds, hex.
+    pub poll_hash: String,
+    pub status: QrStatus,
+    /// The creating browser's IP, device and location, shown to the phone before it decides.
+    pub ip: Option<String>,
+    pub device: Device,
+    pub location: Location,
+    /// The user whose phone scanned the code.
+    pub scanned_by: Option<UserId>,
+    #[serde(with = "chrono::serde::ts_milliseconds")]
+    pub created_at: DateTime<Utc>,
+    /// End of the code's lifetime: after it nothing can be scanned, decided or collected.
+    #[serde(with = "chrono::serde::ts_milliseconds")]
+    pub code_expires_at: DateTime<Utc>,
+    /// End of the record (the code's end plus a grace, so late calls learn it expired); the
+    /// DynamoDB TTL attribute (epoch seconds).
+    #[serde(with = "chrono::serde::ts_seconds")]
+    pub expires_at: DateTime<Utc>,
+}
+
+impl QrLogin {
+    /// Whether the record still exists at `now` (reads never trust TTL deletion).
+    pub fn is_live(&self, now: DateTime<Utc>) -> bool {
+        self.expires_at > now
+    }
+
+    /// The status as of `now`: pending, scanned and confirmed requests read as expired once
+    /// the code's lifetime has passed.
+    pub fn status_at(&self, now: DateTime<Utc>) -> QrStatus {
+        match self.status {
+            QrStatus::Pending | QrStatus::Scanned | QrStatus::Confirmed
+                if now >= self.code_expires_at =>
+            {
+                QrStatus::Expired
+            }
+            status => status,
+        }
+    }
+}
+
 /// The immutable identifier of an RBAC resource, action or role (DESIGN 4a "RBAC ids"):
 /// 1 to 64 characters of `a-z`, `0-9`, `_` and `-`, starting with a letter.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]

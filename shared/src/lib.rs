@@ -14,6 +14,7 @@ pub mod domain;
 pub mod error;
 pub mod http;
 pub mod password;
+pub mod qr_auth;
 pub mod quota;
 pub mod rate_limit;
 pub mod rbac;

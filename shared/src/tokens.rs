@@ -193,11 +193,9 @@ pub struct RefreshToken {
 impl RefreshToken {
     /// A new token for a session, with 256 random bits.
     pub fn generate(session_id: SessionId) -> Self {
-        let mut bytes = [0u8; 32];
-        rand::rng().fill_bytes(&mut bytes);
         RefreshToken {
             session_id,
-            secret: URL_SAFE_NO_PAD.encode(bytes),
+            secret: random_secret(),
         }
     }
 
@@ -207,8 +205,7 @@ impl RefreshToken {
             || Error::unauthorized("invalid_refresh_token", "the refresh token is invalid");
         let (session, secret) = raw.split_once('.').ok_or_else(invalid)?;
         let session_id = session.parse().map_err(|_| invalid())?;
-        let decoded = URL_SAFE_NO_PAD.decode(secret).map_err(|_| invalid())?;
-        if decoded.len() != 32 {
+        if !is_random_secret(secret) {
             return Err(invalid());
         }
         Ok(RefreshToken {
@@ -226,6 +223,22 @@ impl RefreshToken {
     pub fn expose(&self) -> String {
         format!("{}.{}", self.session_id, self.secret)
     }
+}
+
+/// A new secret of 256 random bits, base64url without padding (43 characters): the random part
+/// of refresh tokens, QR login codes and QR poll tokens.
+pub fn random_secret() -> String {
+    let mut bytes = [0u8; 32];
+    rand::rng().fill_bytes(&mut bytes);
+    URL_SAFE_NO_PAD.encode(bytes)
+}
+
+/// Whether `raw` has the shape of a [`random_secret`]: 43 base64url characters.
+pub fn is_random_secret(raw: &str) -> bool {
+    raw.len() == 43
+        && URL_SAFE_NO_PAD
+            .decode(raw)
+            .is_ok_and(|bytes| bytes.len() == 32)
 }
 
 /// Hex SHA-256 of a secret, for storing tokens and codes.

@@ -5,7 +5,8 @@ use shared::domain::UserId;
 
 use crate::support::*;
 
-async fn run_cleanup(env: &TestEnv) -> shared::cleanup::CleanupReport {
+/// Runs the cleanup function with its scheduled-event fixture.
+pub async fn run_cleanup(env: &TestEnv) -> shared::cleanup::CleanupReport {
     let event = std::fs::read_to_string(concat!(
         env!("CARGO_MANIFEST_DIR"),
         "/../functions/cleanup/events/scheduled.json"

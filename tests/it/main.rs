@@ -4,6 +4,7 @@
 mod accounts;
 mod api;
 mod cleanup;
+mod qr;
 mod quota;
 mod rbac;
 mod refresh;

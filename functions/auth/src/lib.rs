@@ -56,6 +56,7 @@ pub fn document() -> OpenApi {
     routes()
         .merge(sessions::routes())
         .merge(quota::routes())
+        .merge(qr_auth::routes())
         .merge(tickets::routes())
         .into_openapi()
 }

@@ -11,6 +11,7 @@
 //! | login history   | `HISTORY#<user id>` | `LOGIN#<uuid v7>` | expires_at (TTL, 90 days)        |
 //! | quota usage     | `QUOTA#<user id>` | `USAGE`           | gsi1: `QUOTAS` / `<user id>`       |
 //! | consumption     | `QUOTA#<user id>` | `CONSUMPTION#<idempotency key>` |                      |
+//! | QR login        | `QR#<code hash>`  | `QR`              | expires_at (TTL, code expiry + 10 min) |
 //! | RBAC resource   | `RBAC`            | `RESOURCE#<code>` | usage: roles naming it             |
 //! | RBAC action     | `RBAC`            | `ACTION#<code>`   | usage: roles naming it             |
 //! | RBAC role       | `RBAC`            | `ROLE#<code>`     | usage: users holding it; version   |
@@ -167,6 +168,14 @@ pub fn kind_of(pk: &str, sk: &str) -> String {
         "SESSION" => "session_owner".into(),
         prefix => prefix.to_lowercase(),
     }
+}
+
+/// Sort key of a QR login item.
+pub const QR_SK: &str = "QR";
+
+/// Partition key of a QR login: the SHA-256 of its code, never the code itself.
+pub fn qr_pk(code_hash: &str) -> String {
+    format!("QR#{code_hash}")
 }
 
 /// Sort key of a ticket item.

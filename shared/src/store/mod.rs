@@ -10,6 +10,8 @@ mod cursor;
 mod expiry;
 mod history;
 pub mod keys;
+mod qr_auth;
+pub use qr_auth::QrStep;
 mod sessions;
 pub use sessions::UserSessions;
 mod quota;
