@@ -566,9 +566,18 @@ async fn a_deactivated_approver_gives_the_browser_no_tokens() {
     let qr = generate(&env).await;
     phone(&env, "scan", &phone_token, &qr.code).await;
     phone(&env, "confirm", &phone_token, &qr.code).await;
-    let mut account = env.ctx.store.find_user(user).await.unwrap().unwrap();
-    account.is_active = false;
-    env.ctx.store.update_user_profile(&account).await.unwrap();
+    let before = env.ctx.store.find_user(user).await.unwrap().unwrap();
+    let after = shared::domain::User {
+        is_active: false,
+        ..before.clone()
+    };
+    assert!(
+        env.ctx
+            .store
+            .update_user_admin(&before, &after)
+            .await
+            .unwrap()
+    );
 
     let refused = poll(&env, &qr.code, Some(&qr.poll_token)).await;
     assert_error(&refused, StatusCode::FORBIDDEN, "account_inactive");
