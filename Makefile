@@ -33,7 +33,13 @@ fmt:
 clippy:
 	cargo clippy --workspace --all-targets -- -D warnings
 
-cfn-lint: localstack
+# cfn-lint lives in the LocalStack venv (pinned by its constraints); installed there on first use,
+# also when `make localstack` reused a LocalStack started by another checkout.
+$(VENV)/bin/cfn-lint:
+	bash localstack/install.sh
+	$(VENV)/bin/python -m pip install --quiet --disable-pip-version-check -c localstack/constraints.txt cfn-lint
+
+cfn-lint: $(VENV)/bin/cfn-lint
 	$(VENV)/bin/cfn-lint template.yaml
 
 lint: fmt clippy cfn-lint
