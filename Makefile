@@ -44,8 +44,12 @@ cfn-lint: $(VENV)/bin/cfn-lint
 
 lint: fmt clippy cfn-lint
 
+# The last line adds up every test binary's result, so the run ends on the real totals rather
+# than on the last (empty) doc-test summary.
 test: lint localstack
-	$(LOCAL_AWS) cargo test --workspace
+	@mkdir -p .local
+	set -o pipefail; $(LOCAL_AWS) cargo test --workspace 2>&1 | tee .local/test.log
+	@awk '/^test result:/ {passed += $$4; failed += $$6} END {printf "%d passed, %d failed\n", passed, failed}' .local/test.log
 
 build-lambdas:
 	pip install --quiet cargo-lambda
