@@ -3,10 +3,11 @@
 //! Starts DynamoDB Local in memory on a free port (or uses `BENCH_ENDPOINT`), builds the real
 //! routers (`local_server::app`) on a store whose client counts every DynamoDB request
 //! ([`CallCounter`]), and drives `BENCH_REQUESTS` (default 100) sequential requests per endpoint
-//! through them in-process, one fresh user per request. For each endpoint it reports the
-//! DynamoDB requests per call (exact), latency p50/p99 and throughput; then one bare Argon2id
-//! verification (timed just before each login, under the same load) against a login, the peak
-//! RSS of this process and the release binary sizes found beside it. The report is printed and written to `bench/RESULTS.md`. Timings depend on the
+//! through them in-process, one fresh user per request, after an unmeasured warm-up round. For
+//! each endpoint it reports the DynamoDB requests per call (exact), latency p50/p99 and
+//! throughput; then one bare Argon2id verification (timed just before each login, under the
+//! same load) against a login, the peak RSS of this process and the release binary sizes found
+//! beside it. The report is printed and written to `bench/RESULTS.md`. Timings depend on the
 //! machine and its load, so the report gives ratios beside them; nothing here asserts on time.
 
 use std::collections::BTreeMap;
@@ -39,6 +40,8 @@ const DYNAMODB_LOCAL_DIR: &str =
 const PASSWORD: &str = "correct horse battery staple";
 /// The User-Agent of every request (sessions record the device).
 const USER_AGENT: &str = "Mozilla/5.0 (Macintosh; Intel Mac OS X 10_15_7) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/120.0.0.0 Safari/537.36";
+/// Users taken through the whole sequence, unmeasured, before measuring.
+const WARM_UP_USERS: usize = 30;
 /// The Lambda binaries (and the local server) whose release sizes are reported.
 const BINARIES: [&str; 7] = [
     "auth",
@@ -90,7 +93,9 @@ async fn main() -> Result<(), BoxError> {
         hash,
     };
 
-    bench.warm_up().await?;
+    // Unmeasured: DynamoDB Local's JIT compiler otherwise competes for the CPU with the first
+    // measured requests (a profile showed it taking ~40% of a 2-core machine).
+    bench.run(WARM_UP_USERS).await?;
     let rows = bench.run(requests).await?;
     let report = Report {
         requests,
@@ -288,23 +293,7 @@ impl Bench {
         Ok(started.elapsed())
     }
 
-    /// A few unmeasured requests so that connections, keys and lazy statics are warm.
-    async fn warm_up(&self) -> Result<(), BoxError> {
-        for i in 0..3 {
-            let email = format!("warm-{i}-{}@example.test", uuid::Uuid::new_v4().simple());
-            self.send(register(&email)?, StatusCode::CREATED).await?;
-            let (tokens, ..) = self.send(login(&email, i)?, StatusCode::OK).await?;
-            let access = field(&tokens, "access_token")?;
-            self.send(
-                call(Method::GET, "/v1/auth/me", Some(&access), None, i)?,
-                StatusCode::OK,
-            )
-            .await?;
-        }
-        Ok(())
-    }
-
-    /// The measured sequence: `count` users each register, log in, read their profile, refresh,
+    /// The sequence: `count` users each register, log in, read their profile, refresh,
     /// list their sessions, consume quota and log out, one endpoint at a time.
     async fn run(&self, count: usize) -> Result<Vec<Row>, BoxError> {
         let emails: Vec<String> = (0..count)
@@ -543,8 +532,8 @@ impl Report {
         let _ = writeln!(
             out,
             "- Load: {} sequential requests per endpoint, in-process through `local_server::app` \
-             (tower `oneshot`, no socket), each by a different new user; after 3 unmeasured \
-             warm-up users\n",
+             (tower `oneshot`, no socket), each by a different new user; after {WARM_UP_USERS} \
+             unmeasured users through the same sequence\n",
             self.requests
         );
         let _ = writeln!(
