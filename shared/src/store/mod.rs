@@ -34,7 +34,7 @@ use std::fmt::Debug;
 use aws_sdk_dynamodb::Client;
 use aws_sdk_dynamodb::error::{ProvideErrorMetadata, SdkError};
 use aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError;
-use aws_sdk_dynamodb::types::AttributeValue;
+use aws_sdk_dynamodb::types::{AttributeValue, TransactWriteItem};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 
@@ -156,6 +156,76 @@ fn cancelled_conditions(error: &SdkError<TransactWriteItemsError>) -> Option<Vec
                 .collect(),
         ),
         _ => None,
+    }
+}
+
+/// How often a write is retried when DynamoDB reports a conflicting concurrent transaction.
+pub(super) const CONFLICT_ATTEMPTS: u32 = 6;
+
+/// How a transaction ended when it did not fail outright.
+pub(super) enum Written {
+    Done,
+    /// Cancelled by failed conditions: `true` at the position of each failing item.
+    Refused(Vec<bool>),
+}
+
+impl Written {
+    /// Whether the transaction was written; `false` when the condition of its first item (its
+    /// guard) failed. A failure of any other item's condition is a bug in the caller's guard.
+    fn guarded(self) -> Result<bool> {
+        match self {
+            Written::Done => Ok(true),
+            Written::Refused(failed) if failed.first() == Some(&true) => Ok(false),
+            Written::Refused(failed) => Err(Error::internal(format!(
+                "unexpected failed conditions {failed:?}"
+            ))),
+        }
+    }
+}
+
+/// Waits before retrying a write that collided with a concurrent transaction.
+pub(super) async fn conflict_backoff(attempt: u32) {
+    tokio::time::sleep(std::time::Duration::from_millis(10 << attempt.min(4))).await;
+}
+
+/// Whether a transaction was cancelled only because another transaction touched its items.
+fn is_transaction_conflict(error: &SdkError<TransactWriteItemsError>) -> bool {
+    match error.as_service_error() {
+        Some(TransactWriteItemsError::TransactionCanceledException(e)) => e
+            .cancellation_reasons()
+            .iter()
+            .any(|r| r.code() == Some("TransactionConflict")),
+        _ => false,
+    }
+}
+
+impl Store {
+    /// Runs a TransactWriteItems, retrying with backoff while DynamoDB reports a conflicting
+    /// concurrent transaction; failed conditions come back as [`Written::Refused`].
+    pub(super) async fn transact(&self, items: Vec<TransactWriteItem>) -> Result<Written> {
+        for attempt in 0..CONFLICT_ATTEMPTS {
+            let result = self
+                .client
+                .transact_write_items()
+                .set_transact_items(Some(items.clone()))
+                .send()
+                .await;
+            match result {
+                Ok(_) => return Ok(Written::Done),
+                Err(e) if is_transaction_conflict(&e) => conflict_backoff(attempt).await,
+                Err(e) => match cancelled_conditions(&e) {
+                    Some(failed) if failed.contains(&true) => return Ok(Written::Refused(failed)),
+                    _ => return Err(sdk_error("TransactWriteItems", e)),
+                },
+            }
+        }
+        Err(Error::Unavailable)
+    }
+
+    /// Runs a transaction whose first item is its guard: `false` when the guard's condition
+    /// failed and nothing was written.
+    pub(super) async fn transact_guarded(&self, items: Vec<TransactWriteItem>) -> Result<bool> {
+        self.transact(items).await?.guarded()
     }
 }
 

@@ -7,10 +7,7 @@
 //! names a missing resource or action, and a user never holds a missing role.
 
 use std::collections::BTreeSet;
-use std::time::Duration;
 
-use aws_sdk_dynamodb::error::SdkError;
-use aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError;
 use aws_sdk_dynamodb::types::{
     AttributeValue, Delete, KeysAndAttributes, ReturnValue, TransactWriteItem, Update,
 };
@@ -19,14 +16,11 @@ use serde::de::DeserializeOwned;
 
 use super::users::put;
 use super::{
-    Item, Store, cancelled_conditions, from_item, is_condition_failed, key, keys, n, s, sdk_error,
-    to_item,
+    CONFLICT_ATTEMPTS, Item, Store, Written, conflict_backoff, from_item, is_condition_failed, key,
+    keys, n, s, sdk_error, to_item,
 };
 use crate::domain::{CatalogItem, CatalogKind, CodeName, Role};
 use crate::error::{Error, Result};
-
-/// How often a write is retried when DynamoDB reports a conflicting concurrent transaction.
-const CONFLICT_ATTEMPTS: u32 = 6;
 
 /// What became of a conditional deletion.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -42,13 +36,6 @@ pub enum Removal {
 
 /// What a usage update counts: a resource or action, by code name.
 type Counted = (CatalogKind, CodeName);
-
-/// How a transaction ended when it did not fail outright.
-pub(super) enum Written {
-    Done,
-    /// Cancelled by failed conditions: `true` at the position of each failing item.
-    Refused(Vec<bool>),
-}
 
 /// The sort-key prefix of a catalog kind.
 pub(super) fn catalog_prefix(kind: CatalogKind) -> &'static str {
@@ -69,44 +56,7 @@ fn millis(at: DateTime<Utc>) -> AttributeValue {
     n(at.timestamp_millis())
 }
 
-/// Whether a transaction was cancelled only because another transaction touched its items.
-fn is_transaction_conflict(error: &SdkError<TransactWriteItemsError>) -> bool {
-    match error.as_service_error() {
-        Some(TransactWriteItemsError::TransactionCanceledException(e)) => e
-            .cancellation_reasons()
-            .iter()
-            .any(|r| r.code() == Some("TransactionConflict")),
-        _ => false,
-    }
-}
-
-async fn conflict_backoff(attempt: u32) {
-    tokio::time::sleep(Duration::from_millis(10 << attempt.min(4))).await;
-}
-
 impl Store {
-    /// Runs a transaction, retrying when it collided with a concurrent one; failed conditions
-    /// are reported, not raised.
-    pub(super) async fn transact(&self, items: Vec<TransactWriteItem>) -> Result<Written> {
-        for attempt in 0..CONFLICT_ATTEMPTS {
-            let result = self
-                .client
-                .transact_write_items()
-                .set_transact_items(Some(items.clone()))
-                .send()
-                .await;
-            match result {
-                Ok(_) => return Ok(Written::Done),
-                Err(e) if is_transaction_conflict(&e) => conflict_backoff(attempt).await,
-                Err(e) => match cancelled_conditions(&e) {
-                    Some(failed) if failed.contains(&true) => return Ok(Written::Refused(failed)),
-                    _ => return Err(sdk_error("TransactWriteItems", e)),
-                },
-            }
-        }
-        Err(Error::Unavailable)
-    }
-
     /// An update adding `delta` to the `usage` of an existing RBAC item; the transaction fails
     /// if the item does not exist.
     pub(super) fn usage_update(

@@ -10,8 +10,8 @@ use chrono::{DateTime, Utc};
 
 use super::users::put;
 use super::{
-    Item, Store, UserRef, cancelled_conditions, expiring, from_item, is_condition_failed, key,
-    keys, n, s, sdk_error, to_item,
+    Item, Store, UserRef, expiring, from_item, is_condition_failed, key, keys, n, s, sdk_error,
+    to_item,
 };
 use crate::domain::{RotatedRefresh, Session, SessionId, User, UserId};
 use crate::error::{Error, Result};
@@ -140,21 +140,7 @@ impl Store {
         for evicted in evict {
             items.extend(self.session_deletes(session.user_id, *evicted, None)?);
         }
-        let result = self
-            .client
-            .transact_write_items()
-            .set_transact_items(Some(items))
-            .send()
-            .await;
-        match result {
-            Ok(_) => Ok(true),
-            Err(e)
-                if cancelled_conditions(&e).is_some_and(|failed| failed.first() == Some(&true)) =>
-            {
-                Ok(false)
-            }
-            Err(e) => Err(sdk_error("TransactWriteItems", e)),
-        }
+        self.transact_guarded(items).await
     }
 
     /// Replaces a session's refresh token if it still holds `current` (so of many parallel
@@ -226,19 +212,7 @@ impl Store {
     /// Deletes one session of a user. Returns whether it existed.
     pub async fn delete_session(&self, user_id: UserId, session_id: SessionId) -> Result<bool> {
         let items = self.session_deletes(user_id, session_id, Some("attribute_exists(pk)"))?;
-        let result = self
-            .client
-            .transact_write_items()
-            .set_transact_items(Some(items))
-            .send()
-            .await;
-        match result {
-            Ok(_) => Ok(true),
-            Err(e) if cancelled_conditions(&e).is_some_and(|failed| failed.contains(&true)) => {
-                Ok(false)
-            }
-            Err(e) => Err(sdk_error("TransactWriteItems", e)),
-        }
+        self.transact_guarded(items).await
     }
 
     /// Deletes many sessions of a user (and their owner pointers) in batches.

@@ -6,8 +6,7 @@ use aws_sdk_dynamodb::types::{AttributeValue, TransactWriteItem, Update};
 
 use super::users::put;
 use super::{
-    Item, Store, cancelled_conditions, cursor, from_item, is_condition_failed, key, keys, n, s,
-    sdk_error, to_item,
+    Item, Store, cursor, from_item, is_condition_failed, key, keys, n, s, sdk_error, to_item,
 };
 use crate::domain::UserId;
 use crate::error::{Error, Result};
@@ -168,21 +167,7 @@ impl Store {
             TransactWriteItem::builder().update(update).build(),
             put(&self.table, record, Some("attribute_not_exists(pk)"))?,
         ];
-        let result = self
-            .client
-            .transact_write_items()
-            .set_transact_items(Some(items))
-            .send()
-            .await;
-        match result {
-            Ok(_) => Ok(true),
-            Err(e)
-                if cancelled_conditions(&e).is_some_and(|failed| failed.first() == Some(&true)) =>
-            {
-                Ok(false)
-            }
-            Err(e) => Err(sdk_error("TransactWriteItems", e)),
-        }
+        self.transact_guarded(items).await
     }
 
     /// Stores an attachment record and counts it on its ticket (or its response, when it has
@@ -218,21 +203,7 @@ impl Store {
             TransactWriteItem::builder().update(count).build(),
             put(&self.table, record, Some("attribute_not_exists(pk)"))?,
         ];
-        let result = self
-            .client
-            .transact_write_items()
-            .set_transact_items(Some(items))
-            .send()
-            .await;
-        match result {
-            Ok(_) => Ok(true),
-            Err(e)
-                if cancelled_conditions(&e).is_some_and(|failed| failed.first() == Some(&true)) =>
-            {
-                Ok(false)
-            }
-            Err(e) => Err(sdk_error("TransactWriteItems", e)),
-        }
+        self.transact_guarded(items).await
     }
 
     /// A page of at most `limit` tickets in `scope` matching `filter`, newest first, from an

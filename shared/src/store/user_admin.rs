@@ -3,7 +3,7 @@
 
 use aws_sdk_dynamodb::types::{AttributeValue, TransactWriteItem, Update};
 
-use super::rbac::Written;
+use super::Written;
 use super::users::{put, user_item};
 use super::{Item, Store, from_item, is_condition_failed, key, keys, n, s, sdk_error};
 use crate::domain::{CodeName, User, UserId};

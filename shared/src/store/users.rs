@@ -3,8 +3,7 @@
 use aws_sdk_dynamodb::types::{AttributeValue, Put, TransactWriteItem};
 
 use super::{
-    Item, Store, UserRef, cancelled_conditions, is_condition_failed, key, keys, n, s, sdk_error,
-    to_item,
+    Item, Store, UserRef, Written, is_condition_failed, key, keys, n, s, sdk_error, to_item,
 };
 use crate::domain::{Email, Session, User, UserId};
 use crate::error::{Error, Result};
@@ -32,23 +31,15 @@ impl Store {
             put(&self.table, claim, Some("attribute_not_exists(pk)"))?,
         ];
         items.extend(self.session_puts(first_session)?);
-        let result = self
-            .client
-            .transact_write_items()
-            .set_transact_items(Some(items))
-            .send()
-            .await;
-        match result {
-            Ok(_) => Ok(()),
-            Err(e)
-                if cancelled_conditions(&e).is_some_and(|failed| failed.get(1) == Some(&true)) =>
-            {
-                Err(Error::conflict(
-                    "email_taken",
-                    "an account with this e-mail already exists",
-                ))
-            }
-            Err(e) => Err(sdk_error("TransactWriteItems", e)),
+        match self.transact(items).await? {
+            Written::Done => Ok(()),
+            Written::Refused(failed) if failed.get(1) == Some(&true) => Err(Error::conflict(
+                "email_taken",
+                "an account with this e-mail already exists",
+            )),
+            Written::Refused(failed) => Err(Error::internal(format!(
+                "registration refused by conditions {failed:?}"
+            ))),
         }
     }
 
