@@ -3,7 +3,7 @@
 use aws_sdk_dynamodb::types::AttributeValue;
 use chrono::{DateTime, Utc};
 
-use super::{Item, Store, is_condition_failed, key, keys, n, s, sdk_error};
+use super::{Item, Store, conditional_write, key, keys, n, s, sdk_error};
 use crate::error::Result;
 
 /// The key of an expired item and what kind of item it is.
@@ -63,10 +63,6 @@ impl Store {
             .expression_attribute_values(":now", n(now.timestamp()))
             .send()
             .await;
-        match result {
-            Ok(_) => Ok(true),
-            Err(e) if is_condition_failed(&e) => Ok(false),
-            Err(e) => Err(sdk_error("DeleteItem", e)),
-        }
+        conditional_write("DeleteItem", result)
     }
 }

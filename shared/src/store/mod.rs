@@ -90,6 +90,31 @@ impl Store {
         Ok(output.item)
     }
 
+    /// Every item of one partition, read consistently page by page (partitions that are read
+    /// whole are small: a user with their sessions, a ticket with its thread).
+    async fn query_partition(&self, pk: String) -> Result<Vec<Item>> {
+        let mut items = Vec::new();
+        let mut start: Option<Item> = None;
+        loop {
+            let output = self
+                .client
+                .query()
+                .table_name(&self.table)
+                .key_condition_expression("pk = :pk")
+                .expression_attribute_values(":pk", s(pk.clone()))
+                .consistent_read(true)
+                .set_exclusive_start_key(start)
+                .send()
+                .await
+                .map_err(|e| sdk_error("Query", e))?;
+            items.extend(output.items.unwrap_or_default());
+            start = output.last_evaluated_key;
+            if start.is_none() {
+                return Ok(items);
+            }
+        }
+    }
+
     /// One record by key, read consistently.
     async fn get<T: DeserializeOwned>(&self, key: Item) -> Result<Option<T>> {
         self.get_item(key).await?.map(from_item).transpose()
@@ -226,6 +251,19 @@ impl Store {
     /// failed and nothing was written.
     pub(super) async fn transact_guarded(&self, items: Vec<TransactWriteItem>) -> Result<bool> {
         self.transact(items).await?.guarded()
+    }
+}
+
+/// The outcome of a conditional single-item write: `true` when written, `false` when its
+/// condition failed; any other failure is translated by [`sdk_error`].
+fn conditional_write<O, E: ProvideErrorMetadata + Debug>(
+    operation: &str,
+    result: std::result::Result<O, SdkError<E>>,
+) -> Result<bool> {
+    match result {
+        Ok(_) => Ok(true),
+        Err(e) if is_condition_failed(&e) => Ok(false),
+        Err(e) => Err(sdk_error(operation, e)),
     }
 }
 

@@ -16,8 +16,8 @@ use serde::de::DeserializeOwned;
 
 use super::users::put;
 use super::{
-    CONFLICT_ATTEMPTS, Item, Store, Written, conflict_backoff, from_item, is_condition_failed, key,
-    keys, n, s, sdk_error, to_item,
+    CONFLICT_ATTEMPTS, Item, Store, Written, conditional_write, conflict_backoff, from_item,
+    is_condition_failed, key, keys, n, s, sdk_error, to_item,
 };
 use crate::domain::{CatalogItem, CatalogKind, CodeName, Role};
 use crate::error::{Error, Result};
@@ -99,11 +99,7 @@ impl Store {
             .condition_expression("attribute_not_exists(pk)")
             .send()
             .await;
-        match result {
-            Ok(_) => Ok(true),
-            Err(e) if is_condition_failed(&e) => Ok(false),
-            Err(e) => Err(sdk_error("PutItem", e)),
-        }
+        conditional_write("PutItem", result)
     }
 
     /// The resource or action with this code name, read consistently.

@@ -10,8 +10,8 @@ use chrono::{DateTime, Utc};
 
 use super::users::put;
 use super::{
-    Item, Store, UserRef, expiring, from_item, is_condition_failed, key, keys, n, s, sdk_error,
-    to_item,
+    Item, Store, UserRef, conditional_write, expiring, from_item, is_condition_failed, key, keys,
+    n, s, sdk_error, to_item,
 };
 use crate::domain::{RotatedRefresh, Session, SessionId, User, UserId};
 use crate::error::{Error, Result};
@@ -74,33 +74,13 @@ impl Store {
     pub async fn find_user_sessions(&self, user_id: UserId) -> Result<Option<UserSessions>> {
         let mut user = None;
         let mut sessions = Vec::new();
-        let mut start: Option<Item> = None;
-        loop {
-            let output = self
-                .client
-                .query()
-                .table_name(&self.table)
-                .key_condition_expression("pk = :pk")
-                .expression_attribute_values(":pk", s(keys::user_pk(user_id)))
-                .consistent_read(true)
-                .set_exclusive_start_key(start)
-                .send()
-                .await
-                .map_err(|e| sdk_error("Query", e))?;
-            for item in output.items.unwrap_or_default() {
-                match item.get(keys::SK) {
-                    Some(AttributeValue::S(sk)) if sk == keys::PROFILE => {
-                        user = Some(from_item(item)?)
-                    }
-                    Some(AttributeValue::S(sk)) if sk.starts_with(keys::SESSION_PREFIX) => {
-                        sessions.push(from_item(item)?)
-                    }
-                    _ => {}
+        for item in self.query_partition(keys::user_pk(user_id)).await? {
+            match item.get(keys::SK) {
+                Some(AttributeValue::S(sk)) if sk == keys::PROFILE => user = Some(from_item(item)?),
+                Some(AttributeValue::S(sk)) if sk.starts_with(keys::SESSION_PREFIX) => {
+                    sessions.push(from_item(item)?)
                 }
-            }
-            start = output.last_evaluated_key;
-            if start.is_none() {
-                break;
+                _ => {}
             }
         }
         Ok(user.map(|user| UserSessions { user, sessions }))
@@ -172,11 +152,7 @@ impl Store {
             .expression_attribute_values(":generation", n(current.refresh_generation))
             .send()
             .await;
-        match result {
-            Ok(_) => Ok(true),
-            Err(e) if is_condition_failed(&e) => Ok(false),
-            Err(e) => Err(sdk_error("UpdateItem", e)),
-        }
+        conditional_write("UpdateItem", result)
     }
 
     /// Records activity on a session unless it was recorded after `unless_after`, so a busy

@@ -6,7 +6,7 @@ use aws_sdk_dynamodb::types::{AttributeValue, TransactWriteItem, Update};
 
 use super::users::put;
 use super::{
-    Item, Store, cursor, from_item, is_condition_failed, key, keys, n, s, sdk_error, to_item,
+    Item, Store, conditional_write, cursor, from_item, key, keys, n, s, sdk_error, to_item,
 };
 use crate::domain::UserId;
 use crate::error::{Error, Result};
@@ -81,36 +81,18 @@ impl Store {
         let mut ticket = None;
         let mut responses = Vec::new();
         let mut attachments = Vec::new();
-        let mut start: Option<Item> = None;
-        loop {
-            let output = self
-                .client
-                .query()
-                .table_name(&self.table)
-                .key_condition_expression("pk = :pk")
-                .expression_attribute_values(":pk", s(keys::ticket_pk(id)))
-                .consistent_read(true)
-                .set_exclusive_start_key(start)
-                .send()
-                .await
-                .map_err(|e| sdk_error("Query", e))?;
-            for item in output.items.unwrap_or_default() {
-                match item.get(keys::SK) {
-                    Some(AttributeValue::S(sk)) if sk == keys::TICKET_SK => {
-                        ticket = Some(from_item(item)?)
-                    }
-                    Some(AttributeValue::S(sk)) if sk.starts_with(keys::RESPONSE_PREFIX) => {
-                        responses.push(from_item(item)?)
-                    }
-                    Some(AttributeValue::S(sk)) if sk.starts_with(keys::ATTACHMENT_PREFIX) => {
-                        attachments.push(from_item(item)?)
-                    }
-                    _ => {}
+        for item in self.query_partition(keys::ticket_pk(id)).await? {
+            match item.get(keys::SK) {
+                Some(AttributeValue::S(sk)) if sk == keys::TICKET_SK => {
+                    ticket = Some(from_item(item)?)
                 }
-            }
-            start = output.last_evaluated_key;
-            if start.is_none() {
-                break;
+                Some(AttributeValue::S(sk)) if sk.starts_with(keys::RESPONSE_PREFIX) => {
+                    responses.push(from_item(item)?)
+                }
+                Some(AttributeValue::S(sk)) if sk.starts_with(keys::ATTACHMENT_PREFIX) => {
+                    attachments.push(from_item(item)?)
+                }
+                _ => {}
             }
         }
         Ok(ticket.map(|ticket| TicketThread {
@@ -135,11 +117,7 @@ impl Store {
             .set_expression_attribute_values(Some(change.values))
             .send()
             .await;
-        match result {
-            Ok(_) => Ok(true),
-            Err(e) if is_condition_failed(&e) => Ok(false),
-            Err(e) => Err(sdk_error("UpdateItem", e)),
-        }
+        conditional_write("UpdateItem", result)
     }
 
     /// Adds a response and writes the ticket's new counters and status in one transaction, on

@@ -5,7 +5,7 @@ use aws_sdk_dynamodb::types::{AttributeValue, TransactWriteItem, Update};
 
 use super::Written;
 use super::users::{put, user_item};
-use super::{Item, Store, from_item, is_condition_failed, key, keys, n, s, sdk_error};
+use super::{Item, Store, conditional_write, from_item, key, keys, n, s, sdk_error};
 use crate::domain::{CodeName, User, UserId};
 use crate::error::{Error, Result};
 
@@ -178,10 +178,6 @@ impl Store {
             .expression_attribute_values(":yes", AttributeValue::Bool(true))
             .send()
             .await;
-        match result {
-            Ok(_) => Ok(true),
-            Err(e) if is_condition_failed(&e) => Ok(false),
-            Err(e) => Err(sdk_error("UpdateItem", e)),
-        }
+        conditional_write("UpdateItem", result)
     }
 }
