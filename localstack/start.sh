@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Starts LocalStack (DynamoDB + S3) in host mode on http://127.0.0.1:${LOCALSTACK_PORT:-4566}.
+# Starts LocalStack (DynamoDB, S3, Secrets Manager, SES) in host mode on http://127.0.0.1:${LOCALSTACK_PORT:-4566}.
 # - If something healthy already answers there (e.g. started by another checkout of this project),
 #   it is reused and nothing is started.
 # - Otherwise runs install.sh (idempotent), starts LocalStack detached (it survives this script),
@@ -33,11 +33,16 @@ command -v curl >/dev/null 2>&1 || die "curl is required"
 
 health_json() { curl -fsS -m 3 "$URL/_localstack/health" 2>/dev/null; }
 
-# $1 = regex of accepted states. True when dynamodb and s3 are both in one of them.
+# Every service Sesame uses: DynamoDB, S3, Secrets Manager (keys, admin password), SES v1 (mail).
+SERVICES_USED=(dynamodb s3 secretsmanager ses)
+
+# $1 = regex of accepted states. True when every service Sesame uses is in one of them.
 services_in_state() {
-    local json
+    local json service
     json=$(health_json) || return 1
-    grep -Eq "\"dynamodb\": *\"($1)\"" <<<"$json" && grep -Eq "\"s3\": *\"($1)\"" <<<"$json"
+    for service in "${SERVICES_USED[@]}"; do
+        grep -Eq "\"$service\": *\"($1)\"" <<<"$json" || return 1
+    done
 }
 
 # A real DynamoDB call: catches a gateway that is up while DynamoDB Local (Java) is broken (HTTP 500).
@@ -92,7 +97,7 @@ wait_healthy() {
 
 # 1. Reuse whatever already serves DynamoDB and S3 on the port.
 if services_in_state 'running|available' && dynamodb_answers; then
-    log "reusing the LocalStack already healthy at $URL (dynamodb and s3 up); nothing started"
+    log "reusing the LocalStack already healthy at $URL (every service up); nothing started"
     exit 0
 fi
 
@@ -138,7 +143,7 @@ env \
     OVERRIDE_IN_DOCKER=0 \
     FILESYSTEM_ROOT="$FS_ROOT" \
     GATEWAY_LISTEN="127.0.0.1:$PORT" \
-    SERVICES=dynamodb,s3 \
+    SERVICES="$(IFS=,; echo "${SERVICES_USED[*]}")" \
     EAGER_SERVICE_LOADING=1 \
     DYNAMODB_IN_MEMORY=1 \
     DISABLE_EVENTS=1 \
