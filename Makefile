@@ -8,7 +8,7 @@ SHELL := /bin/bash
 LOCAL_AWS := AWS_ENDPOINT_URL=http://127.0.0.1:4566 AWS_ACCESS_KEY_ID=test AWS_SECRET_ACCESS_KEY=test AWS_REGION=us-east-1
 VENV := localstack/.venv
 
-.PHONY: help run test lint fmt clippy cfn-lint localstack localstack-stop build-lambdas bench
+.PHONY: help run test lint fmt clippy cfn-lint openapi-validator localstack localstack-stop build-lambdas bench
 
 help:
 	@echo "make run            serve every route group on http://127.0.0.1:3000 (starts LocalStack)"
@@ -43,11 +43,20 @@ $(VENV)/bin/cfn-lint:
 cfn-lint: $(VENV)/bin/cfn-lint
 	$(VENV)/bin/cfn-lint template.yaml
 
+# openapi-spec-validator checks the served OpenAPI document against the official 3.1 schema
+# (tests/it/openapi.rs runs it). It lives in the same venv, pinned by the same constraints, and is
+# installed there on first use like cfn-lint.
+$(VENV)/bin/openapi-spec-validator:
+	bash localstack/install.sh
+	$(VENV)/bin/python -m pip install --quiet --disable-pip-version-check -c localstack/constraints.txt openapi-spec-validator
+
+openapi-validator: $(VENV)/bin/openapi-spec-validator
+
 lint: fmt clippy cfn-lint
 
 # The last line adds up every test binary's result, so the run ends on the real totals rather
 # than on the last (empty) doc-test summary.
-test: lint localstack
+test: lint openapi-validator localstack
 	@mkdir -p .local
 	set -o pipefail; $(LOCAL_AWS) cargo test --workspace 2>&1 | tee .local/test.log
 	@awk '/^test result:/ {passed += $$4; failed += $$6} END {printf "%d passed, %d failed\n", passed, failed}' .local/test.log

@@ -190,7 +190,7 @@ async fn patch_me_changes_names_and_refuses_bad_fields() {
                 .json(json!({"first_name": 7})),
         )
         .await;
-    assert_error(&wrong_type, StatusCode::BAD_REQUEST, "invalid_body");
+    assert_error(&wrong_type, StatusCode::BAD_REQUEST, "validation_failed");
     let anonymous = env
         .send(env.patch("/v1/auth/me").json(json!({"first_name": "X"})))
         .await;
@@ -311,7 +311,7 @@ async fn revoke_ends_the_session_of_a_refresh_token() {
         "RFC 7009: unknown tokens are not an error"
     );
     let missing = env.send(env.post("/v1/auth/revoke").json(json!({}))).await;
-    assert_error(&missing, StatusCode::BAD_REQUEST, "invalid_body");
+    assert_error(&missing, StatusCode::BAD_REQUEST, "validation_failed");
 }
 
 #[tokio::test]

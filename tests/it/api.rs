@@ -15,9 +15,12 @@ async fn malformed_bodies_get_400_or_413_with_the_error_shape() {
         (&b"{not json"[..], "invalid_body"),
         (b"[]", "invalid_body"),
         (b"null", "invalid_body"),
-        (b"{\"email\": 5, \"password\": \"x\"}", "invalid_body"),
-        (b"{\"email\": null, \"password\": \"x\"}", "invalid_body"),
-        (b"{\"email\": \"a@b.io\"}", "invalid_body"),
+        (b"{\"email\": 5, \"password\": \"x\"}", "validation_failed"),
+        (
+            b"{\"email\": null, \"password\": \"x\"}",
+            "validation_failed",
+        ),
+        (b"{\"email\": \"a@b.io\"}", "validation_failed"),
         (
             b"{\"email\": \"a@b.io\", \"password\": \"x\", \"admin\": true}",
             "unknown_field",

@@ -13,3 +13,4 @@ mod support;
 mod tickets;
 mod tokens;
 mod users;
+mod validation;

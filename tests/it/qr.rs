@@ -522,7 +522,7 @@ async fn malformed_qr_requests_get_400_and_unknown_codes_404() {
         let missing = env
             .send(env.post(&path).bearer(&phone_token).json(json!({})))
             .await;
-        assert_error(&missing, StatusCode::BAD_REQUEST, "invalid_body");
+        assert_error(&missing, StatusCode::BAD_REQUEST, "validation_failed");
         let unknown_field = env
             .send(
                 env.post(&path)

@@ -275,19 +275,19 @@ async fn invalid_quota_numbers_and_keys_are_400() {
     let cases: Vec<(&str, Vec<u8>, &str)> = vec![
         ("negative videos", with("videos", json!(-1)), "validation_failed"),
         ("huge videos", with("videos", json!(5_000_000)), "validation_failed"),
-        ("fractional videos", with("videos", json!(1.5)), "invalid_body"),
+        ("fractional videos", with("videos", json!(1.5)), "validation_failed"),
         ("negative duration", with("duration_seconds", json!(-0.5)), "validation_failed"),
         ("huge duration", with("duration_seconds", json!(1e12)), "validation_failed"),
-        ("NaN as a string", with("duration_seconds", json!("NaN")), "invalid_body"),
-        ("Infinity as a string", with("file_size_mb", json!("Infinity")), "invalid_body"),
+        ("NaN as a string", with("duration_seconds", json!("NaN")), "validation_failed"),
+        ("Infinity as a string", with("file_size_mb", json!("Infinity")), "validation_failed"),
         ("negative file size", with("file_size_mb", json!(-3)), "validation_failed"),
         ("huge file size", with("file_size_mb", json!(1e9)), "validation_failed"),
-        ("null videos", with("videos", Value::Null), "invalid_body"),
+        ("null videos", with("videos", Value::Null), "validation_failed"),
         ("empty key", with("idempotency_key", json!("")), "validation_failed"),
         ("key with spaces", with("idempotency_key", json!("a b")), "validation_failed"),
         ("long key", with("idempotency_key", json!("k".repeat(129))), "validation_failed"),
-        ("missing key", without("idempotency_key"), "invalid_body"),
-        ("missing videos", without("videos"), "invalid_body"),
+        ("missing key", without("idempotency_key"), "validation_failed"),
+        ("missing videos", without("videos"), "validation_failed"),
         ("unknown field", with("bonus", json!(1)), "unknown_field"),
         (
             "number out of range",
@@ -314,7 +314,7 @@ async fn invalid_quota_numbers_and_keys_are_400() {
                 .json(json!({})),
         )
         .await;
-    assert_error(&bad_release, StatusCode::BAD_REQUEST, "invalid_body");
+    assert_error(&bad_release, StatusCode::BAD_REQUEST, "validation_failed");
     assert_eq!(used(&quota(&env, &a.token).await), (0, 0.0));
 }
 
@@ -450,7 +450,7 @@ async fn per_user_limits_override_the_defaults_and_null_falls_back() {
         ),
         (
             json!({"max_videos": null, "max_duration_seconds": null, "max_file_size_mb": 1.5}),
-            "invalid_body",
+            "validation_failed",
         ),
         (
             json!({"max_videos": null, "max_duration_seconds": null, "max_file_size_mb": null, "x": 1}),

@@ -526,7 +526,7 @@ async fn bad_rbac_input_is_refused_with_the_error_shape() {
                 json!({"code_name": "ok", "name": "X", "permissions": [{"resource": "users"}]}),
             ),
             StatusCode::BAD_REQUEST,
-            "invalid_body",
+            "validation_failed",
         ),
         (
             env.patch("/v1/roles/nobody").bearer(&admin).json(json!({})),
