@@ -176,6 +176,8 @@ pub struct ErrorDetail {
     pub code: String,
     pub message: String,
     pub request_id: String,
+    /// On 400s about particular members of the body: each member's path (`subject`,
+    /// `permissions[0].resource`) and what is wrong with it.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub fields: Option<BTreeMap<String, String>>,
 }

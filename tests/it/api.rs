@@ -277,3 +277,36 @@ async fn geo_headers_become_the_location_only_when_trusted() {
         }
     }
 }
+
+/// The OpenAPI validator `make openapi-validator` installs (`make test` does it first).
+const OPENAPI_VALIDATOR: &str = concat!(
+    env!("CARGO_MANIFEST_DIR"),
+    "/../localstack/.venv/bin/openapi-spec-validator"
+);
+
+#[tokio::test]
+async fn the_served_openapi_document_is_valid_openapi_3_1() {
+    let validator = std::path::Path::new(OPENAPI_VALIDATOR);
+    assert!(
+        validator.exists(),
+        "{OPENAPI_VALIDATOR} is missing: run `make openapi-validator` (part of `make test`) to \
+         install openapi-spec-validator into the git-ignored localstack/.venv"
+    );
+    let env = TestEnv::new().await;
+    let reply = env.send(env.get("/v1/openapi.json")).await;
+    assert_eq!(reply.status, StatusCode::OK);
+    let file = std::env::temp_dir().join(format!("sesame-openapi-{}.json", uuid::Uuid::new_v4()));
+    std::fs::write(&file, serde_json::to_vec(&reply.body).unwrap()).unwrap();
+    let output = std::process::Command::new(validator)
+        .args(["--schema", "3.1", "--validation-errors", "all"])
+        .arg(&file)
+        .output()
+        .expect("openapi-spec-validator runs");
+    std::fs::remove_file(&file).unwrap();
+    assert!(
+        output.status.success(),
+        "the served document is not valid OpenAPI 3.1:\n{}{}",
+        String::from_utf8_lossy(&output.stdout),
+        String::from_utf8_lossy(&output.stderr)
+    );
+}

@@ -111,6 +111,7 @@ async fn release(
 
 /// The quotas of users who used theirs or have own limits (others have 0 used and the defaults).
 #[utoipa::path(get, path = "/v1/quota/users", tag = "quota", security(("bearer" = [])),
+    operation_id = "list_quota_users",
     params(PageParams),
     responses((status = 200, body = Page<QuotaView>), (status = 400, body = ErrorBody),
         (status = 401, body = ErrorBody), (status = 403, body = ErrorBody)))]

@@ -102,6 +102,7 @@ pub struct ListQuery {
 
 /// List tickets, newest first: operators see every ticket, users their own.
 #[utoipa::path(get, path = "/v1/tickets", tag = "tickets", security(("bearer" = [])), params(ListQuery),
+    operation_id = "list_tickets",
     responses((status = 200, body = Page<TicketView>), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody)))]
 async fn list(
     State(ctx): State<Context>,
