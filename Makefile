@@ -13,6 +13,7 @@ VENV := localstack/.venv
 help:
 	@echo "make run            serve every route group on http://127.0.0.1:3000 (starts LocalStack)"
 	@echo "make test           fmt check, clippy, cfn-lint, then every test against LocalStack"
+	@echo "make openapi-validator install openapi-spec-validator (make test does it first)"
 	@echo "make localstack     install (first time) and start LocalStack on 127.0.0.1:4566"
 	@echo "make localstack-stop stop the LocalStack this checkout started"
 	@echo "make build-lambdas  release bootstrap zips with cargo-lambda (arm64)"
@@ -44,7 +45,7 @@ cfn-lint: $(VENV)/bin/cfn-lint
 	$(VENV)/bin/cfn-lint template.yaml
 
 # openapi-spec-validator checks the served OpenAPI document against the official 3.1 schema
-# (tests/it/openapi.rs runs it). It lives in the same venv, pinned by the same constraints, and is
+# (tests/it/api.rs runs it). It lives in the same venv, pinned by the same constraints, and is
 # installed there on first use like cfn-lint.
 $(VENV)/bin/openapi-spec-validator:
 	bash localstack/install.sh
