@@ -36,10 +36,13 @@ async fn registered_from(
     (session.ip.clone(), session.location.clone())
 }
 
+/// A way to dress a request up as coming from CloudFront.
+type Spoof = fn(Call) -> Call;
+
 #[tokio::test]
 async fn spoofed_cloudfront_headers_without_the_origin_secret_are_ignored() {
     let env = TestEnv::with_config(|c| c.trust_geo_headers = true).await;
-    let spoofs: [(&str, fn(Call) -> Call); 3] = [
+    let spoofs: [(&str, Spoof); 3] = [
         ("no origin secret", |call| {
             call.without_header(ORIGIN_VERIFY_HEADER)
                 .header("cloudfront-viewer-address", "192.0.2.66:4321")
