@@ -27,7 +27,7 @@ localstack-stop:
 
 run: localstack
 	@set -a; [ -f .env ] && . ./.env; set +a; \
-	$(LOCAL_AWS) SESAME_TRUST_GEO_HEADERS=$${SESAME_TRUST_GEO_HEADERS:-true} cargo run -p local-server
+	$(LOCAL_AWS) SESAME_LOCAL_DEV=1 cargo run -p local-server
 
 fmt:
 	cargo fmt --all -- --check

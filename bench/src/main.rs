@@ -24,13 +24,13 @@ use axum::http::{Method, Request, StatusCode};
 use http_body_util::BodyExt;
 use serde_json::{Value, json};
 use shared::BoxError;
-use shared::Context;
+use shared::SigningContext;
 use shared::blobs::Blobs;
 use shared::clock::SystemClock;
 use shared::config::Config;
 use shared::password::PasswordHasher;
 use shared::store::{CallCounter, Store};
-use shared::tokens::Keys;
+use shared::tokens::Signer;
 use tower::ServiceExt;
 
 /// DynamoDB Local inside the npm package `localstack/install.sh` installs.
@@ -82,8 +82,8 @@ async fn main() -> Result<(), BoxError> {
     let store = Store::local_counted(&endpoint, &config.aws_region, &config.table_name, &counter);
     create_table_when_ready(&store).await?;
     let blobs = Blobs::local(&endpoint, &config.aws_region, &config.bucket_name);
-    let (keys, _) = Keys::generate()?;
-    let ctx = Context::new(config, store, blobs, keys, Arc::new(SystemClock));
+    let (signer, _) = Signer::generate()?;
+    let ctx = SigningContext::new(config, store, blobs, signer, Arc::new(SystemClock));
     let hasher = PasswordHasher::new(1);
     let hash = hasher.hash(PASSWORD).await?;
     let bench = Bench {

@@ -2,9 +2,10 @@
 //! in-process by the integration tests, with the same paths as API Gateway.
 
 use shared::Context;
+use shared::context::SigningContext;
 use utoipa_axum::router::OpenApiRouter;
 
-/// The routes of every route group.
+/// The routes of every route group that only verify tokens.
 pub fn routes() -> OpenApiRouter<Context> {
     auth::routes()
         .merge(sessions::routes())
@@ -13,7 +14,12 @@ pub fn routes() -> OpenApiRouter<Context> {
         .merge(tickets::routes())
 }
 
+/// The routes of every route group that issue tokens.
+pub fn signing_routes() -> OpenApiRouter<SigningContext> {
+    auth::signing_routes().merge(qr_auth::signing_routes())
+}
+
 /// The servable router of every route group.
-pub fn app(ctx: Context) -> axum::Router {
-    shared::http::finish(routes(), ctx)
+pub fn app(ctx: SigningContext) -> axum::Router {
+    shared::http::finish_signing(routes(), signing_routes(), ctx)
 }

@@ -1,16 +1,18 @@
 //! The local all-in-one server: every route group on one port, with the same paths as API
 //! Gateway, against the configured AWS endpoint (LocalStack for `make run`). Creates the table
 //! and the attachment bucket if they are missing and seeds the table like the auth Lambda's cold
-//! start. Not deployed; the Lambdas are.
+//! start. Not deployed; the Lambdas are, so it always runs in the explicit local mode
+//! (`SESAME_LOCAL_DEV`): without a configured signing key it generates a development key.
 
 use std::net::SocketAddr;
 
-use shared::Context;
+use shared::SigningContext;
+use shared::config::Config;
 
 #[tokio::main]
 async fn main() -> Result<(), shared::BoxError> {
     shared::telemetry::init();
-    let ctx = Context::from_env().await?;
+    let ctx = SigningContext::from_config(Config::local_from_env()?).await?;
     ctx.store.create_table().await?;
     shared::bootstrap::run(&ctx).await?;
     ctx.blobs.create_bucket().await?;

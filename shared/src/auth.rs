@@ -7,7 +7,7 @@ use chrono::{DateTime, Utc};
 use rand::Rng;
 
 use crate::client::ClientInfo;
-use crate::context::Context;
+use crate::context::{Context, SigningContext};
 use crate::domain::{
     CreatedVia, Email, LoginOutcome, LoginRecord, RotatedRefresh, Session, SessionId, User, UserId,
 };
@@ -32,8 +32,7 @@ pub struct Principal {
     pub session: Session,
 }
 
-/// A validated registration.
-#[derive(Debug)]
+/// A validated registration. It holds a password, so it has no `Debug`.
 pub struct NewAccount {
     pub email: Email,
     pub password: String,
@@ -60,7 +59,7 @@ fn invalid_credentials() -> Error {
 /// confirmation; the e-mail
 /// must be free (409 `email_taken`).
 pub async fn register(
-    ctx: &Context,
+    ctx: &SigningContext,
     account: NewAccount,
     client: &ClientInfo,
 ) -> Result<TokenResponse> {
@@ -106,7 +105,7 @@ pub async fn register(
 /// get 429 (see [`LOGIN_PER_IP`]); too many failures on one account lock it (see
 /// [`count_failure`]).
 pub async fn login(
-    ctx: &Context,
+    ctx: &SigningContext,
     email: &Email,
     password: &str,
     client: &ClientInfo,
@@ -225,7 +224,7 @@ async fn record_attempt(
 /// transaction, and concurrent logins retry on the user's session version so the cap holds.
 /// The login is recorded in the user's history with `via` as its method.
 pub async fn start_session(
-    ctx: &Context,
+    ctx: &SigningContext,
     mut account: UserSessions,
     client: &ClientInfo,
     via: CreatedVia,
@@ -301,14 +300,14 @@ fn new_session(
 }
 
 fn token_response(
-    ctx: &Context,
+    ctx: &SigningContext,
     user: &User,
     session: &Session,
     refresh: &RefreshToken,
     now: DateTime<Utc>,
 ) -> Result<TokenResponse> {
     let (access_token, expires_in) =
-        tokens::issue_access_token(&ctx.keys, &ctx.config, user.id, session.id, now)?;
+        tokens::issue_access_token(&ctx.signer, &ctx.config, user.id, session.id, now)?;
     Ok(TokenResponse {
         access_token,
         refresh_token: refresh.expose(),
@@ -350,7 +349,7 @@ async fn refresh_target(
 ///   (a client retrying after a lost response).
 /// - A token rotated out earlier: reuse of a stolen token; the whole session is revoked (401).
 /// - Anything else: 401, nothing revoked.
-pub async fn refresh(ctx: &Context, raw_token: &str) -> Result<TokenResponse> {
+pub async fn refresh(ctx: &SigningContext, raw_token: &str) -> Result<TokenResponse> {
     let token = RefreshToken::parse(raw_token)?;
     let now = ctx.now();
     let (user, session) = refresh_target(ctx, &token, now).await?;
@@ -502,7 +501,7 @@ pub async fn change_password(
 /// inactive. This is what makes logout and revocation take effect on the very next request.
 pub async fn authenticate(ctx: &Context, token: &str) -> Result<Principal> {
     let now = ctx.now();
-    let claims = tokens::verify_access_token(&ctx.keys, &ctx.config, token, now)?;
+    let claims = tokens::verify_access_token(&ctx.verifier, &ctx.config, token, now)?;
     let (user, session) = ctx
         .store
         .find_user_and_session(claims.sub, claims.sid)

@@ -14,6 +14,7 @@ use aws_sdk_s3::error::{ProvideErrorMetadata, SdkError};
 use aws_sdk_s3::presigning::{PresignedRequest, PresigningConfig};
 use aws_sdk_s3::types::{BucketLocationConstraint, CreateBucketConfiguration};
 use chrono::{DateTime, Utc};
+use percent_encoding::{AsciiSet, NON_ALPHANUMERIC, utf8_percent_encode};
 
 use crate::error::{Error, Result};
 
@@ -120,10 +121,15 @@ impl Blobs {
         Ok(signed(&presigned))
     }
 
-    /// A URL that downloads `key` until `now + ttl`.
+    /// A URL that downloads `key` until `now + ttl`. S3 answers it with the pinned
+    /// `content_type` and `Content-Disposition: attachment` under `file_name` (RFC 6266/8187
+    /// `filename*`, percent-encoded UTF-8), both fixed by the signature, so a browser saves the
+    /// file instead of rendering it whatever the object claims to be.
     pub async fn presign_get(
         &self,
         key: &str,
+        file_name: &str,
+        content_type: &str,
         now: DateTime<Utc>,
         ttl: Duration,
     ) -> Result<String> {
@@ -132,11 +138,36 @@ impl Blobs {
             .get_object()
             .bucket(&self.bucket)
             .key(key)
+            .response_content_type(content_type)
+            .response_content_disposition(attachment_disposition(file_name))
             .presigned(presigning(now, ttl)?)
             .await
             .map_err(|e| sdk_error("PresignGetObject", e))?;
         Ok(presigned.uri().to_owned())
     }
+}
+
+/// `attachment; filename*=UTF-8''<name>` with every byte outside RFC 8187's `attr-char`
+/// percent-encoded, so quotes, semicolons and line breaks in a user's file name cannot change
+/// the header's meaning.
+pub fn attachment_disposition(file_name: &str) -> String {
+    const ATTR_CHAR_COMPLEMENT: &AsciiSet = &NON_ALPHANUMERIC
+        .remove(b'!')
+        .remove(b'#')
+        .remove(b'$')
+        .remove(b'&')
+        .remove(b'+')
+        .remove(b'-')
+        .remove(b'.')
+        .remove(b'^')
+        .remove(b'_')
+        .remove(b'`')
+        .remove(b'|')
+        .remove(b'~');
+    format!(
+        "attachment; filename*=UTF-8''{}",
+        utf8_percent_encode(file_name, ATTR_CHAR_COMPLEMENT)
+    )
 }
 
 fn presigning(now: DateTime<Utc>, ttl: Duration) -> Result<PresigningConfig> {
@@ -174,5 +205,22 @@ fn sdk_error<E: ProvideErrorMetadata + Debug>(operation: &str, error: SdkError<E
         Error::Unavailable
     } else {
         Error::internal(format!("{operation} failed"))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_download_name_is_percent_encoded_utf8() {
+        assert_eq!(
+            attachment_disposition("résumé \"final\";.pdf"),
+            "attachment; filename*=UTF-8''r%C3%A9sum%C3%A9%20%22final%22%3B.pdf"
+        );
+        assert_eq!(
+            attachment_disposition("log_1.txt"),
+            "attachment; filename*=UTF-8''log_1.txt"
+        );
     }
 }

@@ -76,7 +76,7 @@ pub async fn run(ctx: &Context) -> Result<Outcome> {
             }
         }
     }
-    match (&ctx.config.admin_email, &ctx.config.admin_password) {
+    match (&ctx.config.admin_email, ctx.config.admin_password()) {
         (Some(email), Some(password)) => ensure_admin(ctx, email, password, &mut outcome).await?,
         (None, None) => {}
         _ => {

@@ -2,13 +2,20 @@
 //!
 //! Every variable is optional and has the documented default (see `.env.example`); a value that
 //! is present but malformed stops the process at start-up instead of surprising a request later.
+//!
+//! Secrets are not in the environment of a deployment: it names Secrets Manager secrets
+//! (`SESAME_*_SECRET`), which `Context::from_env` resolves at cold start. Plain-text secret
+//! values are accepted only in the explicit local mode (`SESAME_LOCAL_DEV=1`). Secret values are
+//! [`SecretString`]s and `Config`'s `Debug` never shows them.
 
 use std::env;
 use std::str::FromStr;
 use std::time::Duration;
 
+use secrecy::{ExposeSecret, SecretString};
+
 /// Sesame's settings. `Config::default()` is the documented defaults; tests override fields.
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 pub struct Config {
     /// `SESAME_TABLE`: the DynamoDB table.
     pub table_name: String,
@@ -31,11 +38,25 @@ pub struct Config {
     /// `SESAME_REFRESH_GRACE_SECS`: how long a rotated-out refresh token gets 409 instead of
     /// revoking the session (10).
     pub refresh_grace: Duration,
-    /// `SESAME_TRUST_GEO_HEADERS`: read CloudFront viewer headers into session locations (false).
+    /// `SESAME_TRUST_GEO_HEADERS`: behind CloudFront, take the client IP and location from
+    /// CloudFront's viewer headers, on requests that carry the origin secret (false).
     pub trust_geo_headers: bool,
-    /// `SESAME_SIGNING_KEY`: Ed25519 private key, PKCS#8 PEM. Required in Lambda.
-    pub signing_key_pem: Option<String>,
-    /// `SESAME_DEV_KEY_PATH`: where a local run keeps its generated key (`.local/dev-signing-key.pem`).
+    /// `SESAME_ORIGIN_VERIFY_SECRET`: the secret whose value CloudFront sends in the
+    /// `x-origin-verify` header; required when `trust_geo_headers` is on (outside local mode).
+    pub origin_verify_secret: Option<String>,
+    /// The origin secret's value: resolved from `origin_verify_secret` at cold start, or
+    /// `SESAME_ORIGIN_VERIFY` in local mode.
+    pub origin_verify: Option<SecretString>,
+    /// `SESAME_LOCAL_DEV`: the explicit local mode (`make run`, the local server, the tests):
+    /// a missing signing key is generated, plain-text secrets are accepted. Refused in Lambda.
+    pub local_dev: bool,
+    /// `SESAME_SIGNING_KEY_SECRET`: id or ARN of the secret holding the Ed25519 private key
+    /// (PKCS#8 PEM). Read only by the functions that issue tokens.
+    pub signing_key_secret: Option<String>,
+    /// `SESAME_VERIFY_KEY_SECRET`: id or ARN of the secret holding the matching public key (SPKI
+    /// PEM), read by the functions that only verify tokens.
+    pub verify_key_secret: Option<String>,
+    /// `SESAME_DEV_KEY_PATH`: where local mode keeps its generated key (`.local/dev-signing-key.pem`).
     pub dev_key_path: String,
     /// `SESAME_HASH_CONCURRENCY`: password hashes computed at once (number of CPUs).
     pub hash_concurrency: usize,
@@ -64,8 +85,53 @@ pub struct Config {
     /// `SESAME_ADMIN_EMAIL`: the first superuser, created at start-up with
     /// `admin_password` (see `bootstrap`). Unset: no superuser is created.
     pub admin_email: Option<String>,
-    /// `SESAME_ADMIN_PASSWORD`: the first superuser's password (in Lambda, from a secret).
-    pub admin_password: Option<String>,
+    /// `SESAME_ADMIN_PASSWORD_SECRET`: id or ARN of the secret holding the first superuser's
+    /// password.
+    pub admin_password_secret: Option<String>,
+    /// The first superuser's password: resolved from `admin_password_secret` at cold start, or
+    /// `SESAME_ADMIN_PASSWORD` in local mode. Read it with [`Config::admin_password`].
+    pub admin_password: Option<SecretString>,
+}
+
+impl std::fmt::Debug for Config {
+    /// Every setting except secret values, which show only whether they are set.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let redacted = |secret: &Option<SecretString>| secret.as_ref().map(|_| "[REDACTED]");
+        f.debug_struct("Config")
+            .field("table_name", &self.table_name)
+            .field("bucket_name", &self.bucket_name)
+            .field("aws_endpoint_url", &self.aws_endpoint_url)
+            .field("aws_region", &self.aws_region)
+            .field("issuer", &self.issuer)
+            .field("audience", &self.audience)
+            .field("access_token_ttl", &self.access_token_ttl)
+            .field("session_ttl", &self.session_ttl)
+            .field("max_sessions", &self.max_sessions)
+            .field("refresh_grace", &self.refresh_grace)
+            .field("trust_geo_headers", &self.trust_geo_headers)
+            .field("origin_verify_secret", &self.origin_verify_secret)
+            .field("origin_verify", &redacted(&self.origin_verify))
+            .field("local_dev", &self.local_dev)
+            .field("signing_key_secret", &self.signing_key_secret)
+            .field("verify_key_secret", &self.verify_key_secret)
+            .field("dev_key_path", &self.dev_key_path)
+            .field("hash_concurrency", &self.hash_concurrency)
+            .field("lockout_threshold", &self.lockout_threshold)
+            .field("lockout_window", &self.lockout_window)
+            .field("lockout_base", &self.lockout_base)
+            .field("lockout_max", &self.lockout_max)
+            .field("login_ip_limit", &self.login_ip_limit)
+            .field("cleanup_lookback_days", &self.cleanup_lookback_days)
+            .field("quota_max_videos", &self.quota_max_videos)
+            .field("quota_max_duration", &self.quota_max_duration)
+            .field("quota_max_file_size_mb", &self.quota_max_file_size_mb)
+            .field("qr_ttl", &self.qr_ttl)
+            .field("qr_uri_scheme", &self.qr_uri_scheme)
+            .field("admin_email", &self.admin_email)
+            .field("admin_password_secret", &self.admin_password_secret)
+            .field("admin_password", &redacted(&self.admin_password))
+            .finish()
+    }
 }
 
 impl Default for Config {
@@ -82,7 +148,11 @@ impl Default for Config {
             max_sessions: 10,
             refresh_grace: Duration::from_secs(10),
             trust_geo_headers: false,
-            signing_key_pem: None,
+            origin_verify_secret: None,
+            origin_verify: None,
+            local_dev: false,
+            signing_key_secret: None,
+            verify_key_secret: None,
             dev_key_path: ".local/dev-signing-key.pem".into(),
             hash_concurrency: std::thread::available_parallelism().map_or(2, |n| n.get()),
             lockout_threshold: 5,
@@ -97,6 +167,7 @@ impl Default for Config {
             qr_ttl: Duration::from_secs(60),
             qr_uri_scheme: "sesame".into(),
             admin_email: None,
+            admin_password_secret: None,
             admin_password: None,
         }
     }
@@ -111,8 +182,76 @@ pub struct ConfigError {
 }
 
 impl Config {
-    /// Reads the environment over the defaults.
+    /// Reads the environment over the defaults. Fails on a malformed value and on secret
+    /// settings that do not fit the mode (see [`Config::check_secrets`]).
     pub fn from_env() -> Result<Self, ConfigError> {
+        let config = Config::read_env()?;
+        config.check_secrets(is_lambda())?;
+        Ok(config)
+    }
+
+    /// Reads the environment like [`Config::from_env`], in the explicit local mode whatever
+    /// `SESAME_LOCAL_DEV` says: what the local server, which is never deployed, runs with.
+    pub fn local_from_env() -> Result<Self, ConfigError> {
+        let config = Config {
+            local_dev: true,
+            ..Config::read_env()?
+        };
+        config.check_secrets(is_lambda())?;
+        Ok(config)
+    }
+
+    /// The first superuser's password, if configured.
+    pub fn admin_password(&self) -> Option<&str> {
+        self.admin_password
+            .as_ref()
+            .map(ExposeSecret::expose_secret)
+    }
+
+    /// Checks the secret settings before any is resolved: local mode is refused in Lambda;
+    /// plain-text secret values are accepted only in local mode; trusting CloudFront's headers
+    /// needs the origin secret that proves a request came through CloudFront.
+    pub fn check_secrets(&self, in_lambda: bool) -> Result<(), ConfigError> {
+        let refuse = |name, reason: &str| {
+            Err(ConfigError {
+                name,
+                reason: reason.to_owned(),
+            })
+        };
+        if self.local_dev && in_lambda {
+            return refuse(
+                "SESAME_LOCAL_DEV",
+                "local development mode is refused in Lambda",
+            );
+        }
+        if !self.local_dev && self.admin_password.is_some() {
+            return refuse(
+                "SESAME_ADMIN_PASSWORD",
+                "a plain-text password is accepted only with SESAME_LOCAL_DEV=1; \
+                 name a Secrets Manager secret in SESAME_ADMIN_PASSWORD_SECRET",
+            );
+        }
+        if !self.local_dev && self.origin_verify.is_some() {
+            return refuse(
+                "SESAME_ORIGIN_VERIFY",
+                "a plain-text origin secret is accepted only with SESAME_LOCAL_DEV=1; \
+                 name a Secrets Manager secret in SESAME_ORIGIN_VERIFY_SECRET",
+            );
+        }
+        if self.trust_geo_headers
+            && self.origin_verify.is_none()
+            && self.origin_verify_secret.is_none()
+        {
+            return refuse(
+                "SESAME_TRUST_GEO_HEADERS",
+                "trusting CloudFront headers needs SESAME_ORIGIN_VERIFY_SECRET, the secret \
+                 CloudFront sends in x-origin-verify",
+            );
+        }
+        Ok(())
+    }
+
+    fn read_env() -> Result<Self, ConfigError> {
         let defaults = Config::default();
         Ok(Config {
             table_name: string("SESAME_TABLE").unwrap_or(defaults.table_name),
@@ -132,7 +271,11 @@ impl Config {
                 .map_or(defaults.refresh_grace, Duration::from_secs),
             trust_geo_headers: parsed("SESAME_TRUST_GEO_HEADERS")?
                 .unwrap_or(defaults.trust_geo_headers),
-            signing_key_pem: string("SESAME_SIGNING_KEY"),
+            origin_verify_secret: string("SESAME_ORIGIN_VERIFY_SECRET"),
+            origin_verify: string("SESAME_ORIGIN_VERIFY").map(SecretString::from),
+            local_dev: parsed::<u8>("SESAME_LOCAL_DEV")?.is_some_and(|flag| flag == 1),
+            signing_key_secret: string("SESAME_SIGNING_KEY_SECRET"),
+            verify_key_secret: string("SESAME_VERIFY_KEY_SECRET"),
             dev_key_path: string("SESAME_DEV_KEY_PATH").unwrap_or(defaults.dev_key_path),
             hash_concurrency: parsed("SESAME_HASH_CONCURRENCY")?
                 .unwrap_or(defaults.hash_concurrency),
@@ -156,7 +299,8 @@ impl Config {
             qr_ttl: parsed("SESAME_QR_TTL_SECS")?.map_or(defaults.qr_ttl, Duration::from_secs),
             qr_uri_scheme: string("SESAME_QR_URI_SCHEME").unwrap_or(defaults.qr_uri_scheme),
             admin_email: string("SESAME_ADMIN_EMAIL"),
-            admin_password: string("SESAME_ADMIN_PASSWORD"),
+            admin_password_secret: string("SESAME_ADMIN_PASSWORD_SECRET"),
+            admin_password: string("SESAME_ADMIN_PASSWORD").map(SecretString::from),
         })
     }
 }
@@ -182,4 +326,47 @@ where
             })
         })
         .transpose()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn debug_output_never_shows_a_secret_value() {
+        let config = Config {
+            admin_password: Some("hunter2 is my admin passphrase".into()),
+            origin_verify: Some("origin-secret-f00d".into()),
+            ..Config::default()
+        };
+        let shown = format!("{config:?}");
+        assert!(!shown.contains("hunter2"), "{shown}");
+        assert!(!shown.contains("f00d"), "{shown}");
+        assert!(shown.contains("[REDACTED]"), "{shown}");
+    }
+
+    #[test]
+    fn secret_settings_must_fit_the_mode() {
+        let plain_password = Config {
+            admin_password: Some("a long local passphrase".into()),
+            ..Config::default()
+        };
+        assert!(plain_password.check_secrets(false).is_err());
+        let local = Config {
+            local_dev: true,
+            ..plain_password.clone()
+        };
+        assert!(local.check_secrets(false).is_ok());
+        assert!(local.check_secrets(true).is_err(), "local mode in Lambda");
+        let untrusted_cloudfront = Config {
+            trust_geo_headers: true,
+            ..Config::default()
+        };
+        assert!(untrusted_cloudfront.check_secrets(true).is_err());
+        let cloudfront = Config {
+            origin_verify_secret: Some("sesame/origin-verify".into()),
+            ..untrusted_cloudfront
+        };
+        assert!(cloudfront.check_secrets(true).is_ok());
+    }
 }

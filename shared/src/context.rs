@@ -1,25 +1,70 @@
 //! Everything a request needs, built once per cold start and shared by every request.
+//!
+//! There are two contexts. [`Context`] verifies access tokens with the public key only: it is
+//! what the sessions, quota, tickets and cleanup functions run with. [`SigningContext`] adds
+//! the private signing key; only the functions that issue tokens (auth, qr-auth) build one.
+//! Issuing a token needs a `&SigningContext`, so code holding a `Context` cannot sign:
+//!
+//! ```compile_fail
+//! fn sign(ctx: &shared::Context) {
+//!     let _ = &ctx.signer;
+//! }
+//! ```
 
+use std::ops::Deref;
 use std::sync::Arc;
 
+use axum::extract::FromRef;
 use chrono::{DateTime, Utc};
+use secrecy::ExposeSecret;
 
 use crate::blobs::Blobs;
 use crate::clock::{Clock, SystemClock};
 use crate::config::Config;
+use crate::error::Error;
 use crate::password::PasswordHasher;
+use crate::secrets::Secrets;
 use crate::store::Store;
-use crate::tokens::Keys;
+use crate::tokens::{Signer, Verifier};
 
-/// Configuration, store, attachment bucket, keys, clock and password hasher; cheap to clone.
-#[derive(Debug, Clone)]
+/// Configuration, store, attachment bucket, token verifier, clock and password hasher; cheap to
+/// clone. Holds no private key.
+#[derive(Clone)]
 pub struct Context {
     pub config: Arc<Config>,
     pub store: Store,
     pub blobs: Blobs,
-    pub keys: Arc<Keys>,
+    pub verifier: Arc<Verifier>,
     pub clock: Arc<dyn Clock>,
     pub hasher: PasswordHasher,
+}
+
+impl std::fmt::Debug for Context {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Context")
+            .field("config", &self.config)
+            .field("store", &self.store)
+            .field("blobs", &self.blobs)
+            .field("verifier", &self.verifier)
+            .finish_non_exhaustive()
+    }
+}
+
+/// A [`Context`] plus the private signing key: what issuing tokens needs. Dereferences to its
+/// `Context`, so every service that only verifies takes it as well.
+#[derive(Clone)]
+pub struct SigningContext {
+    context: Context,
+    pub signer: Arc<Signer>,
+}
+
+impl std::fmt::Debug for SigningContext {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SigningContext")
+            .field("context", &self.context)
+            .field("signer", &self.signer)
+            .finish()
+    }
 }
 
 impl Context {
@@ -28,7 +73,17 @@ impl Context {
         config: Config,
         store: Store,
         blobs: Blobs,
-        keys: Keys,
+        verifier: Verifier,
+        clock: Arc<dyn Clock>,
+    ) -> Context {
+        Context::assemble(config, store, blobs, Arc::new(verifier), clock)
+    }
+
+    fn assemble(
+        config: Config,
+        store: Store,
+        blobs: Blobs,
+        verifier: Arc<Verifier>,
         clock: Arc<dyn Clock>,
     ) -> Context {
         let hasher = PasswordHasher::new(config.hash_concurrency);
@@ -36,38 +91,156 @@ impl Context {
             config: Arc::new(config),
             store,
             blobs,
-            keys: Arc::new(keys),
+            verifier,
             clock,
             hasher,
         }
     }
 
-    /// Reads the environment, builds the DynamoDB and S3 clients from one AWS configuration and
-    /// loads the signing key. Called once per cold start by every function's `main`.
+    /// The verify-only context of a function that does not issue tokens, from the environment
+    /// (see [`Context::from_config`]). Called once per cold start.
     pub async fn from_env() -> Result<Context, crate::BoxError> {
-        let config = Config::from_env()?;
-        let mut loader = aws_config::defaults(aws_config::BehaviorVersion::latest())
-            .region(aws_config::Region::new(config.aws_region.clone()));
-        if let Some(endpoint) = &config.aws_endpoint_url {
-            loader = loader.endpoint_url(endpoint);
-        }
-        let sdk_config = loader.load().await;
-        let store = Store::connect(&sdk_config, &config.table_name);
+        Context::from_config(Config::from_env()?).await
+    }
+
+    /// Builds the DynamoDB, S3 and Secrets Manager clients from one AWS configuration, resolves
+    /// the configured secrets and loads the public key from `SESAME_VERIFY_KEY_SECRET`. Never
+    /// reads the signing key. Fails when a secret cannot be read or has the wrong form, and when
+    /// no verification key is configured outside local mode.
+    pub async fn from_config(config: Config) -> Result<Context, crate::BoxError> {
+        let (config, sdk_config, secrets) = connect(config).await?;
+        let verifier = match (&config.verify_key_secret, config.local_dev) {
+            (Some(id), _) => {
+                let public_pem = secrets.read(id).await?;
+                Arc::new(Verifier::from_public_pem(public_pem.expose_secret())?)
+            }
+            (None, true) => local_signer(&config)?.verifier_arc(),
+            (None, false) => {
+                return Err(missing(
+                    "SESAME_VERIFY_KEY_SECRET",
+                    "the secret holding the public key",
+                ));
+            }
+        };
+        Ok(Context::assembled(config, &sdk_config, verifier))
+    }
+
+    fn assembled(
+        config: Config,
+        sdk_config: &aws_config::SdkConfig,
+        verifier: Arc<Verifier>,
+    ) -> Context {
+        let store = Store::connect(sdk_config, &config.table_name);
         // Local endpoints serve buckets by path only; AWS prefers virtual-hosted addressing.
         let path_style = config.aws_endpoint_url.is_some();
-        let blobs = Blobs::connect(&sdk_config, &config.bucket_name, path_style);
-        let keys = Keys::load(&config)?;
-        Ok(Context::new(
-            config,
-            store,
-            blobs,
-            keys,
-            Arc::new(SystemClock),
-        ))
+        let blobs = Blobs::connect(sdk_config, &config.bucket_name, path_style);
+        Context::assemble(config, store, blobs, verifier, Arc::new(SystemClock))
     }
 
     /// The current time by this context's clock.
     pub fn now(&self) -> DateTime<Utc> {
         self.clock.now()
     }
+}
+
+impl SigningContext {
+    /// Assembles a signing context from its parts; its verifier is the signer's public key.
+    pub fn new(
+        config: Config,
+        store: Store,
+        blobs: Blobs,
+        signer: Signer,
+        clock: Arc<dyn Clock>,
+    ) -> SigningContext {
+        let signer = Arc::new(signer);
+        let verifier = signer.verifier_arc();
+        SigningContext {
+            context: Context::assemble(config, store, blobs, verifier, clock),
+            signer,
+        }
+    }
+
+    /// The signing context of a function that issues tokens, from the environment (see
+    /// [`SigningContext::from_config`]). Called once per cold start.
+    pub async fn from_env() -> Result<SigningContext, crate::BoxError> {
+        SigningContext::from_config(Config::from_env()?).await
+    }
+
+    /// Like [`Context::from_config`], but loads the private key from
+    /// `SESAME_SIGNING_KEY_SECRET` (in local mode, without it, the development key at
+    /// `SESAME_DEV_KEY_PATH`) and verifies with its public half. Fails when the key cannot be
+    /// read or is not an Ed25519 PKCS#8 PEM, and when none is configured outside local mode.
+    pub async fn from_config(config: Config) -> Result<SigningContext, crate::BoxError> {
+        let (config, sdk_config, secrets) = connect(config).await?;
+        let signer = match (&config.signing_key_secret, config.local_dev) {
+            (Some(id), _) => Signer::from_pem(&secrets.read(id).await?)?,
+            (None, true) => local_signer(&config)?,
+            (None, false) => {
+                return Err(missing(
+                    "SESAME_SIGNING_KEY_SECRET",
+                    "the secret holding the signing key",
+                ));
+            }
+        };
+        let signer = Arc::new(signer);
+        Ok(SigningContext {
+            context: Context::assembled(config, &sdk_config, signer.verifier_arc()),
+            signer,
+        })
+    }
+
+    /// The verify-only part of this context.
+    pub fn context(&self) -> &Context {
+        &self.context
+    }
+}
+
+impl Deref for SigningContext {
+    type Target = Context;
+
+    fn deref(&self) -> &Context {
+        &self.context
+    }
+}
+
+impl FromRef<SigningContext> for Context {
+    fn from_ref(signing: &SigningContext) -> Context {
+        signing.context.clone()
+    }
+}
+
+impl From<SigningContext> for Context {
+    /// Drops the signing key.
+    fn from(signing: SigningContext) -> Context {
+        signing.context
+    }
+}
+
+/// The AWS configuration shared by every client, and the configuration with its secret values
+/// (admin password, CloudFront origin secret) read from Secrets Manager.
+async fn connect(
+    mut config: Config,
+) -> Result<(Config, aws_config::SdkConfig, Secrets), crate::BoxError> {
+    let mut loader = aws_config::defaults(aws_config::BehaviorVersion::latest())
+        .region(aws_config::Region::new(config.aws_region.clone()));
+    if let Some(endpoint) = &config.aws_endpoint_url {
+        loader = loader.endpoint_url(endpoint);
+    }
+    let sdk_config = loader.load().await;
+    let secrets = Secrets::connect(&sdk_config);
+    if let Some(id) = &config.admin_password_secret {
+        config.admin_password = Some(secrets.read(id).await?);
+    }
+    if let Some(id) = &config.origin_verify_secret {
+        config.origin_verify = Some(secrets.read(id).await?);
+    }
+    Ok((config, sdk_config, secrets))
+}
+
+fn local_signer(config: &Config) -> Result<Signer, Error> {
+    Signer::local_dev(std::path::Path::new(&config.dev_key_path))
+}
+
+fn missing(name: &str, what: &str) -> crate::BoxError {
+    format!("{name} is required: set it to {what}, or SESAME_LOCAL_DEV=1 for a local run").into()
 }

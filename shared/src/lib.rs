@@ -18,6 +18,7 @@ pub mod qr_auth;
 pub mod quota;
 pub mod rate_limit;
 pub mod rbac;
+pub mod secrets;
 pub mod sessions;
 pub mod store;
 pub mod telemetry;
@@ -26,7 +27,7 @@ pub mod tokens;
 pub mod users;
 pub mod views;
 
-pub use context::Context;
+pub use context::{Context, SigningContext};
 pub use error::{Error, Result};
 
 /// A boxed error for start-up failures.

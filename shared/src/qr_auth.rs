@@ -17,7 +17,7 @@ use utoipa::ToSchema;
 
 use crate::auth::{self, Principal};
 use crate::client::ClientInfo;
-use crate::context::Context;
+use crate::context::{Context, SigningContext};
 use crate::domain::{CreatedVia, DeviceType, Location, QrLogin, QrStatus, UserId};
 use crate::error::{Error, Result};
 use crate::rate_limit::{self, Limit};
@@ -197,7 +197,7 @@ async fn find_live(ctx: &Context, code: &QrCode, now: DateTime<Utc>) -> Result<Q
 /// answer `consumed`. If the approving account is no longer active, no session is created (403
 /// `account_inactive`).
 pub async fn status(
-    ctx: &Context,
+    ctx: &SigningContext,
     code: &QrCode,
     poll_token: Option<&str>,
     browser: &ClientInfo,

@@ -7,7 +7,9 @@
 //! A refresh token is `<session id>.<256-bit random, base64url>`. Only the SHA-256 of the secret
 //! part is stored; comparisons of hashes are constant-time.
 
+use std::io::Write;
 use std::path::Path;
+use std::sync::Arc;
 
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
@@ -15,11 +17,12 @@ use chrono::{DateTime, Utc};
 use jsonwebtoken::jwk::{Jwk, JwkSet, PublicKeyUse, ThumbprintHash};
 use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey, Header, Validation};
 use rand::RngCore;
+use secrecy::{ExposeSecret, SecretString};
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 use subtle::ConstantTimeEq;
 
-use crate::config::{self, Config};
+use crate::config::Config;
 use crate::domain::{SessionId, UserId};
 use crate::error::{Error, Result};
 
@@ -27,82 +30,64 @@ use crate::error::{Error, Result};
 pub const ACCESS_TOKEN_TYP: &str = "at+jwt";
 /// Allowed clock skew when checking `exp`, `nbf` and `iat`, in seconds.
 const LEEWAY_SECS: i64 = 30;
+/// The DER prefix of an Ed25519 `SubjectPublicKeyInfo` (RFC 8410); the 32-byte key follows it.
+const ED25519_SPKI_PREFIX: [u8; 12] = [
+    0x30, 0x2a, 0x30, 0x05, 0x06, 0x03, 0x2b, 0x65, 0x70, 0x03, 0x21, 0x00,
+];
 
-/// The signing key and what verifiers need: its `kid` and its public JWK.
-pub struct Keys {
+/// What every function needs to check access tokens: the public key, its `kid` and its JWKS.
+/// It holds no private key, so a function built with only a `Verifier` cannot sign a token.
+pub struct Verifier {
     kid: String,
-    encoding: EncodingKey,
     decoding: DecodingKey,
     jwks: JwkSet,
 }
 
-impl std::fmt::Debug for Keys {
+impl std::fmt::Debug for Verifier {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Keys")
+        f.debug_struct("Verifier")
             .field("kid", &self.kid)
             .finish_non_exhaustive()
     }
 }
 
-impl Keys {
-    /// Loads an Ed25519 private key from PKCS#8 PEM. The `kid` is the key's RFC 7638 thumbprint.
-    pub fn from_pem(pem: &str) -> Result<Self> {
-        let encoding = EncodingKey::from_ed_pem(pem.as_bytes()).map_err(|e| {
-            Error::internal(format!("signing key is not an Ed25519 PKCS#8 PEM: {e}"))
-        })?;
-        let mut jwk =
-            Jwk::from_encoding_key(&encoding, Algorithm::EdDSA).map_err(Error::internal)?;
+impl Verifier {
+    /// Loads an Ed25519 public key from SPKI PEM (`-----BEGIN PUBLIC KEY-----`, what `openssl
+    /// pkey -pubout` writes). Fails on anything else.
+    pub fn from_public_pem(public_pem: &str) -> Result<Self> {
+        let invalid = || Error::internal("the verification key is not an Ed25519 public key PEM");
+        let parsed = pem::parse(public_pem.trim()).map_err(|_| invalid())?;
+        let raw = parsed
+            .contents()
+            .strip_prefix(&ED25519_SPKI_PREFIX[..])
+            .filter(|raw| parsed.tag() == "PUBLIC KEY" && raw.len() == 32)
+            .ok_or_else(invalid)?;
+        let jwk: Jwk = serde_json::from_value(serde_json::json!({
+            "kty": "OKP",
+            "crv": "Ed25519",
+            "alg": "EdDSA",
+            "x": URL_SAFE_NO_PAD.encode(raw),
+        }))
+        .map_err(Error::internal)?;
+        Verifier::from_jwk(jwk)
+    }
+
+    /// The verifier of a public JWK; the `kid` is the key's RFC 7638 thumbprint.
+    fn from_jwk(mut jwk: Jwk) -> Result<Self> {
         let kid = jwk
             .thumbprint(ThumbprintHash::SHA256)
             .map_err(Error::internal)?;
         jwk.common.key_id = Some(kid.clone());
         jwk.common.public_key_use = Some(PublicKeyUse::Signature);
         let decoding = DecodingKey::from_jwk(&jwk).map_err(Error::internal)?;
-        Ok(Keys {
+        Ok(Verifier {
             kid,
-            encoding,
             decoding,
             jwks: JwkSet { keys: vec![jwk] },
         })
     }
 
-    /// Makes a new random Ed25519 key and returns it with its PKCS#8 (v1, the form `openssl
-    /// genpkey` writes) PEM.
-    pub fn generate() -> Result<(Self, String)> {
-        let rng = aws_lc_rs::rand::SystemRandom::new();
-        let der = aws_lc_rs::signature::Ed25519KeyPair::generate_pkcs8v1(&rng)
-            .map_err(Error::internal)?;
-        let pem = pem::encode(&pem::Pem::new("PRIVATE KEY", der.as_ref().to_vec()));
-        Ok((Keys::from_pem(&pem)?, pem))
-    }
-
-    /// The configured key. Without one, a Lambda refuses to start; a local run generates a
-    /// development key once and keeps it at `config.dev_key_path` so restarts keep sessions valid.
-    pub fn load(config: &Config) -> Result<Self> {
-        if let Some(pem) = &config.signing_key_pem {
-            return Keys::from_pem(pem);
-        }
-        if config::is_lambda() {
-            return Err(Error::internal("SESAME_SIGNING_KEY is required in Lambda"));
-        }
-        let path = Path::new(&config.dev_key_path);
-        if let Ok(pem) = std::fs::read_to_string(path) {
-            tracing::info!(path = %path.display(), "using the local development signing key");
-            return Keys::from_pem(&pem);
-        }
-        let (keys, pem) = Keys::generate()?;
-        if let Some(dir) = path.parent() {
-            std::fs::create_dir_all(dir).map_err(Error::internal)?;
-        }
-        std::fs::write(path, pem).map_err(Error::internal)?;
-        tracing::warn!(
-            path = %path.display(),
-            "no SESAME_SIGNING_KEY configured: generated a development signing key"
-        );
-        Ok(keys)
-    }
-
-    /// The key id put in every token header.
+    /// The key id every token header must carry.
     pub fn kid(&self) -> &str {
         &self.kid
     }
@@ -110,6 +95,99 @@ impl Keys {
     /// The public keys as a JWK Set, for `/.well-known/jwks.json`.
     pub fn jwks(&self) -> &JwkSet {
         &self.jwks
+    }
+
+    /// The public key as SPKI PEM: what the operator stores in the verification-key secret.
+    pub fn public_pem(&self) -> String {
+        let mut der = ED25519_SPKI_PREFIX.to_vec();
+        der.extend(self.raw_public_key());
+        pem::encode(&pem::Pem::new("PUBLIC KEY", der))
+    }
+
+    fn raw_public_key(&self) -> Vec<u8> {
+        match &self.jwks.keys[0].algorithm {
+            jsonwebtoken::jwk::AlgorithmParameters::OctetKeyPair(okp) => {
+                URL_SAFE_NO_PAD.decode(&okp.x).unwrap_or_default()
+            }
+            _ => Vec::new(),
+        }
+    }
+}
+
+/// The private signing key with its [`Verifier`]. Only the functions that issue tokens (auth,
+/// qr-auth) ever hold one; see `context::SigningContext`.
+pub struct Signer {
+    encoding: EncodingKey,
+    verifier: Arc<Verifier>,
+}
+
+impl std::fmt::Debug for Signer {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Signer")
+            .field("kid", &self.verifier.kid)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Signer {
+    /// Loads an Ed25519 private key from PKCS#8 PEM. Fails on anything else.
+    pub fn from_pem(private_pem: &SecretString) -> Result<Self> {
+        let encoding = EncodingKey::from_ed_pem(private_pem.expose_secret().trim().as_bytes())
+            .map_err(|_| Error::internal("the signing key is not an Ed25519 PKCS#8 PEM"))?;
+        let jwk = Jwk::from_encoding_key(&encoding, Algorithm::EdDSA).map_err(Error::internal)?;
+        Ok(Signer {
+            encoding,
+            verifier: Arc::new(Verifier::from_jwk(jwk)?),
+        })
+    }
+
+    /// Makes a new random Ed25519 key and returns it with its PKCS#8 (v1, the form `openssl
+    /// genpkey` writes) PEM.
+    pub fn generate() -> Result<(Self, SecretString)> {
+        let rng = aws_lc_rs::rand::SystemRandom::new();
+        let der = aws_lc_rs::signature::Ed25519KeyPair::generate_pkcs8v1(&rng)
+            .map_err(Error::internal)?;
+        let pem = SecretString::from(pem::encode(&pem::Pem::new(
+            "PRIVATE KEY",
+            der.as_ref().to_vec(),
+        )));
+        Ok((Signer::from_pem(&pem)?, pem))
+    }
+
+    /// The development key of a local run, kept at `path` so restarts keep sessions valid: read
+    /// if the file exists, otherwise generated and written readable by its owner only (0600).
+    /// Callers allow this only in the explicit local mode (`SESAME_LOCAL_DEV=1`).
+    pub fn local_dev(path: &Path) -> Result<Self> {
+        if let Ok(pem) = std::fs::read_to_string(path) {
+            tracing::info!(path = %path.display(), "using the local development signing key");
+            return Signer::from_pem(&pem.into());
+        }
+        let (signer, pem) = Signer::generate()?;
+        if let Some(dir) = path.parent() {
+            std::fs::create_dir_all(dir).map_err(Error::internal)?;
+        }
+        let mut options = std::fs::OpenOptions::new();
+        options.write(true).create_new(true);
+        #[cfg(unix)]
+        std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
+        let mut file = options.open(path).map_err(Error::internal)?;
+        file.write_all(pem.expose_secret().as_bytes())
+            .map_err(Error::internal)?;
+        tracing::warn!(
+            path = %path.display(),
+            "local development mode: generated a development signing key"
+        );
+        Ok(signer)
+    }
+
+    /// The public half, to verify what this key signs.
+    pub fn verifier(&self) -> &Verifier {
+        &self.verifier
+    }
+
+    /// The public half, shared.
+    pub fn verifier_arc(&self) -> Arc<Verifier> {
+        Arc::clone(&self.verifier)
     }
 }
 
@@ -122,12 +200,15 @@ pub struct AccessClaims {
     pub sid: SessionId,
     pub iat: i64,
     pub exp: i64,
+    /// Not before; Sesame never sets it, but a token that carries one is refused until then.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub nbf: Option<i64>,
     pub jti: String,
 }
 
 /// Signs an access token for a session; returns it with its lifetime in seconds.
 pub fn issue_access_token(
-    keys: &Keys,
+    signer: &Signer,
     config: &Config,
     user_id: UserId,
     session_id: SessionId,
@@ -141,19 +222,21 @@ pub fn issue_access_token(
         sid: session_id,
         iat: now.timestamp(),
         exp: now.timestamp() + ttl as i64,
+        nbf: None,
         jti: uuid::Uuid::now_v7().to_string(),
     };
     let mut header = Header::new(Algorithm::EdDSA);
     header.typ = Some(ACCESS_TOKEN_TYP.into());
-    header.kid = Some(keys.kid.clone());
-    let token = jsonwebtoken::encode(&header, &claims, &keys.encoding).map_err(Error::internal)?;
+    header.kid = Some(signer.verifier.kid.clone());
+    let token =
+        jsonwebtoken::encode(&header, &claims, &signer.encoding).map_err(Error::internal)?;
     Ok((token, ttl))
 }
 
 /// Verifies an access token's signature and claims. Every failure is the same 401
 /// `invalid_token`, so callers learn nothing about which check failed.
 pub fn verify_access_token(
-    keys: &Keys,
+    verifier: &Verifier,
     config: &Config,
     token: &str,
     now: DateTime<Utc>,
@@ -162,7 +245,7 @@ pub fn verify_access_token(
     let header = jsonwebtoken::decode_header(token).map_err(|_| invalid())?;
     if header.alg != Algorithm::EdDSA
         || header.typ.as_deref() != Some(ACCESS_TOKEN_TYP)
-        || header.kid.as_deref() != Some(keys.kid.as_str())
+        || header.kid.as_deref() != Some(verifier.kid.as_str())
     {
         return Err(invalid());
     }
@@ -173,21 +256,29 @@ pub fn verify_access_token(
     // Time is checked below against Sesame's clock rather than the system time.
     validation.validate_exp = false;
     validation.validate_nbf = false;
-    let claims = jsonwebtoken::decode::<AccessClaims>(token, &keys.decoding, &validation)
+    let claims = jsonwebtoken::decode::<AccessClaims>(token, &verifier.decoding, &validation)
         .map_err(|_| invalid())?
         .claims;
     let now = now.timestamp();
-    if claims.exp + LEEWAY_SECS <= now || claims.iat - LEEWAY_SECS > now {
+    let not_yet_valid = claims.nbf.is_some_and(|nbf| nbf - LEEWAY_SECS > now);
+    if claims.exp + LEEWAY_SECS <= now || claims.iat - LEEWAY_SECS > now || not_yet_valid {
         return Err(invalid());
     }
     Ok(claims)
 }
 
-/// A refresh token split into its session id and secret.
-#[derive(Debug)]
+/// A refresh token split into its session id and secret. Its `Debug` shows the session only.
 pub struct RefreshToken {
     pub session_id: SessionId,
-    secret: String,
+    secret: SecretString,
+}
+
+impl std::fmt::Debug for RefreshToken {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("RefreshToken")
+            .field("session_id", &self.session_id)
+            .finish_non_exhaustive()
+    }
 }
 
 impl RefreshToken {
@@ -195,7 +286,7 @@ impl RefreshToken {
     pub fn generate(session_id: SessionId) -> Self {
         RefreshToken {
             session_id,
-            secret: random_secret(),
+            secret: random_secret().into(),
         }
     }
 
@@ -210,18 +301,18 @@ impl RefreshToken {
         }
         Ok(RefreshToken {
             session_id,
-            secret: secret.to_owned(),
+            secret: secret.into(),
         })
     }
 
     /// The hex SHA-256 of the secret: the only form that is stored.
     pub fn hash(&self) -> String {
-        hash_secret(&self.secret)
+        hash_secret(self.secret.expose_secret())
     }
 
     /// The token as given to the client.
     pub fn expose(&self) -> String {
-        format!("{}.{}", self.session_id, self.secret)
+        format!("{}.{}", self.session_id, self.secret.expose_secret())
     }
 }
 
@@ -277,15 +368,59 @@ mod tests {
     #[test]
     fn access_token_verifies_with_its_own_key_only() {
         let config = Config::default();
-        let (keys, _) = Keys::generate().unwrap();
-        let (other, _) = Keys::generate().unwrap();
+        let (signer, _) = Signer::generate().unwrap();
+        let (other, _) = Signer::generate().unwrap();
         let now = Utc::now();
         let (token, ttl) =
-            issue_access_token(&keys, &config, UserId::new(), SessionId::new(), now).unwrap();
+            issue_access_token(&signer, &config, UserId::new(), SessionId::new(), now).unwrap();
         assert_eq!(ttl, 900);
-        assert!(verify_access_token(&keys, &config, &token, now).is_ok());
-        assert!(verify_access_token(&other, &config, &token, now).is_err());
+        assert!(verify_access_token(signer.verifier(), &config, &token, now).is_ok());
+        assert!(verify_access_token(other.verifier(), &config, &token, now).is_err());
         let later = now + chrono::Duration::seconds(ttl as i64 + LEEWAY_SECS);
-        assert!(verify_access_token(&keys, &config, &token, later).is_err());
+        assert!(verify_access_token(signer.verifier(), &config, &token, later).is_err());
+    }
+
+    #[test]
+    fn the_published_public_key_verifies_what_the_private_key_signs() {
+        let (signer, _) = Signer::generate().unwrap();
+        let verifier = Verifier::from_public_pem(&signer.verifier().public_pem()).unwrap();
+        assert_eq!(verifier.kid(), signer.verifier().kid());
+        let config = Config::default();
+        let now = Utc::now();
+        let (token, _) =
+            issue_access_token(&signer, &config, UserId::new(), SessionId::new(), now).unwrap();
+        assert!(verify_access_token(&verifier, &config, &token, now).is_ok());
+        assert!(
+            Verifier::from_public_pem("-----BEGIN PUBLIC KEY-----\nAAAA\n-----END PUBLIC KEY-----")
+                .is_err()
+        );
+    }
+
+    #[test]
+    fn the_development_key_is_readable_by_its_owner_only_and_kept() {
+        let dir = std::env::temp_dir().join(format!("sesame-dev-key-{}", uuid::Uuid::new_v4()));
+        let path = dir.join("dev-signing-key.pem");
+        let first = Signer::local_dev(&path).unwrap();
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt;
+            let mode = std::fs::metadata(&path).unwrap().permissions().mode();
+            assert_eq!(mode & 0o777, 0o600);
+        }
+        let again = Signer::local_dev(&path).unwrap();
+        assert_eq!(first.verifier().kid(), again.verifier().kid());
+        std::fs::remove_dir_all(dir).unwrap();
+    }
+
+    #[test]
+    fn no_secret_shows_in_debug_output() {
+        let (signer, pem) = Signer::generate().unwrap();
+        let token = RefreshToken::generate(SessionId::new());
+        let secret = token.expose();
+        let secret = secret.split_once('.').unwrap().1;
+        let shown = format!("{signer:?} {token:?}");
+        assert!(!shown.contains(secret), "{shown}");
+        let key_body = pem.expose_secret().lines().nth(1).unwrap().to_owned();
+        assert!(!shown.contains(&key_body), "{shown}");
     }
 }

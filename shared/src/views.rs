@@ -41,8 +41,9 @@ impl From<&User> for UserView {
     }
 }
 
-/// The answer to a successful login, registration, refresh or QR confirmation.
-#[derive(Debug, Serialize, ToSchema)]
+/// The answer to a successful login, registration, refresh or QR confirmation. Its `Debug`
+/// leaves the tokens out.
+#[derive(Serialize, ToSchema)]
 pub struct TokenResponse {
     pub access_token: String,
     pub refresh_token: String,
@@ -52,6 +53,17 @@ pub struct TokenResponse {
     pub expires_in: u64,
     pub session_id: String,
     pub user: UserView,
+}
+
+impl std::fmt::Debug for TokenResponse {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("TokenResponse")
+            .field("token_type", &self.token_type)
+            .field("expires_in", &self.expires_in)
+            .field("session_id", &self.session_id)
+            .field("user", &self.user)
+            .finish_non_exhaustive()
+    }
 }
 
 /// A user's quota: what they used, what applies to them and what is left. Durations are

@@ -354,7 +354,7 @@ async fn sessions_end_after_their_absolute_lifetime() {
     let user_id: UserId = tokens["user"]["id"].as_str().unwrap().parse().unwrap();
     let session_id = tokens["session_id"].as_str().unwrap().parse().unwrap();
     let (fresh, _) = shared::tokens::issue_access_token(
-        &env.ctx.keys,
+        &env.ctx.signer,
         &env.ctx.config,
         user_id,
         session_id,

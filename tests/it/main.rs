@@ -4,10 +4,14 @@
 mod accounts;
 mod api;
 mod cleanup;
+mod cloudfront;
+mod downloads;
+mod headers;
 mod qr;
 mod quota;
 mod rbac;
 mod refresh;
+mod secrets;
 mod sessions;
 mod support;
 mod tickets;

@@ -568,7 +568,7 @@ async fn the_quota_lambda_serves_an_api_gateway_consume_event() {
         r#"{"videos": 1, "duration_seconds": 2.5, "file_size_mb": 1, "idempotency_key": "lambda"}"#
     );
     let request = lambda_http::request::from_str(&event.to_string()).unwrap();
-    let response = quota::router(env.ctx.clone())
+    let response = quota::router(env.ctx.context().clone())
         .oneshot(request.map(Body::new))
         .await
         .unwrap();

@@ -588,7 +588,7 @@ async fn bad_rbac_input_is_refused_with_the_error_shape() {
 fn admin_config(email: String) -> impl FnOnce(&mut shared::config::Config) {
     move |c| {
         c.admin_email = Some(email);
-        c.admin_password = Some(PASSWORD.to_owned());
+        c.admin_password = Some(PASSWORD.into());
     }
 }
 
@@ -631,7 +631,7 @@ async fn bootstrap_promotes_an_existing_account_and_keeps_its_password() {
     let email = TestEnv::email("existing");
     let env = TestEnv::with_config(|c| {
         c.admin_email = Some(email.clone());
-        c.admin_password = Some("a different long passphrase".to_owned());
+        c.admin_password = Some("a different long passphrase".into());
     })
     .await;
     let tokens = env.register(&email).await;

@@ -9,13 +9,15 @@ use axum::body::Body;
 use axum::extract::ConnectInfo;
 use axum::http::{HeaderMap, Method, Request, StatusCode};
 use http_body_util::BodyExt;
+use secrecy::ExposeSecret;
 use serde_json::{Value, json};
-use shared::Context;
+use shared::SigningContext;
 use shared::blobs::Blobs;
+use shared::client::ORIGIN_VERIFY_HEADER;
 use shared::clock::OffsetClock;
 use shared::config::Config;
 use shared::store::Store;
-use shared::tokens::Keys;
+use shared::tokens::Signer;
 use tower::ServiceExt;
 
 /// A password that passes the policy.
@@ -28,9 +30,12 @@ pub const FIREFOX_WINDOWS: &str =
 /// A desktop Chrome User-Agent.
 pub const CHROME_MAC: &str = "Mozilla/5.0 (Macintosh; Intel Mac OS X 10_15_7) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/120.0.0.0 Safari/537.36";
 
+/// The origin secret tests configure; requests "through CloudFront" carry it.
+pub const ORIGIN_SECRET: &str = "test-origin-secret";
+
 /// One test's world: its own table, clock, keys and router.
 pub struct TestEnv {
-    pub ctx: Context,
+    pub ctx: SigningContext,
     pub clock: Arc<OffsetClock>,
     /// The signing key's PEM, for tests that forge tokens with it.
     pub signing_pem: String,
@@ -86,6 +91,12 @@ impl Call {
     }
 
     /// The client's IP as the server sees it.
+    pub fn without_header(mut self, name: &str) -> Self {
+        self.headers
+            .retain(|(existing, _)| !existing.eq_ignore_ascii_case(name));
+        self
+    }
+
     pub fn client_ip(mut self, ip: &str) -> Self {
         self.ip = SocketAddr::new(ip.parse().unwrap(), 40000);
         self
@@ -119,6 +130,8 @@ impl TestEnv {
             bucket_name: format!("sesame-test-{}", uuid::Uuid::new_v4().simple()),
             aws_endpoint_url: Some(endpoint()),
             hash_concurrency: 2,
+            local_dev: true,
+            origin_verify: Some(ORIGIN_SECRET.into()),
             ..Config::default()
         };
         adjust(&mut config);
@@ -129,9 +142,10 @@ impl TestEnv {
             .expect("the local AWS endpoint is up (make localstack)");
         let blobs = Blobs::local(&endpoint(), &config.aws_region, &config.bucket_name);
         blobs.create_bucket().await.expect("the local S3 is up");
-        let (keys, signing_pem) = Keys::generate().unwrap();
+        let (signer, signing_pem) = Signer::generate().unwrap();
+        let signing_pem = signing_pem.expose_secret().to_owned();
         let clock = Arc::new(OffsetClock::default());
-        let ctx = Context::new(config, store, blobs, keys, clock.clone());
+        let ctx = SigningContext::new(config, store, blobs, signer, clock.clone());
         let router = local_server::app(ctx.clone());
         TestEnv {
             ctx,
@@ -141,11 +155,17 @@ impl TestEnv {
         }
     }
 
+    /// A request; with `trust_geo_headers` on, it comes through CloudFront (it carries the
+    /// origin secret), as every request of such a deployment does.
     pub fn call(&self, method: Method, path: &str) -> Call {
+        let mut headers = vec![("user-agent".to_owned(), CHROME_MAC.to_owned())];
+        if self.ctx.config.trust_geo_headers {
+            headers.push((ORIGIN_VERIFY_HEADER.into(), ORIGIN_SECRET.into()));
+        }
         Call {
             method,
             path: path.into(),
-            headers: vec![("user-agent".into(), CHROME_MAC.into())],
+            headers,
             body: None,
             ip: "203.0.113.10:40000".parse().unwrap(),
         }

@@ -808,7 +808,7 @@ async fn the_tickets_lambda_serves_api_gateway_events() {
     .unwrap()
     .replace("{{TOKEN}}", &ada.token);
     let request = lambda_http::request::from_str(&event).unwrap();
-    let response = tickets::router(env.ctx.clone())
+    let response = tickets::router(env.ctx.context().clone())
         .oneshot(request.map(Body::new))
         .await
         .unwrap();

@@ -4,6 +4,7 @@ use axum::http::StatusCode;
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use jsonwebtoken::{Algorithm, EncodingKey, Header};
+use secrecy::ExposeSecret;
 use serde_json::{Value, json};
 
 use crate::support::*;
@@ -24,11 +25,11 @@ fn b64(value: &Value) -> String {
 async fn the_jwt_attack_corpus_is_refused() {
     let env = TestEnv::new().await;
     let tokens = env.register(&TestEnv::email("jwt")).await;
-    let kid = env.ctx.keys.kid().to_owned();
+    let kid = env.ctx.verifier.kid().to_owned();
     let ours = EncodingKey::from_ed_pem(env.signing_pem.as_bytes()).unwrap();
-    let (_, foreign_pem) = shared::tokens::Keys::generate().unwrap();
-    let foreign = EncodingKey::from_ed_pem(foreign_pem.as_bytes()).unwrap();
-    let jwks = serde_json::to_value(env.ctx.keys.jwks()).unwrap();
+    let (_, foreign_pem) = shared::tokens::Signer::generate().unwrap();
+    let foreign = EncodingKey::from_ed_pem(foreign_pem.expose_secret().as_bytes()).unwrap();
+    let jwks = serde_json::to_value(env.ctx.verifier.jwks()).unwrap();
     let public_x = URL_SAFE_NO_PAD
         .decode(jwks["keys"][0]["x"].as_str().unwrap())
         .unwrap();
@@ -102,6 +103,16 @@ async fn the_jwt_attack_corpus_is_refused() {
                 Some("at+jwt"),
                 &kid,
                 &with("iat", json!(now + 3600)),
+            ),
+        ),
+        (
+            "not valid before a time in the future",
+            sign(
+                Algorithm::EdDSA,
+                &ours,
+                Some("at+jwt"),
+                &kid,
+                &with("nbf", json!(now + 3600)),
             ),
         ),
         (

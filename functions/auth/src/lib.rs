@@ -17,6 +17,7 @@ use axum::response::IntoResponse;
 use serde::Deserialize;
 use shared::auth::{self, NewAccount, ProfileChanges};
 use shared::client::ClientInfo;
+use shared::context::SigningContext;
 use shared::domain::{Email, parse_name};
 use shared::error::ErrorBody;
 use shared::http::{Authenticated, Json};
@@ -28,17 +29,15 @@ use utoipa::{OpenApi as _, ToSchema};
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
-/// The servable router of this group.
-pub fn router(ctx: Context) -> axum::Router {
-    shared::http::finish(routes(), ctx)
+/// The servable router of this group. It issues tokens, so it needs the signing key.
+pub fn router(ctx: SigningContext) -> axum::Router {
+    shared::http::finish_signing(routes(), signing_routes(), ctx)
 }
 
-/// This group's routes with their OpenAPI description, for merging into a larger router.
+/// This group's routes that only verify tokens, with their OpenAPI description, for merging
+/// into a larger router.
 pub fn routes() -> OpenApiRouter<Context> {
     OpenApiRouter::with_openapi(ApiDoc::openapi())
-        .routes(routes!(register))
-        .routes(routes!(login))
-        .routes(routes!(refresh))
         .routes(routes!(logout))
         .routes(routes!(revoke))
         .routes(routes!(revoke_all))
@@ -48,6 +47,14 @@ pub fn routes() -> OpenApiRouter<Context> {
         .routes(routes!(openapi_json))
         .merge(users::routes())
         .merge(rbac::routes())
+}
+
+/// This group's routes that issue tokens (register, login, refresh).
+pub fn signing_routes() -> OpenApiRouter<SigningContext> {
+    OpenApiRouter::new()
+        .routes(routes!(register))
+        .routes(routes!(login))
+        .routes(routes!(refresh))
 }
 
 /// The OpenAPI 3.1 document of every route group, as served at `/v1/openapi.json`. Each group
@@ -60,6 +67,11 @@ pub fn document() -> OpenApi {
         .merge(qr_auth::routes())
         .merge(tickets::routes())
         .into_openapi();
+    document.merge(
+        signing_routes()
+            .merge(qr_auth::signing_routes())
+            .into_openapi(),
+    );
     describe_responses(&mut document);
     document
 }
@@ -154,7 +166,7 @@ pub struct RegisterRequest {
 #[utoipa::path(post, path = "/v1/auth/register", tag = "auth", request_body = RegisterRequest,
     responses((status = 201, body = TokenResponse), (status = 400, body = ErrorBody), (status = 409, description = "email_taken", body = ErrorBody)))]
 async fn register(
-    State(ctx): State<Context>,
+    State(ctx): State<SigningContext>,
     client: ClientInfo,
     Json(body): Json<RegisterRequest>,
 ) -> Result<impl IntoResponse> {
@@ -193,7 +205,7 @@ pub struct LoginRequest {
     responses((status = 200, body = TokenResponse), (status = 400, body = ErrorBody),
         (status = 401, description = "invalid_credentials", body = ErrorBody), (status = 429, body = ErrorBody)))]
 async fn login(
-    State(ctx): State<Context>,
+    State(ctx): State<SigningContext>,
     client: ClientInfo,
     Json(body): Json<LoginRequest>,
 ) -> Result<impl IntoResponse> {
@@ -219,7 +231,7 @@ pub struct RefreshRequest {
     responses((status = 200, body = TokenResponse), (status = 401, body = ErrorBody),
         (status = 409, description = "refresh_token_rotated", body = ErrorBody)))]
 async fn refresh(
-    State(ctx): State<Context>,
+    State(ctx): State<SigningContext>,
     Json(body): Json<RefreshRequest>,
 ) -> Result<impl IntoResponse> {
     Ok(tokens(
@@ -338,7 +350,7 @@ async fn change_password(
 async fn jwks(State(ctx): State<Context>) -> impl IntoResponse {
     (
         [(header::CACHE_CONTROL, "public, max-age=300")],
-        axum::Json(ctx.keys.jwks().clone()),
+        axum::Json(ctx.verifier.jwks().clone()),
     )
 }
 

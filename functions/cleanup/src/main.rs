@@ -1,4 +1,5 @@
-//! The `cleanup` Lambda: wiring only.
+//! The `cleanup` Lambda: wiring only. It runs with a verify-only `Context` and never reads the
+//! signing key.
 
 use lambda_runtime::{LambdaEvent, service_fn};
 

@@ -11,6 +11,7 @@ use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::IntoResponse;
 use serde::Deserialize;
 use shared::client::ClientInfo;
+use shared::context::SigningContext;
 use shared::error::ErrorBody;
 use shared::http::{Authenticated, Json};
 use shared::qr_auth::{self, QrBrowserView, QrCode, QrGenerated, QrStatusView};
@@ -22,19 +23,24 @@ use utoipa_axum::routes;
 /// The header that carries the browser's poll token.
 pub const POLL_TOKEN_HEADER: &str = "x-qr-poll-token";
 
-/// The servable router of this group.
-pub fn router(ctx: Context) -> axum::Router {
-    shared::http::finish(routes(), ctx)
+/// The servable router of this group. Its status poll issues tokens, so it needs the signing
+/// key.
+pub fn router(ctx: SigningContext) -> axum::Router {
+    shared::http::finish_signing(routes(), signing_routes(), ctx)
 }
 
-/// This group's routes with their OpenAPI description.
+/// This group's routes that only verify tokens, with their OpenAPI description.
 pub fn routes() -> OpenApiRouter<Context> {
     OpenApiRouter::new()
         .routes(routes!(generate))
-        .routes(routes!(status))
         .routes(routes!(scan))
         .routes(routes!(confirm))
         .routes(routes!(reject))
+}
+
+/// This group's route that issues tokens: the status poll that collects a confirmed login.
+pub fn signing_routes() -> OpenApiRouter<SigningContext> {
+    OpenApiRouter::new().routes(routes!(status))
 }
 
 /// Responses that carry secrets must not be cached (RFC 6749 §5.1).
@@ -65,7 +71,7 @@ async fn generate(State(ctx): State<Context>, browser: ClientInfo) -> Result<imp
         (status = 404, description = "unknown code, or missing or wrong poll token", body = ErrorBody),
         (status = 429, description = "polled faster than once a second", body = ErrorBody)))]
 async fn status(
-    State(ctx): State<Context>,
+    State(ctx): State<SigningContext>,
     browser: ClientInfo,
     headers: HeaderMap,
     Path(code): Path<String>,

@@ -1,4 +1,5 @@
-//! The `sessions` Lambda: wiring only.
+//! The `sessions` Lambda: wiring only. It verifies tokens with the public key and never reads
+//! the signing key (a verify-only `Context`).
 
 #[tokio::main]
 async fn main() -> Result<(), lambda_http::Error> {

@@ -2,24 +2,37 @@
 
 use std::net::SocketAddr;
 
-use axum::extract::{ConnectInfo, FromRequestParts};
+use axum::extract::{ConnectInfo, FromRef, FromRequestParts};
 use axum::http::header;
 use axum::http::request::Parts;
 use lambda_http::request::RequestContext;
 
 use crate::auth::{self, Principal};
-use crate::client::ClientInfo;
+use crate::client::{self, ClientInfo};
 use crate::context::Context;
 use crate::domain::{Device, Location};
 use crate::error::Error;
 
-impl FromRequestParts<Context> for ClientInfo {
+impl<S> FromRequestParts<S> for ClientInfo
+where
+    S: Send + Sync,
+    Context: FromRef<S>,
+{
     type Rejection = Error;
 
     /// The client IP comes from API Gateway's request context in Lambda and from the socket
-    /// locally; forwarding headers are not trusted. Geo headers are read only when configured.
-    async fn from_request_parts(parts: &mut Parts, ctx: &Context) -> Result<Self, Self::Rejection> {
-        let ip = match parts.extensions.get::<RequestContext>() {
+    /// locally; forwarding headers are not trusted. Behind CloudFront (`trust_geo_headers`),
+    /// the IP and location come from CloudFront's viewer headers, but only on a request that
+    /// carries the origin secret.
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
+        let ctx = Context::from_ref(state);
+        let viewer = ctx
+            .config
+            .origin_verify
+            .as_ref()
+            .filter(|_| ctx.config.trust_geo_headers)
+            .and_then(|secret| client::cloudfront_viewer(&parts.headers, secret));
+        let network_ip = match parts.extensions.get::<RequestContext>() {
             Some(RequestContext::ApiGatewayV2(gateway)) => gateway.http.source_ip.clone(),
             _ => parts
                 .extensions
@@ -30,10 +43,12 @@ impl FromRequestParts<Context> for ClientInfo {
             .headers
             .get(header::USER_AGENT)
             .and_then(|v| v.to_str().ok());
-        let location = if ctx.config.trust_geo_headers {
-            Location::from_headers(&parts.headers)
-        } else {
-            Location::default()
+        let (ip, location) = match viewer {
+            Some(viewer) => (
+                viewer.ip.map(|ip| ip.to_string()).or(network_ip),
+                viewer.location,
+            ),
+            None => (network_ip, Location::default()),
         };
         Ok(ClientInfo {
             ip,
@@ -58,12 +73,17 @@ pub fn bearer_token(parts: &Parts) -> Option<&str> {
 #[derive(Debug, Clone)]
 pub struct Authenticated(pub Principal);
 
-impl FromRequestParts<Context> for Authenticated {
+impl<S> FromRequestParts<S> for Authenticated
+where
+    S: Send + Sync,
+    Context: FromRef<S>,
+{
     type Rejection = Error;
 
-    async fn from_request_parts(parts: &mut Parts, ctx: &Context) -> Result<Self, Self::Rejection> {
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
         let token = bearer_token(parts)
             .ok_or_else(|| Error::unauthorized("missing_token", "an access token is required"))?;
-        Ok(Authenticated(auth::authenticate(ctx, token).await?))
+        let ctx = Context::from_ref(state);
+        Ok(Authenticated(auth::authenticate(&ctx, token).await?))
     }
 }

@@ -2,6 +2,7 @@
 //! the authenticated-request guard, pagination and the finishing layers of a router.
 
 mod extract;
+mod headers;
 pub mod json;
 mod query;
 pub mod request_id;
@@ -15,7 +16,7 @@ pub use extract::{Authenticated, bearer_token};
 pub use json::Json;
 pub use query::{PageParams, Query, encode_cursor};
 
-use crate::context::Context;
+use crate::context::{Context, SigningContext};
 use crate::error::Error;
 
 /// A page of a list: `{"items": [...], "next_cursor": "..." | null}`.
@@ -26,12 +27,24 @@ pub struct Page<T> {
 }
 
 /// Turns a route group's routes into a servable router: unknown routes get 404 and wrong
-/// methods 405 in the error shape, bodies are capped, every response has `x-request-id`.
+/// methods 405 in the error shape, bodies are capped, every response has `x-request-id` and
+/// the security headers of [`headers`].
 pub fn finish(routes: OpenApiRouter<Context>, ctx: Context) -> Router {
     let (router, _) = routes.split_for_parts();
     router
         .fallback(|| async { Error::not_found("route") })
         .layer(DefaultBodyLimit::max(json::MAX_BODY_BYTES))
         .layer(axum::middleware::from_fn(request_id::middleware))
+        .layer(axum::middleware::from_fn(headers::middleware))
         .with_state(ctx)
+}
+
+/// Like [`finish`] for a group that issues tokens: `signing` routes get the whole
+/// [`SigningContext`], every other route only its verify-only [`Context`].
+pub fn finish_signing(
+    routes: OpenApiRouter<Context>,
+    signing: OpenApiRouter<SigningContext>,
+    ctx: SigningContext,
+) -> Router {
+    finish(routes.merge(signing.with_state(ctx.clone())), ctx.into())
 }

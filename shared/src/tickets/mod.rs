@@ -482,7 +482,13 @@ pub async fn download(
     let now = ctx.now();
     let download_url = ctx
         .blobs
-        .presign_get(&attachment.object_key, now, URL_TTL)
+        .presign_get(
+            &attachment.object_key,
+            &attachment.file_name,
+            attachment.content_type.media_type(),
+            now,
+            URL_TTL,
+        )
         .await?;
     Ok(DownloadView {
         download_url,
