@@ -3,7 +3,9 @@
 
 mod accounts;
 mod api;
+mod brute_force;
 mod cleanup;
+mod password_races;
 mod qr;
 mod quota;
 mod rbac;
