@@ -220,15 +220,19 @@ async fn check_password(
         .store
         .reserve_login_attempt(account_key, now, budget)
         .await?;
-    let (Some(reserved), Some(hash)) = (reserved.clone(), hash) else {
+    let Some(reserved) = reserved else {
         ctx.hasher.verify_dummy(password).await?;
-        if let Some(reserved) = reserved {
-            lock_if_exhausted(ctx, account_key, &reserved, budget.max).await?;
-            return Ok(Checked::Wrong);
-        }
         return Ok(Checked::Locked);
     };
-    if ctx.hasher.verify(password, hash).await? {
+    let matches = match hash {
+        Some(hash) => ctx.hasher.verify(password, hash).await?,
+        None => {
+            // No account: the same work against the dummy hash, which matches nothing.
+            ctx.hasher.verify_dummy(password).await?;
+            false
+        }
+    };
+    if matches {
         ctx.store.reset_login_failures(account_key).await?;
         return Ok(Checked::Right);
     }

@@ -39,11 +39,12 @@ pub struct Config {
     pub dev_key_path: String,
     /// `SESAME_HASH_CONCURRENCY`: password hashes computed at once (number of CPUs).
     pub hash_concurrency: usize,
-    /// `SESAME_LOCKOUT_THRESHOLD`: failed logins within the window that lock an account (5).
+    /// `SESAME_LOCKOUT_THRESHOLD`: password checks within the window that lock an account (5).
     pub lockout_threshold: u32,
     /// `SESAME_LOCKOUT_WINDOW_SECS`: how long failures are counted together (900).
     pub lockout_window: Duration,
-    /// `SESAME_LOCKOUT_BASE_SECS`: the first lock's length, doubled per further failure (60).
+    /// `SESAME_LOCKOUT_BASE_SECS`: the first lock's length, doubled per further lock until a
+    /// correct password (60).
     pub lockout_base: Duration,
     /// `SESAME_LOCKOUT_MAX_SECS`: the longest lock (900).
     pub lockout_max: Duration,

@@ -214,3 +214,33 @@ async fn an_unknown_email_costs_the_same_store_requests_as_a_wrong_password() {
         assert_eq!(for_wrong_password, for_unknown_email, "round {round}");
     }
 }
+
+#[tokio::test]
+async fn password_changes_are_limited_per_user() {
+    // A budget the lock never reaches, so only the per-user limit can refuse.
+    let env = TestEnv::with_config(|c| c.lockout_threshold = 1000).await;
+    let tokens = env.register(&TestEnv::email("hammer")).await;
+    let other = env.register(&TestEnv::email("bystander")).await;
+    let attempt = |tokens: &serde_json::Value| {
+        env.send(
+            env.post("/v1/auth/password")
+                .bearer(&access(tokens))
+                .json(json!({"current_password": "a guess at the password", "new_password": "a brand new passphrase"})),
+        )
+    };
+    for _ in 0..shared::auth::PASSWORD_CHANGE_PER_USER.max {
+        assert_error(
+            &attempt(&tokens).await,
+            StatusCode::FORBIDDEN,
+            "invalid_current_password",
+        );
+    }
+    let limited = attempt(&tokens).await;
+    assert_error(&limited, StatusCode::TOO_MANY_REQUESTS, "rate_limited");
+    assert!(limited.headers.contains_key("retry-after"));
+    assert_error(
+        &attempt(&other).await,
+        StatusCode::FORBIDDEN,
+        "invalid_current_password",
+    );
+}
