@@ -6,8 +6,7 @@ use aws_sdk_dynamodb::types::{AttributeValue, ReturnValue, ReturnValuesOnConditi
 use chrono::{DateTime, Utc};
 
 use super::{
-    Item, Store, conditional_write, expiring, from_item, is_condition_failed, key, keys, n,
-    sdk_error,
+    Store, conditional_write, expiring, from_item, is_condition_failed, key, keys, n, sdk_error,
 };
 use crate::error::{Error, Result};
 
@@ -49,21 +48,21 @@ enum Budget {
 }
 
 impl Budget {
-    fn of(record: Option<&Item>, now: DateTime<Utc>, budget: AttemptBudget) -> Budget {
-        let number = |name: &str| match record.and_then(|r| r.get(name)) {
-            Some(AttributeValue::N(value)) => value.parse::<i64>().ok(),
-            _ => None,
-        };
-        if record.is_none() {
+    fn of(record: Option<LoginFailures>, now: DateTime<Utc>, budget: AttemptBudget) -> Budget {
+        let Some(record) = record else {
             return Budget::NewWindow;
-        }
-        if number("locked_until").is_some_and(|until| until > now.timestamp_millis()) {
-            return Budget::Exhausted;
-        }
-        match (number("window_start"), number("failures")) {
-            (Some(start), _) if start < budget.window_floor.timestamp_millis() => Budget::NewWindow,
-            (_, Some(failures)) if failures >= i64::from(budget.max) => Budget::Exhausted,
-            _ => Budget::InWindow,
+        };
+        if record
+            .locked_until
+            .is_some_and(|until| until > now.timestamp_millis())
+        {
+            Budget::Exhausted
+        } else if record.window_start < budget.window_floor.timestamp_millis() {
+            Budget::NewWindow
+        } else if record.failures >= budget.max {
+            Budget::Exhausted
+        } else {
+            Budget::InWindow
         }
     }
 }
@@ -163,11 +162,11 @@ impl Store {
                 Err(e) if is_condition_failed(&e) => {
                     let old = match e.as_service_error() {
                         Some(UpdateItemError::ConditionalCheckFailedException(failed)) => {
-                            failed.item.clone()
+                            failed.item.clone().map(from_item).transpose()?
                         }
                         _ => None,
                     };
-                    next = Budget::of(old.as_ref(), now, budget);
+                    next = Budget::of(old, now, budget);
                 }
                 Err(e) => return Err(sdk_error("UpdateItem", e)),
             }
