@@ -14,7 +14,7 @@ use crate::domain::{
 use crate::error::{Error, Result};
 use crate::password;
 use crate::rate_limit::{self, Limit};
-use crate::store::UserSessions;
+use crate::store::{AttemptBudget, LoginFailures, UserSessions};
 use crate::tokens::{self, RefreshToken, hashes_equal};
 use crate::views::{TokenResponse, UserView};
 
@@ -43,21 +43,15 @@ pub struct NewAccount {
     pub middle_name: Option<String>,
 }
 
-/// Changes to a user's own names; `None` leaves a field as it is, an empty middle name clears it.
-#[derive(Debug, Default)]
-pub struct ProfileChanges {
-    pub first_name: Option<String>,
-    pub last_name: Option<String>,
-    pub middle_name: Option<Option<String>>,
-}
+pub use crate::store::ProfileChanges;
 
 fn invalid_credentials() -> Error {
     Error::unauthorized("invalid_credentials", "the e-mail or password is wrong")
 }
 
 /// Creates an account and its first session. The password must pass the policy and match its
-/// confirmation; the e-mail
-/// must be free (409 `email_taken`).
+/// confirmation; the e-mail must be free (409 `email_taken`). Too many registrations from one
+/// IP get 429 (see [`REGISTER_PER_IP`]) before any hashing.
 pub async fn register(
     ctx: &SigningContext,
     account: NewAccount,
@@ -67,6 +61,12 @@ pub async fn register(
     if account.password != account.password2 {
         return Err(Error::invalid_field("password2", "does not match password"));
     }
+    let per_ip = Limit {
+        max: ctx.config.register_ip_limit,
+        ..REGISTER_PER_IP
+    };
+    // Checked before hashing: every registration costs an Argon2id hash.
+    rate_limit::hit_ip(ctx, per_ip, client).await?;
     let now = ctx.now();
     let user = User {
         id: UserId::new(),
@@ -100,10 +100,12 @@ pub async fn register(
 /// Signs a user in with e-mail and password.
 ///
 /// Unknown e-mail, wrong password, locked account and inactive account all give the same 401
-/// `invalid_credentials` after the same hashing work, so answers reveal nothing about accounts.
-/// Every attempt on an existing account goes to its login history. Too many attempts from one IP
-/// get 429 (see [`LOGIN_PER_IP`]); too many failures on one account lock it (see
-/// [`count_failure`]).
+/// `invalid_credentials` after the same hashing work, so answers reveal nothing about accounts;
+/// an unknown e-mail also sends the same DynamoDB requests as a wrong password (a failure
+/// record of its own, and a history write that stores nothing). Every attempt on an existing
+/// account goes to its login history. Too many attempts from one IP get 429 (see
+/// [`LOGIN_PER_IP`]); every password check is reserved against the account's budget before
+/// hashing (see [`check_password`]).
 pub async fn login(
     ctx: &SigningContext,
     email: &Email,
@@ -114,81 +116,155 @@ pub async fn login(
         max: ctx.config.login_ip_limit,
         ..LOGIN_PER_IP
     };
-    rate_limit::hit(ctx, per_ip, client.ip.as_deref().unwrap_or("unknown")).await?;
-    let Some(user_id) = ctx.store.find_user_id_by_email(email).await? else {
-        ctx.hasher.verify_dummy(password).await?;
-        return Err(invalid_credentials());
-    };
-    let Some(account) = ctx.store.find_user_sessions(user_id).await? else {
-        ctx.hasher.verify_dummy(password).await?;
-        return Err(invalid_credentials());
-    };
-    let account_key = user_id.to_string();
-    let failures = ctx.store.find_login_failures(&account_key).await?;
-    let now = ctx.now();
-    let locked = failures
-        .as_ref()
-        .and_then(|f| f.locked_until)
-        .is_some_and(|until| until > now.timestamp_millis());
-    let matches = ctx
-        .hasher
-        .verify(password, &account.user.password_hash)
+    rate_limit::hit_ip(ctx, per_ip, client).await?;
+    let user_id = ctx.store.find_user_id_by_email(email).await?;
+    // An unknown e-mail reads a partition that does not exist, like a known one reads its own.
+    let account = ctx
+        .store
+        .find_user_sessions(user_id.unwrap_or_default())
         .await?;
-    let refusal = if locked {
-        Some(LoginOutcome::Locked)
-    } else if !matches {
-        count_failure(ctx, &account_key).await?;
-        Some(LoginOutcome::WrongPassword)
-    } else if !account.user.is_active {
-        Some(LoginOutcome::Inactive)
-    } else {
-        None
+    let Some(account) = account else {
+        check_password(ctx, &unknown_account_key(email), password, None).await?;
+        ctx.store.add_no_login_record().await?;
+        return Err(invalid_credentials());
+    };
+    let user_id = account.user.id;
+    let checked = check_password(
+        ctx,
+        &user_id.to_string(),
+        password,
+        Some(&account.user.password_hash),
+    )
+    .await?;
+    let refusal = match checked {
+        Checked::Locked => Some(LoginOutcome::Locked),
+        Checked::Wrong => Some(LoginOutcome::WrongPassword),
+        Checked::Right if !account.user.is_active => Some(LoginOutcome::Inactive),
+        Checked::Right => None,
     };
     if let Some(outcome) = refusal {
         record_attempt(ctx, user_id, outcome, CreatedVia::Password, client).await?;
         return Err(invalid_credentials());
     }
-    if failures.is_some() {
-        ctx.store.clear_login_failures(&account_key).await?;
-    }
     start_session(ctx, account, client, CreatedVia::Password).await
 }
 
-/// Login attempts allowed per client IP and minute (the count is configurable).
+/// Login attempts allowed per client IP (per /64 for IPv6) and minute (the count is
+/// configurable).
 pub const LOGIN_PER_IP: Limit = Limit {
     name: "login-ip",
     max: 30,
     window: Duration::from_secs(60),
 };
 
-/// Counts a failed login on an account. Once `lockout_threshold` failures fall within
-/// `lockout_window`, the account is locked for `lockout_base`, doubled for every further
-/// failure up to `lockout_max`. Attempts while locked are refused without being counted, so a
-/// stranger who knows the e-mail can keep the account locked for at most `lockout_max` per
-/// failure they spend, and never longer than the window after they stop.
-async fn count_failure(ctx: &Context, account_key: &str) -> Result<()> {
+/// Registrations allowed per client IP (per /64 for IPv6) and hour (the count is configurable).
+pub const REGISTER_PER_IP: Limit = Limit {
+    name: "register-ip",
+    max: 20,
+    window: Duration::from_secs(3600),
+};
+
+/// Password changes (right or wrong) allowed per user and hour: a stolen session cannot turn
+/// the route into a hashing service, whatever the account lock allows.
+pub const PASSWORD_CHANGE_PER_USER: Limit = Limit {
+    name: "password-user",
+    max: 10,
+    window: Duration::from_secs(3600),
+};
+
+/// How long an account's lock history is remembered after its last failure or lock: locks keep
+/// doubling until a correct password, or until the account has been left alone this long.
+const LOCK_MEMORY: chrono::Duration = chrono::Duration::days(1);
+
+/// The failure-record key of an e-mail address without an account: a hash, so addresses people
+/// mistype (or passwords typed into the e-mail field) are never stored.
+fn unknown_account_key(email: &Email) -> String {
+    format!("unknown-{}", tokens::hash_secret(email.as_str()))
+}
+
+/// The result of checking a password under the brute-force rules.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Checked {
+    Right,
+    Wrong,
+    /// The account is locked or its window's checks are taken; the password was not checked.
+    Locked,
+}
+
+/// Checks a password against an account's hash (`None`: no account; a dummy hash is used),
+/// reserving the check first with one conditional write, so parallel guesses can never get
+/// more than `lockout_threshold` checks per window.
+///
+/// Every outcome spends one Argon2id verification (locked ones against a dummy hash), so the
+/// time does not tell them apart. A right password resets the account's failure record (the
+/// lock escalation starts over). A wrong one stays counted; when it took the window's last
+/// check, the account is locked for `lockout_base`, doubled for every earlier lock since the
+/// last right password, up to `lockout_max`. After a lock one more check is allowed before the
+/// next, longer lock; a window without a lock starts over after `lockout_window`.
+async fn check_password(
+    ctx: &Context,
+    account_key: &str,
+    password: &str,
+    hash: Option<&str>,
+) -> Result<Checked> {
     let now = ctx.now();
     let config = &ctx.config;
     let window = chrono::Duration::from_std(config.lockout_window).unwrap_or_default();
-    let record = ctx
+    let budget = AttemptBudget {
+        max: config.lockout_threshold.max(1),
+        window_floor: now - window,
+        expires_at: now + window.max(LOCK_MEMORY),
+    };
+    let reserved = ctx
         .store
-        .add_login_failure(account_key, now, now - window, now + window)
+        .reserve_login_attempt(account_key, now, budget)
         .await?;
-    if record.failures >= config.lockout_threshold {
-        let doublings = (record.failures - config.lockout_threshold).min(16);
-        let lock = config
-            .lockout_base
-            .saturating_mul(1 << doublings)
-            .min(config.lockout_max);
-        let until = now + chrono::Duration::from_std(lock).unwrap_or_default();
-        ctx.store.lock_account(account_key, until).await?;
-        tracing::warn!(
-            account = account_key,
-            failures = record.failures,
-            lock_secs = lock.as_secs(),
-            "account locked"
-        );
+    let Some(reserved) = reserved else {
+        ctx.hasher.verify_dummy(password).await?;
+        return Ok(Checked::Locked);
+    };
+    let matches = match hash {
+        Some(hash) => ctx.hasher.verify(password, hash).await?,
+        None => {
+            // No account: the same work against the dummy hash, which matches nothing.
+            ctx.hasher.verify_dummy(password).await?;
+            false
+        }
+    };
+    if matches {
+        ctx.store.reset_login_failures(account_key).await?;
+        return Ok(Checked::Right);
     }
+    lock_if_exhausted(ctx, account_key, &reserved, budget.max).await?;
+    Ok(Checked::Wrong)
+}
+
+/// Locks an account whose failed check took the last of its window's `max` checks (see
+/// [`check_password`] for the length).
+async fn lock_if_exhausted(
+    ctx: &Context,
+    account_key: &str,
+    reserved: &LoginFailures,
+    max: u32,
+) -> Result<()> {
+    if reserved.failures < max {
+        return Ok(());
+    }
+    let config = &ctx.config;
+    let lock = config
+        .lockout_base
+        .saturating_mul(1 << reserved.lock_count.min(16))
+        .min(config.lockout_max);
+    let until = ctx.now() + chrono::Duration::from_std(lock).unwrap_or_default();
+    ctx.store
+        .lock_account(account_key, reserved, until, until + LOCK_MEMORY)
+        .await?;
+    tracing::warn!(
+        account = account_key,
+        locks = reserved.lock_count + 1,
+        lock_secs = lock.as_secs(),
+        "account locked"
+    );
     Ok(())
 }
 
@@ -222,13 +298,18 @@ async fn record_attempt(
 /// Opens a session for a user whose credentials were checked, keeping at most
 /// `max_sessions` live sessions: the least recently active ones are evicted in the same
 /// transaction, and concurrent logins retry on the user's session version so the cap holds.
-/// The login is recorded in the user's history with `via` as its method.
+/// Fails with 401 `invalid_credentials` when the user was deactivated or their password changed
+/// after `account` was read. The login is recorded in the user's history with `via` as its method.
 pub async fn start_session(
     ctx: &SigningContext,
     mut account: UserSessions,
     client: &ClientInfo,
     via: CreatedVia,
 ) -> Result<TokenResponse> {
+    // The credentials were checked against this hash; a password change since then refuses
+    // the login (it bumps the session version, so the write below fails and the user is
+    // read again).
+    let checked_hash = account.user.password_hash.clone();
     for attempt in 0..SESSION_CREATE_ATTEMPTS {
         let now = ctx.now();
         let (session, refresh) = new_session(ctx, &account.user, client, via, now);
@@ -249,7 +330,7 @@ pub async fn start_session(
             .find_user_sessions(account.user.id)
             .await?
             .ok_or_else(invalid_credentials)?;
-        if !account.user.is_active {
+        if !account.user.is_active || account.user.password_hash != checked_hash {
             return Err(invalid_credentials());
         }
     }
@@ -451,48 +532,61 @@ pub async fn end_all_sessions(
     Ok(ids.len())
 }
 
-/// Updates the caller's names.
+/// Updates the caller's names, writing only the names given, so a concurrent password change
+/// or admin edit is never undone. Returns the profile as stored afterwards.
 pub async fn update_profile(
     ctx: &Context,
     who: &Principal,
     changes: ProfileChanges,
 ) -> Result<UserView> {
-    let mut user = who.user.clone();
-    if let Some(first) = changes.first_name {
-        user.first_name = first;
-    }
-    if let Some(last) = changes.last_name {
-        user.last_name = last;
-    }
-    if let Some(middle) = changes.middle_name {
-        user.middle_name = middle;
-    }
-    user.updated_at = ctx.now();
-    ctx.store.update_user_profile(&user).await?;
+    let user = ctx
+        .store
+        .update_user_names(who.user.id, &changes, ctx.now())
+        .await?;
     Ok(UserView::from(&user))
 }
 
-/// Changes the caller's password after checking the current one (403
-/// `invalid_current_password`), and ends every other session of the user.
+/// Changes the caller's password after checking the current one, and ends every other session
+/// of the user.
+///
+/// The check follows the login's brute-force rules (see [`check_password`]): it is reserved
+/// against the same per-account budget, a wrong or locked attempt is recorded in the login
+/// history and answered 403 `invalid_current_password` (a locked account looks like a wrong
+/// password), and a user gets at most [`PASSWORD_CHANGE_PER_USER`] attempts (429 beyond).
+/// The new hash is written only over the hash that was checked, so of two concurrent changes
+/// the second is refused the same way; writing it bumps the user's session version, which
+/// refuses logins that verified the old password and had not stored their session yet.
 pub async fn change_password(
     ctx: &Context,
     who: &Principal,
     current: &str,
     new: &str,
+    client: &ClientInfo,
 ) -> Result<()> {
-    if !ctx.hasher.verify(current, &who.user.password_hash).await? {
-        return Err(Error::forbidden(
-            "invalid_current_password",
-            "the current password is wrong",
-        ));
-    }
+    let wrong = || Error::forbidden("invalid_current_password", "the current password is wrong");
     password::check_policy("new_password", new)?;
-    let mut user = who.user.clone();
-    user.password_hash = ctx.hasher.hash(new).await?;
-    user.updated_at = ctx.now();
-    ctx.store.update_user_profile(&user).await?;
-    let ended = end_all_sessions(ctx, user.id, Some(who.session.id)).await?;
-    tracing::info!(user_id = %user.id, ended, "password changed");
+    rate_limit::hit(ctx, PASSWORD_CHANGE_PER_USER, &who.user.id.to_string()).await?;
+    let user_id = who.user.id;
+    let old_hash = &who.user.password_hash;
+    let outcome = match check_password(ctx, &user_id.to_string(), current, Some(old_hash)).await? {
+        Checked::Right => None,
+        Checked::Wrong => Some(LoginOutcome::WrongPassword),
+        Checked::Locked => Some(LoginOutcome::Locked),
+    };
+    if let Some(outcome) = outcome {
+        record_attempt(ctx, user_id, outcome, CreatedVia::Password, client).await?;
+        return Err(wrong());
+    }
+    let new_hash = ctx.hasher.hash(new).await?;
+    if !ctx
+        .store
+        .change_password_hash(user_id, old_hash, &new_hash, ctx.now())
+        .await?
+    {
+        return Err(wrong());
+    }
+    let ended = end_all_sessions(ctx, user_id, Some(who.session.id)).await?;
+    tracing::info!(user_id = %user_id, ended, "password changed");
     Ok(())
 }
 

@@ -60,16 +60,19 @@ pub struct Config {
     pub dev_key_path: String,
     /// `SESAME_HASH_CONCURRENCY`: password hashes computed at once (number of CPUs).
     pub hash_concurrency: usize,
-    /// `SESAME_LOCKOUT_THRESHOLD`: failed logins within the window that lock an account (5).
+    /// `SESAME_LOCKOUT_THRESHOLD`: password checks within the window that lock an account (5).
     pub lockout_threshold: u32,
     /// `SESAME_LOCKOUT_WINDOW_SECS`: how long failures are counted together (900).
     pub lockout_window: Duration,
-    /// `SESAME_LOCKOUT_BASE_SECS`: the first lock's length, doubled per further failure (60).
+    /// `SESAME_LOCKOUT_BASE_SECS`: the first lock's length, doubled per further lock until a
+    /// correct password (60).
     pub lockout_base: Duration,
     /// `SESAME_LOCKOUT_MAX_SECS`: the longest lock (900).
     pub lockout_max: Duration,
     /// `SESAME_LOGIN_IP_LIMIT`: login attempts per IP per minute before 429 (30).
     pub login_ip_limit: u64,
+    /// `SESAME_REGISTER_IP_LIMIT`: registrations per IP per hour before 429 (20).
+    pub register_ip_limit: u64,
     /// `SESAME_CLEANUP_LOOKBACK_DAYS`: how many past expiry days the cleanup looks at (7).
     pub cleanup_lookback_days: u32,
     /// `SESAME_QUOTA_MAX_VIDEOS`: videos a user may have counted against their quota (10).
@@ -160,6 +163,7 @@ impl Default for Config {
             lockout_base: Duration::from_secs(60),
             lockout_max: Duration::from_secs(15 * 60),
             login_ip_limit: 30,
+            register_ip_limit: 20,
             cleanup_lookback_days: 7,
             quota_max_videos: 10,
             quota_max_duration: Duration::from_secs(600),
@@ -288,6 +292,8 @@ impl Config {
             lockout_max: parsed("SESAME_LOCKOUT_MAX_SECS")?
                 .map_or(defaults.lockout_max, Duration::from_secs),
             login_ip_limit: parsed("SESAME_LOGIN_IP_LIMIT")?.unwrap_or(defaults.login_ip_limit),
+            register_ip_limit: parsed("SESAME_REGISTER_IP_LIMIT")?
+                .unwrap_or(defaults.register_ip_limit),
             cleanup_lookback_days: parsed("SESAME_CLEANUP_LOOKBACK_DAYS")?
                 .unwrap_or(defaults.cleanup_lookback_days),
             quota_max_videos: parsed("SESAME_QUOTA_MAX_VIDEOS")?

@@ -189,6 +189,13 @@ impl SigningContext {
         })
     }
 
+    /// This context with its store replaced (a counted or fault-injected store in tests and
+    /// benchmarks).
+    pub fn with_store(mut self, store: Store) -> SigningContext {
+        self.context.store = store;
+        self
+    }
+
     /// The verify-only part of this context.
     pub fn context(&self) -> &Context {
         &self.context

@@ -42,9 +42,10 @@ pub fn check_policy(field: &str, password: &str) -> Result<()> {
 #[derive(Debug, Clone)]
 pub struct PasswordHasher {
     permits: Arc<Semaphore>,
-    /// A hash of a random password, verified against when the account does not exist so that
-    /// unknown e-mails take as long as wrong passwords.
-    dummy_hash: Arc<tokio::sync::OnceCell<String>>,
+    /// A hash of a random password, verified against when there is no real hash to check
+    /// (unknown account, locked account), so those answers take as long as a wrong password.
+    /// Computed when the hasher is built (at cold start), so no request pays for it.
+    dummy_hash: Arc<str>,
 }
 
 fn argon2() -> Argon2<'static> {
@@ -53,11 +54,16 @@ fn argon2() -> Argon2<'static> {
 }
 
 impl PasswordHasher {
-    /// A hasher that runs at most `concurrency` hashes at once.
+    /// A hasher that runs at most `concurrency` hashes at once. Computes its dummy hash on the
+    /// calling thread (one Argon2id hash, tens of milliseconds), once per cold start.
     pub fn new(concurrency: usize) -> Self {
+        let dummy_hash = argon2()
+            .hash_password(uuid::Uuid::new_v4().to_string().as_bytes())
+            .expect("hashing a random password with valid parameters succeeds")
+            .to_string();
         PasswordHasher {
             permits: Arc::new(Semaphore::new(concurrency.max(1))),
-            dummy_hash: Arc::default(),
+            dummy_hash: dummy_hash.into(),
         }
     }
 
@@ -89,12 +95,7 @@ impl PasswordHasher {
 
     /// Spends the same work as [`verify`](Self::verify) against a hash that matches nothing.
     pub async fn verify_dummy(&self, password: &str) -> Result<()> {
-        let dummy = self
-            .dummy_hash
-            .get_or_try_init(|| async { self.hash(&uuid::Uuid::new_v4().to_string()).await })
-            .await?
-            .clone();
-        self.verify(password, &dummy).await.map(|_| ())
+        self.verify(password, &self.dummy_hash).await.map(|_| ())
     }
 
     async fn run<T: Send + 'static>(

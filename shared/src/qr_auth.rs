@@ -149,8 +149,7 @@ fn already_decided() -> Error {
 /// Creates a QR login for the calling browser, which is remembered (IP, device, location) to be
 /// shown to the phone. Fails with 429 beyond [`GENERATE_PER_IP`].
 pub async fn generate(ctx: &Context, browser: &ClientInfo) -> Result<QrGenerated> {
-    let ip = browser.ip.as_deref().unwrap_or("unknown");
-    rate_limit::hit(ctx, GENERATE_PER_IP, ip).await?;
+    rate_limit::hit_ip(ctx, GENERATE_PER_IP, browser).await?;
     // Stored times have millisecond precision; the answer shows the stored ones.
     let now = ctx.now().trunc_subsecs(3);
     let code = random_secret();

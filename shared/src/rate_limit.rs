@@ -3,9 +3,15 @@
 //! A limit allows `max` hits per `window` for one key (an IP, a QR code, a user). Windows are
 //! aligned to the epoch, so a burst straddling a boundary may get up to twice `max` through;
 //! that is the usual price of one write per hit.
+//!
+//! Per-IP limits count IPv6 clients by their /64 network ([`ip_subject`]): one subscriber
+//! usually holds a whole /64 and can pick any address in it, so a per-address count would be
+//! no limit at all.
 
+use std::net::{IpAddr, Ipv6Addr};
 use std::time::Duration;
 
+use crate::client::ClientInfo;
 use crate::context::Context;
 use crate::error::{Error, Result};
 
@@ -42,4 +48,46 @@ pub async fn hit(ctx: &Context, limit: Limit, subject: &str) -> Result<()> {
         return Err(Error::RateLimited { retry_after });
     }
     Ok(())
+}
+
+/// Counts a hit of the client's address against a per-IP `limit`, like [`hit`]; IPv6 clients
+/// are counted per /64 network (see [`ip_subject`]).
+pub async fn hit_ip(ctx: &Context, limit: Limit, client: &ClientInfo) -> Result<()> {
+    hit(ctx, limit, &ip_subject(client.ip.as_deref())).await
+}
+
+/// The subject a client address is counted under: an IPv4 address (also when written as an
+/// IPv4-mapped IPv6 address) as it is, an IPv6 address as its /64 network (`2001:db8:1:2::/64`),
+/// anything unparseable as given, and a missing address as `unknown`.
+pub fn ip_subject(ip: Option<&str>) -> String {
+    let Some(raw) = ip else {
+        return "unknown".into();
+    };
+    match raw.parse::<IpAddr>().map(|ip| ip.to_canonical()) {
+        Ok(IpAddr::V4(v4)) => v4.to_string(),
+        Ok(IpAddr::V6(v6)) => {
+            let network = u128::from(v6) & !((1u128 << 64) - 1);
+            format!("{}/64", Ipv6Addr::from(network))
+        }
+        Err(_) => raw.to_owned(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ipv6_addresses_are_counted_by_their_64_network() {
+        let subject = |ip: &str| ip_subject(Some(ip));
+        assert_eq!(subject("2001:db8:1:2::1"), "2001:db8:1:2::/64");
+        assert_eq!(
+            subject("2001:DB8:1:2:ffff:ffff:ffff:ffff"),
+            "2001:db8:1:2::/64"
+        );
+        assert_ne!(subject("2001:db8:1:3::1"), subject("2001:db8:1:2::1"));
+        assert_eq!(subject("203.0.113.10"), "203.0.113.10");
+        assert_eq!(subject("::ffff:203.0.113.10"), "203.0.113.10");
+        assert_eq!(ip_subject(None), "unknown");
+    }
 }

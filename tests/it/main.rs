@@ -3,10 +3,12 @@
 
 mod accounts;
 mod api;
+mod brute_force;
 mod cleanup;
 mod cloudfront;
 mod downloads;
 mod headers;
+mod password_races;
 mod qr;
 mod quota;
 mod rbac;

@@ -214,7 +214,13 @@ async fn an_eleventh_login_evicts_the_least_recently_active_session() {
 
 #[tokio::test]
 async fn twenty_parallel_logins_never_leave_more_than_ten_sessions() {
-    let env = TestEnv::with_config(|c| c.login_ip_limit = 100).await;
+    // Every password check in flight counts against the account's budget until it succeeds,
+    // so twenty parallel logins need a budget of twenty.
+    let env = TestEnv::with_config(|c| {
+        c.login_ip_limit = 100;
+        c.lockout_threshold = 20;
+    })
+    .await;
     let email = TestEnv::email("parallel");
     env.register(&email).await;
     let replies = futures::future::join_all((0..20).map(|_| env.login(&email, PASSWORD))).await;

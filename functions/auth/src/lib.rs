@@ -164,7 +164,8 @@ pub struct RegisterRequest {
 
 /// Create an account and sign in.
 #[utoipa::path(post, path = "/v1/auth/register", tag = "auth", request_body = RegisterRequest,
-    responses((status = 201, body = TokenResponse), (status = 400, body = ErrorBody), (status = 409, description = "email_taken", body = ErrorBody)))]
+    responses((status = 201, body = TokenResponse), (status = 400, body = ErrorBody), (status = 409, description = "email_taken", body = ErrorBody),
+        (status = 429, description = "rate_limited: too many registrations from this IP", body = ErrorBody)))]
 async fn register(
     State(ctx): State<SigningContext>,
     client: ClientInfo,
@@ -331,16 +332,26 @@ pub struct ChangePasswordRequest {
     new_password: String,
 }
 
-/// Change the password; every other session of the caller ends.
+/// Change the password; every other session of the caller ends. Wrong current passwords count
+/// toward the account lock and go to the login history.
 #[utoipa::path(post, path = "/v1/auth/password", tag = "auth", security(("bearer" = [])), request_body = ChangePasswordRequest,
     responses((status = 204), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody),
-        (status = 403, description = "invalid_current_password", body = ErrorBody)))]
+        (status = 403, description = "invalid_current_password (also while the account is locked)", body = ErrorBody),
+        (status = 429, description = "rate_limited: too many password changes for this user", body = ErrorBody)))]
 async fn change_password(
     State(ctx): State<Context>,
     Authenticated(who): Authenticated,
+    client: ClientInfo,
     Json(body): Json<ChangePasswordRequest>,
 ) -> Result<StatusCode> {
-    auth::change_password(&ctx, &who, &body.current_password, &body.new_password).await?;
+    auth::change_password(
+        &ctx,
+        &who,
+        &body.current_password,
+        &body.new_password,
+        &client,
+    )
+    .await?;
     Ok(StatusCode::NO_CONTENT)
 }
 

@@ -4,7 +4,9 @@ use aws_sdk_dynamodb::types::AttributeValue;
 use chrono::{DateTime, Utc};
 use uuid::Uuid;
 
-use super::{Item, Store, expiring, from_item, keys, s, sdk_error, to_item};
+use super::{
+    Item, Store, conditional_write, expiring, from_item, key, keys, s, sdk_error, to_item,
+};
 use crate::domain::{LoginOutcome, LoginRecord, UserId};
 use crate::error::{Error, Result};
 
@@ -43,6 +45,26 @@ impl Store {
             .await
             .map_err(|e| sdk_error("PutItem", e))?;
         Ok(())
+    }
+
+    /// Sends the request [`add_login_record`](Self::add_login_record) sends, for an attempt on
+    /// no account, with a condition that fails so that nothing is stored: a login with an
+    /// unknown e-mail costs the same DynamoDB requests as a wrong password.
+    pub async fn add_no_login_record(&self) -> Result<()> {
+        let mut item = key(
+            keys::history_pk(UserId::new()),
+            keys::history_sk(Uuid::now_v7()),
+        );
+        expiring(&mut item, 0);
+        let result = self
+            .client
+            .put_item()
+            .table_name(&self.table)
+            .set_item(Some(item))
+            .condition_expression("attribute_exists(pk)")
+            .send()
+            .await;
+        conditional_write("PutItem", result).map(|_| ())
     }
 
     /// A page of a user's login history, newest first, not older than `since`. `after` is the

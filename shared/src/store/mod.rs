@@ -27,6 +27,7 @@ pub use user_admin::UserFilter;
 mod tickets;
 pub use tickets::{TicketFilter, TicketPage, TicketScope};
 mod users;
+pub use users::ProfileChanges;
 
 use std::collections::HashMap;
 use std::fmt::Debug;
@@ -38,7 +39,7 @@ use aws_sdk_dynamodb::types::{AttributeValue, TransactWriteItem};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 
-pub use counters::LoginFailures;
+pub use counters::{AttemptBudget, LoginFailures};
 pub use expiry::ExpiredItem;
 pub use table::{TableSpec, table_spec};
 

@@ -1,9 +1,11 @@
 //! User profiles and e-mail claims.
 
-use aws_sdk_dynamodb::types::{AttributeValue, Put, TransactWriteItem};
+use aws_sdk_dynamodb::types::{AttributeValue, Put, ReturnValue, TransactWriteItem};
+use chrono::{DateTime, Utc};
 
 use super::{
-    Item, Store, UserRef, Written, is_condition_failed, key, keys, n, s, sdk_error, to_item,
+    Item, Store, UserRef, Written, conditional_write, from_item, is_condition_failed, key, keys, n,
+    s, sdk_error, to_item,
 };
 use crate::domain::{Email, Session, User, UserId};
 use crate::error::{Error, Result};
@@ -43,37 +45,88 @@ impl Store {
         }
     }
 
-    /// Stores what a user changes about themselves: names, password hash and `updated_at`.
-    /// Flags and roles are an administrator's (`update_user_admin`) and are left alone, so a
-    /// concurrent admin change is never undone. Fails with 404 when the user does not exist.
-    pub async fn update_user_profile(&self, user: &User) -> Result<()> {
-        let middle = user
-            .middle_name
-            .as_ref()
-            .map_or(AttributeValue::Null(true), s);
-        let result = self
+    /// Changes a user's own names and `updated_at`, writing only those attributes, so a
+    /// concurrent change of anything else (the password, flags, roles) is never undone. `None`
+    /// leaves a name as it is; `Some(None)` removes the middle name. Returns the user as
+    /// stored afterwards; fails with 404 when the user does not exist.
+    pub async fn update_user_names(
+        &self,
+        user_id: UserId,
+        changes: &ProfileChanges,
+        now: DateTime<Utc>,
+    ) -> Result<User> {
+        let mut sets = vec!["updated_at = :updated"];
+        let mut request = self
             .client
             .update_item()
             .table_name(&self.table)
-            .set_key(Some(key(keys::user_pk(user.id), keys::PROFILE)))
-            .update_expression(
-                "SET first_name = :first, last_name = :last, middle_name = :middle, \
-                 password_hash = :hash, updated_at = :updated",
-            )
+            .set_key(Some(key(keys::user_pk(user_id), keys::PROFILE)))
             .condition_expression("attribute_exists(pk)")
-            .expression_attribute_values(":first", s(&user.first_name))
-            .expression_attribute_values(":last", s(&user.last_name))
-            .expression_attribute_values(":middle", middle)
-            .expression_attribute_values(":hash", s(&user.password_hash))
-            .expression_attribute_values(":updated", n(user.updated_at.timestamp_millis()))
+            .expression_attribute_values(":updated", n(now.timestamp_millis()))
+            .return_values(ReturnValue::AllNew);
+        if let Some(first) = &changes.first_name {
+            sets.push("first_name = :first");
+            request = request.expression_attribute_values(":first", s(first));
+        }
+        if let Some(last) = &changes.last_name {
+            sets.push("last_name = :last");
+            request = request.expression_attribute_values(":last", s(last));
+        }
+        if let Some(middle) = &changes.middle_name {
+            sets.push("middle_name = :middle");
+            let middle = middle.as_ref().map_or(AttributeValue::Null(true), s);
+            request = request.expression_attribute_values(":middle", middle);
+        }
+        let result = request
+            .update_expression(format!("SET {}", sets.join(", ")))
             .send()
             .await;
         match result {
-            Ok(_) => Ok(()),
+            Ok(output) => from_item(output.attributes.unwrap_or_default()),
             Err(e) if is_condition_failed(&e) => Err(Error::not_found("user")),
             Err(e) => Err(sdk_error("UpdateItem", e)),
         }
     }
+
+    /// Replaces a user's password hash, provided it is still `old_hash`, and bumps the user's
+    /// session version, so a login that verified the old password and has not yet stored its
+    /// session is refused (see `auth::start_session`). Returns `false`, writing nothing, when
+    /// the hash changed meanwhile or the user is gone.
+    pub async fn change_password_hash(
+        &self,
+        user_id: UserId,
+        old_hash: &str,
+        new_hash: &str,
+        now: DateTime<Utc>,
+    ) -> Result<bool> {
+        let result = self
+            .client
+            .update_item()
+            .table_name(&self.table)
+            .set_key(Some(key(keys::user_pk(user_id), keys::PROFILE)))
+            .update_expression(
+                "SET password_hash = :new, updated_at = :updated, \
+                 session_version = if_not_exists(session_version, :zero) + :one",
+            )
+            .condition_expression("password_hash = :old")
+            .expression_attribute_values(":new", s(new_hash))
+            .expression_attribute_values(":old", s(old_hash))
+            .expression_attribute_values(":updated", n(now.timestamp_millis()))
+            .expression_attribute_values(":zero", n(0))
+            .expression_attribute_values(":one", n(1))
+            .send()
+            .await;
+        conditional_write("UpdateItem", result)
+    }
+}
+
+/// Changes to a user's own names: `None` leaves a name as it is, `Some(None)` removes the
+/// middle name.
+#[derive(Debug, Default)]
+pub struct ProfileChanges {
+    pub first_name: Option<String>,
+    pub last_name: Option<String>,
+    pub middle_name: Option<Option<String>>,
 }
 
 pub(super) fn user_item(user: &User) -> Result<Item> {
