@@ -10,26 +10,7 @@ use crate::context::Context;
 use crate::domain::{CatalogItem, CatalogKind, CodeName, Email, User, UserId};
 use crate::error::{Error, Result};
 use crate::password;
-
-/// The default actions: one per request method, and `all`.
-pub const DEFAULT_ACTIONS: [(&str, &str); 5] = [
-    ("read", "Read"),
-    ("create", "Create"),
-    ("update", "Update"),
-    ("delete", "Delete"),
-    ("all", "All actions"),
-];
-
-/// The default resources: the admin surface of each route group.
-pub const DEFAULT_RESOURCES: [(&str, &str); 7] = [
-    ("users", "Users"),
-    ("roles", "Roles"),
-    ("resources", "Resources"),
-    ("actions", "Actions"),
-    ("sessions", "Sessions"),
-    ("tickets", "Tickets"),
-    ("quota", "Quota"),
-];
+use crate::rbac::{Action, Resource};
 
 /// What one run changed.
 #[derive(Debug, Default, Clone, PartialEq, Eq)]
@@ -40,6 +21,9 @@ pub struct Outcome {
     pub created_admin: bool,
     /// Whether this run made an existing account a superuser.
     pub promoted_admin: bool,
+    /// Whether an existing account with the configured e-mail was left alone because its
+    /// password is not the configured one.
+    pub refused_promotion: bool,
 }
 
 /// Creates whatever of the defaults and the first superuser is missing. Fails when only one of
@@ -48,9 +32,11 @@ pub struct Outcome {
 pub async fn run(ctx: &Context) -> Result<Outcome> {
     let mut outcome = Outcome::default();
     let now = ctx.now();
+    let actions = Action::ALL.map(|a| (a.code_name(), a.name()));
+    let resources = Resource::ALL.map(|r| (r.code_name(), r.name()));
     for (kind, defaults) in [
-        (CatalogKind::Action, &DEFAULT_ACTIONS[..]),
-        (CatalogKind::Resource, &DEFAULT_RESOURCES[..]),
+        (CatalogKind::Action, &actions[..]),
+        (CatalogKind::Resource, &resources[..]),
     ] {
         let codes: Vec<String> = defaults
             .iter()

@@ -2,6 +2,7 @@
 //! endpoint (see `support`). Run with `make test`, which starts LocalStack first.
 
 mod accounts;
+mod admin_rights;
 mod api;
 mod cleanup;
 mod qr;

@@ -627,16 +627,33 @@ async fn racing_cold_starts_bootstrap_once() {
 }
 
 #[tokio::test]
-async fn bootstrap_promotes_an_existing_account_and_keeps_its_password() {
-    let email = TestEnv::email("existing");
+async fn bootstrap_never_promotes_an_account_registered_with_another_password() {
+    let email = TestEnv::email("squatter");
     let env = TestEnv::with_config(|c| {
         c.admin_email = Some(email.clone());
-        c.admin_password = Some("a different long passphrase".to_owned());
+        c.admin_password = Some("the operator's own passphrase".to_owned());
     })
     .await;
+    let squatter = env.register(&email).await;
+    let outcome = shared::bootstrap::run(&env.ctx).await.unwrap();
+    assert!(!outcome.promoted_admin && !outcome.created_admin);
+    assert!(outcome.refused_promotion, "{outcome:?}");
+    let token = access(&squatter);
+    let me = env.send(env.get("/v1/auth/me").bearer(&token)).await;
+    assert_eq!(me.body["is_superuser"], false);
+    let users = env.send(env.get("/v1/users").bearer(&token)).await;
+    assert_error(&users, StatusCode::FORBIDDEN, "forbidden");
+    let again = shared::bootstrap::run(&env.ctx).await.unwrap();
+    assert!(!again.promoted_admin, "a later cold start refuses too");
+}
+
+#[tokio::test]
+async fn bootstrap_promotes_an_existing_account_whose_password_is_the_configured_one() {
+    let email = TestEnv::email("existing");
+    let env = TestEnv::with_config(admin_config(email.clone())).await;
     let tokens = env.register(&email).await;
     let outcome = shared::bootstrap::run(&env.ctx).await.unwrap();
-    assert!(outcome.promoted_admin && !outcome.created_admin);
+    assert!(outcome.promoted_admin && !outcome.created_admin && !outcome.refused_promotion);
     let users = env
         .send(env.get("/v1/users").bearer(&access(&tokens)))
         .await;
