@@ -3,8 +3,10 @@
 //!
 //! Idempotent, also when several cold starts race: every item is created with a conditional
 //! put, so the second writer finds it there and moves on. An account that already has the
-//! configured e-mail is only made a superuser: its password, names and flags are left alone,
-//! so changing `SESAME_ADMIN_PASSWORD` later never resets anybody's password.
+//! configured e-mail is made a superuser only when its password verifies against
+//! `SESAME_ADMIN_PASSWORD` (anyone could have registered the address first); otherwise start-up
+//! logs an error and goes on without promoting it. A promoted account keeps its password, names
+//! and flags, so changing `SESAME_ADMIN_PASSWORD` later never resets anybody's password.
 
 use crate::context::Context;
 use crate::domain::{CatalogItem, CatalogKind, CodeName, Email, User, UserId};
@@ -84,6 +86,28 @@ async fn ensure_admin(
     let email = Email::parse(raw_email)?;
     for _ in 0..3 {
         if let Some(user_id) = ctx.store.find_user_id_by_email(&email).await? {
+            let Some(existing) = ctx.store.find_user(user_id).await? else {
+                // The claim is there but its profile is not (yet): look again.
+                continue;
+            };
+            if existing.is_superuser {
+                return Ok(());
+            }
+            // Anyone may register the configured address before the operator does; only the
+            // holder of the configured password is the operator.
+            if !ctx
+                .hasher
+                .verify(raw_password, &existing.password_hash)
+                .await?
+            {
+                tracing::error!(
+                    %user_id,
+                    "an account with SESAME_ADMIN_EMAIL exists whose password is not \
+                     SESAME_ADMIN_PASSWORD; it was not made a superuser"
+                );
+                outcome.refused_promotion = true;
+                return Ok(());
+            }
             outcome.promoted_admin = ctx.store.make_superuser(user_id).await?;
             return Ok(());
         }
