@@ -10,8 +10,9 @@
 //! rules about whom an admin acts on ([`ensure_may_act_on`]).
 //!
 //! The catalog: resources, actions and roles, addressed by immutable code names. A role's
-//! permissions may only name existing resources and actions, and a resource, action or role
-//! still in use cannot be deleted; the store keeps both true under concurrency.
+//! permissions may only name existing resources and actions, and a resource or action still
+//! named by a role cannot be deleted; deleting a role takes it from every holder. The store
+//! keeps all of it true under concurrency.
 
 use std::collections::BTreeSet;
 use std::marker::PhantomData;
@@ -22,10 +23,10 @@ use axum::http::request::Parts;
 
 use crate::auth::Principal;
 use crate::context::Context;
-use crate::domain::{CatalogItem, CatalogKind, CodeName, Permission, Role, User};
+use crate::domain::{CatalogItem, CatalogKind, CodeName, Permission, Role, User, UserId};
 use crate::error::{Error, Result};
 use crate::http::{Authenticated, Page, encode_cursor};
-use crate::store::Removal;
+use crate::store::{Removal, UserFilter};
 use crate::views::{CatalogItemView, RoleView};
 
 /// The resources the routes guard: the admin surface of each route group, and tickets (whose
@@ -532,29 +533,79 @@ pub async fn update_role(
     ))
 }
 
-/// Deletes a role. Fails with 404 when it does not exist and 409 `in_use` while a user holds it.
+/// How many holders one transaction takes a deleted role from (a transaction holds at most 100
+/// items: these users and the role's count).
+const STRIP_BATCH: usize = 50;
+/// How often a deletion walks the holders again when the role still counts some (the user
+/// index is eventually consistent, so a holder added just before the mark may show up late).
+const DELETE_PASSES: usize = 3;
+
+/// Deletes a role and takes it from every user holding it, as one request; fails with 404 when
+/// it does not exist. The role stops granting anything at once (it is marked before its
+/// holders are touched, see `store::rbac`); when the request returns no user holds it, and no
+/// view shows it. If it fails midway (503), the role stays marked, hidden and powerless, and
+/// repeating the deletion completes it.
 pub async fn delete_role(ctx: &Context, code_name: &CodeName) -> Result<()> {
-    for _ in 0..EDIT_ATTEMPTS {
-        let role = ctx
-            .store
-            .find_role(code_name)
-            .await?
-            .ok_or_else(|| Error::not_found("role"))?;
+    for pass in 0..DELETE_PASSES {
+        let Some(role) = ctx.store.mark_role_deleting(code_name).await? else {
+            // Gone already: either it never existed, or a concurrent deletion finished it.
+            return if pass == 0 {
+                Err(Error::not_found("role"))
+            } else {
+                Ok(())
+            };
+        };
+        strip_holders(ctx, code_name).await?;
         match ctx.store.delete_role(&role).await? {
-            Removal::Deleted => return Ok(()),
-            Removal::Missing => return Err(Error::not_found("role")),
-            Removal::InUse => {
-                return Err(Error::conflict(
-                    "in_use",
-                    format!("role `{code_name}` is held by a user; take it from every user first"),
-                ));
+            Removal::Deleted | Removal::Missing => {
+                tracing::info!(%code_name, "role deleted and taken from its holders");
+                return Ok(());
             }
-            Removal::Stale => {}
+            Removal::InUse | Removal::Stale => {}
+        }
+    }
+    Err(Error::Unavailable)
+}
+
+/// Takes the role from every user the user index lists as holding it, batch by batch.
+async fn strip_holders(ctx: &Context, code_name: &CodeName) -> Result<()> {
+    let filter = UserFilter {
+        role: Some(code_name.clone()),
+        ..UserFilter::default()
+    };
+    let mut after = None;
+    loop {
+        let (listed, next) = ctx.store.list_users(STRIP_BATCH, after, &filter).await?;
+        let ids: Vec<UserId> = listed.iter().map(|u| u.id).collect();
+        strip_batch(ctx, code_name, &ids).await?;
+        match next {
+            Some(id) => after = Some(id),
+            None => return Ok(()),
+        }
+    }
+}
+
+/// Takes the role from those of `ids` who hold it now, in one transaction, retried when one of
+/// them changed meanwhile.
+async fn strip_batch(ctx: &Context, code_name: &CodeName, ids: &[UserId]) -> Result<()> {
+    for _ in 0..EDIT_ATTEMPTS {
+        // The index may lag behind, and a holder may have been edited since: strip what each
+        // profile holds now, read consistently.
+        let mut holders = Vec::new();
+        for id in ids {
+            if let Some(user) = ctx.store.find_user(*id).await?
+                && user.roles.iter().any(|r| r.as_str() == code_name.as_str())
+            {
+                holders.push(user);
+            }
+        }
+        if holders.is_empty() || ctx.store.strip_role(code_name, &holders, ctx.now()).await? {
+            return Ok(());
         }
     }
     Err(Error::conflict(
         "concurrent_update",
-        "the role is being changed by someone else; try again",
+        "the role's holders are being changed by someone else; try again",
     ))
 }
 

@@ -8,6 +8,7 @@ mod cleanup;
 mod qr;
 mod quota;
 mod rbac;
+mod role_deletion;
 mod refresh;
 mod sessions;
 mod support;

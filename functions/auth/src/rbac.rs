@@ -371,11 +371,13 @@ async fn update_role(
     ))
 }
 
-/// Delete a role no user holds.
+/// Delete a role and take it from every user holding it. It grants nothing from the start of
+/// the request; when the request returns, no user holds it. An interrupted deletion (503) is
+/// completed by repeating it. Superusers only.
 #[utoipa::path(delete, path = "/v1/roles/{code_name}", tag = "rbac", security(("bearer" = ["roles"])),
     params(("code_name" = String, Path)),
     responses((status = 204), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody),
-        (status = 404, body = ErrorBody), (status = 409, description = "in_use", body = ErrorBody)))]
+        (status = 404, body = ErrorBody), (status = 503, description = "service_unavailable: repeat the request to finish the deletion", body = ErrorBody)))]
 async fn delete_role(
     State(ctx): State<Context>,
     _admin: Admin<on::Roles>,
