@@ -212,7 +212,9 @@ pub fn forbidden(message: impl Into<String>) -> Error {
 /// ending their sessions. Reading is allowed.
 pub fn ensure_may_act_on(actor: &User, target: &User) -> Result<()> {
     if target.is_superuser && !actor.is_superuser {
-        return Err(forbidden("only a superuser may act on a superuser's account"));
+        return Err(forbidden(
+            "only a superuser may act on a superuser's account",
+        ));
     }
     Ok(())
 }
@@ -665,7 +667,11 @@ mod tests {
         assert_eq!(action_for(&Method::OPTIONS), Action::All);
         let read = [role(&[("users", "read")])];
         assert!(!grants(&read, Resource::Users, Action::All));
-        assert!(grants(&[role(&[("users", "all")])], Resource::Users, Action::All));
+        assert!(grants(
+            &[role(&[("users", "all")])],
+            Resource::Users,
+            Action::All
+        ));
     }
 
     #[test]

@@ -12,11 +12,11 @@
 use chrono::Duration;
 
 use crate::auth;
-use crate::rbac;
 use crate::context::Context;
 use crate::domain::{CodeName, User, UserId};
 use crate::error::{Error, Result};
 use crate::http::{Page, encode_cursor};
+use crate::rbac;
 use crate::store::UserFilter;
 use crate::views::UserView;
 
@@ -111,7 +111,9 @@ fn ensure_may_change(actor: &User, before: &User, after: &User) -> Result<()> {
         ));
     }
     if roles_change && !actor.is_superuser {
-        return Err(rbac::forbidden("only a superuser may change a user's roles"));
+        return Err(rbac::forbidden(
+            "only a superuser may change a user's roles",
+        ));
     }
     Ok(())
 }

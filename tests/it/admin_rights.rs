@@ -17,12 +17,7 @@ async fn own_id(env: &TestEnv, token: &str) -> String {
 }
 
 /// Registers a user holding one new role with `permissions`; returns their token response.
-async fn holder(
-    env: &TestEnv,
-    admin: &str,
-    role: &str,
-    permissions: &[(&str, &str)],
-) -> Value {
+async fn holder(env: &TestEnv, admin: &str, role: &str, permissions: &[(&str, &str)]) -> Value {
     create_role(env, admin, role, permissions).await;
     let tokens = env.register(&TestEnv::email(role)).await;
     set_roles(env, admin, &user_id(&tokens), &[role]).await;
@@ -122,7 +117,12 @@ async fn rights_on_the_rbac_catalog_let_a_non_superuser_read_it_but_never_change
         let reply = env.send(call).await;
         assert_error(&reply, StatusCode::FORBIDDEN, "forbidden");
     }
-    for path in ["/v1/roles", "/v1/roles/catalog-admins", "/v1/resources", "/v1/actions/read"] {
+    for path in [
+        "/v1/roles",
+        "/v1/roles/catalog-admins",
+        "/v1/resources",
+        "/v1/actions/read",
+    ] {
         let reply = env.send(env.get(path).bearer(&token)).await;
         assert_eq!(reply.status, StatusCode::OK, "{path}: {:?}", reply.body);
     }
@@ -157,7 +157,11 @@ async fn a_non_superuser_never_acts_on_a_superuser_account() {
         let reply = env.send(call.bearer(&token)).await;
         assert_error(&reply, StatusCode::FORBIDDEN, "forbidden");
     }
-    assert_eq!(env.me_status(&admin).await, StatusCode::OK, "still signed in");
+    assert_eq!(
+        env.me_status(&admin).await,
+        StatusCode::OK,
+        "still signed in"
+    );
     let me = env.send(env.get("/v1/auth/me").bearer(&admin)).await;
     assert_eq!(me.body["first_name"], "Ada");
     let read = env
@@ -165,7 +169,10 @@ async fn a_non_superuser_never_acts_on_a_superuser_account() {
         .await;
     assert_eq!(read.status, StatusCode::OK, "reading is not acting");
     let sessions = env
-        .send(env.get(&format!("/v1/sessions/users/{root}")).bearer(&token))
+        .send(
+            env.get(&format!("/v1/sessions/users/{root}"))
+                .bearer(&token),
+        )
         .await;
     assert_eq!(sessions.status, StatusCode::OK);
 }
@@ -228,8 +235,15 @@ async fn two_superusers_deactivating_each_other_leave_one_active() {
                 .json(json!({"is_active": false})),
         )
     };
-    let replies = join_all([deactivate(&first, &second_id), deactivate(&second, &first_id)]).await;
-    let ok = replies.iter().filter(|r| r.status == StatusCode::OK).count();
+    let replies = join_all([
+        deactivate(&first, &second_id),
+        deactivate(&second, &first_id),
+    ])
+    .await;
+    let ok = replies
+        .iter()
+        .filter(|r| r.status == StatusCode::OK)
+        .count();
     assert_eq!(ok, 1, "{replies:?}");
     for reply in replies.iter().filter(|r| r.status != StatusCode::OK) {
         assert!(
@@ -282,7 +296,11 @@ async fn the_last_active_superuser_cannot_be_deactivated_even_from_a_stale_read(
                 .json(json!({"is_active": true})),
         )
         .await;
-    assert_eq!(reply.status, StatusCode::OK, "reactivation counts them again");
+    assert_eq!(
+        reply.status,
+        StatusCode::OK,
+        "reactivation counts them again"
+    );
     let email = env
         .send(env.get(&format!("/v1/users/{first_id}")).bearer(&second))
         .await
@@ -318,11 +336,10 @@ fn sample(document: &Value, schema: &Value) -> Value {
         return sample(document, &document["components"]["schemas"][name]);
     }
     for alternatives in ["oneOf", "anyOf", "allOf"] {
-        if let Some(first) = schema[alternatives].as_array().and_then(|a| {
-            a.iter()
-                .find(|s| s["type"] != "null")
-                .or_else(|| a.first())
-        }) {
+        if let Some(first) = schema[alternatives]
+            .as_array()
+            .and_then(|a| a.iter().find(|s| s["type"] != "null").or_else(|| a.first()))
+        {
             return sample(document, first);
         }
     }
@@ -366,6 +383,16 @@ fn declared_resource(operation: &Value) -> Option<String> {
         .next()
 }
 
+/// The HTTP method of an operation key of a path item; `None` for other keys (`parameters`,
+/// `summary`, ...).
+fn operation_method(key: &str) -> Option<Method> {
+    [
+        "get", "put", "post", "delete", "patch", "head", "options", "trace",
+    ]
+    .contains(&key)
+    .then(|| key.to_uppercase().parse().unwrap())
+}
+
 /// Every admin operation of the served document: (method, path template, declared resource).
 async fn admin_operations(env: &TestEnv) -> (Value, Vec<(Method, String, String)>) {
     let reply = env.send(env.get("/v1/openapi.json")).await;
@@ -374,7 +401,7 @@ async fn admin_operations(env: &TestEnv) -> (Value, Vec<(Method, String, String)
     let mut operations = Vec::new();
     for (path, item) in document["paths"].as_object().unwrap() {
         for (method, operation) in item.as_object().unwrap() {
-            let Ok(method) = method.to_uppercase().parse::<Method>() else {
+            let Some(method) = operation_method(method) else {
                 continue;
             };
             if let Some(resource) = declared_resource(operation) {
@@ -394,7 +421,10 @@ async fn every_admin_route_of_the_document_declares_a_known_resource() {
         .map(|r| r.code_name())
         .collect();
     for (method, path, resource) in &operations {
-        assert!(known.contains(&resource.as_str()), "{method} {path}: {resource}");
+        assert!(
+            known.contains(&resource.as_str()),
+            "{method} {path}: {resource}"
+        );
     }
     // Every operation under an admin prefix declares its resource, so a new admin route that
     // forgets it is caught here rather than silently skipped by the walk below.
@@ -411,7 +441,7 @@ async fn every_admin_route_of_the_document_declares_a_known_resource() {
             continue;
         }
         for (method, operation) in item.as_object().unwrap() {
-            if method.parse::<Method>().is_ok() || method.to_uppercase().parse::<Method>().is_ok() {
+            if operation_method(method).is_some() {
                 assert!(
                     declared_resource(operation).is_some(),
                     "{method} {path} declares no resource"

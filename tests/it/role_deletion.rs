@@ -33,13 +33,25 @@ async fn holders(env: &TestEnv, role: &str, count: usize) -> Vec<UserId> {
             updated_at: now,
             session_version: 0,
         };
-        assert!(env.ctx.store.create_user_without_session(&user).await.unwrap());
+        assert!(
+            env.ctx
+                .store
+                .create_user_without_session(&user)
+                .await
+                .unwrap()
+        );
         let holding = User {
             roles: vec![role.to_owned()],
             updated_at: now + chrono::Duration::milliseconds(1),
             ..user.clone()
         };
-        assert!(env.ctx.store.update_user_admin(&user, &holding).await.unwrap());
+        assert!(
+            env.ctx
+                .store
+                .update_user_admin(&user, &holding)
+                .await
+                .unwrap()
+        );
         ids.push(user.id);
     }
     ids
@@ -93,9 +105,7 @@ async fn deleting_a_held_role_takes_it_from_every_holder_at_once() {
         .send(env.get("/v1/users?role=auditors").bearer(&admin))
         .await;
     assert_eq!(listed.body["items"], json!([]));
-    let gone = env
-        .send(env.get("/v1/roles/auditors").bearer(&admin))
-        .await;
+    let gone = env.send(env.get("/v1/roles/auditors").bearer(&admin)).await;
     assert_error(&gone, StatusCode::NOT_FOUND, "not_found");
     let again = env
         .send(env.delete("/v1/roles/auditors").bearer(&admin))
@@ -128,7 +138,14 @@ async fn an_interrupted_role_deletion_grants_nothing_and_completes_when_repeated
 
     // The first step of a deletion, as if the request had stopped right after it.
     let code = CodeName::parse("role", "desk").unwrap();
-    assert!(env.ctx.store.mark_role_deleting(&code).await.unwrap().is_some());
+    assert!(
+        env.ctx
+            .store
+            .mark_role_deleting(&code)
+            .await
+            .unwrap()
+            .is_some()
+    );
 
     let refused = env.send(env.get("/v1/users").bearer(&token)).await;
     assert_error(&refused, StatusCode::FORBIDDEN, "forbidden");
@@ -154,7 +171,12 @@ async fn an_interrupted_role_deletion_grants_nothing_and_completes_when_repeated
     assert_error(&granted, StatusCode::BAD_REQUEST, "unknown_role");
 
     let completed = env.send(env.delete("/v1/roles/desk").bearer(&admin)).await;
-    assert_eq!(completed.status, StatusCode::NO_CONTENT, "{:?}", completed.body);
+    assert_eq!(
+        completed.status,
+        StatusCode::NO_CONTENT,
+        "{:?}",
+        completed.body
+    );
     let me = env.send(env.get("/v1/auth/me").bearer(&token)).await;
     assert_eq!(me.body["roles"], json!([]));
 

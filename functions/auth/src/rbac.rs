@@ -147,7 +147,7 @@ async fn list_resources(
     list_catalog(&ctx, CatalogKind::Resource, &page).await
 }
 
-/// Create a resource.
+/// Create a resource. Superusers only.
 #[utoipa::path(post, path = "/v1/resources", tag = "rbac", security(("bearer" = ["resources"])), request_body = CreateCatalogItemRequest,
     responses((status = 201, body = CatalogItemView), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody),
         (status = 403, body = ErrorBody), (status = 409, description = "already_exists", body = ErrorBody)))]
@@ -177,7 +177,7 @@ async fn get_resource(
     ))
 }
 
-/// Change a resource's name or description.
+/// Change a resource's name or description. Superusers only.
 #[utoipa::path(patch, path = "/v1/resources/{code_name}", tag = "rbac", security(("bearer" = ["resources"])),
     params(("code_name" = String, Path)), request_body = UpdateCatalogItemRequest,
     responses((status = 200, body = CatalogItemView), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody),
@@ -195,7 +195,7 @@ async fn update_resource(
     ))
 }
 
-/// Delete a resource no role names.
+/// Delete a resource no role names. Superusers only.
 #[utoipa::path(delete, path = "/v1/resources/{code_name}", tag = "rbac", security(("bearer" = ["resources"])),
     params(("code_name" = String, Path)),
     responses((status = 204), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody),
@@ -222,7 +222,7 @@ async fn list_actions(
     list_catalog(&ctx, CatalogKind::Action, &page).await
 }
 
-/// Create an action.
+/// Create an action. Superusers only.
 #[utoipa::path(post, path = "/v1/actions", tag = "rbac", security(("bearer" = ["actions"])), request_body = CreateCatalogItemRequest,
     responses((status = 201, body = CatalogItemView), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody),
         (status = 403, body = ErrorBody), (status = 409, description = "already_exists", body = ErrorBody)))]
@@ -252,7 +252,7 @@ async fn get_action(
     ))
 }
 
-/// Change an action's name or description.
+/// Change an action's name or description. Superusers only.
 #[utoipa::path(patch, path = "/v1/actions/{code_name}", tag = "rbac", security(("bearer" = ["actions"])),
     params(("code_name" = String, Path)), request_body = UpdateCatalogItemRequest,
     responses((status = 200, body = CatalogItemView), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody),
@@ -270,7 +270,7 @@ async fn update_action(
     ))
 }
 
-/// Delete an action no role names.
+/// Delete an action no role names. Superusers only.
 #[utoipa::path(delete, path = "/v1/actions/{code_name}", tag = "rbac", security(("bearer" = ["actions"])),
     params(("code_name" = String, Path)),
     responses((status = 204), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody),
@@ -299,7 +299,7 @@ async fn list_roles(
     ))
 }
 
-/// Create a role. Its permissions must name existing resources and actions.
+/// Create a role. Its permissions must name existing resources and actions. Superusers only.
 #[utoipa::path(post, path = "/v1/roles", tag = "rbac", security(("bearer" = ["roles"])), request_body = CreateRoleRequest,
     responses((status = 201, body = RoleView),
         (status = 400, description = "validation_failed, unknown_resource, unknown_action, too_many_permissions", body = ErrorBody),
@@ -337,7 +337,7 @@ async fn get_role(
 }
 
 /// Change a role's name, description or permissions; holders get the new rights on their next
-/// request.
+/// request. Superusers only.
 #[utoipa::path(patch, path = "/v1/roles/{code_name}", tag = "rbac", security(("bearer" = ["roles"])),
     params(("code_name" = String, Path)), request_body = UpdateRoleRequest,
     responses((status = 200, body = RoleView),

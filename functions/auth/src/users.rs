@@ -98,11 +98,16 @@ pub struct UpdateUserRequest {
 }
 
 /// Change a user's flags, names or roles. Deactivation ends every session of the user at once.
+/// Only superusers change roles or edit a superuser; nobody changes their own roles or active
+/// flag here.
 #[utoipa::path(patch, path = "/v1/users/{id}", tag = "users", security(("bearer" = ["users"])),
     params(("id" = String, Path)), request_body = UpdateUserRequest,
     responses((status = 200, body = UserView),
         (status = 400, description = "validation_failed, unknown_field, unknown_role, too_many_roles", body = ErrorBody),
-        (status = 401, body = ErrorBody), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody)))]
+        (status = 401, body = ErrorBody),
+        (status = 403, description = "forbidden: no `users:update`; `roles` changed by a non-superuser; own `roles` or `is_active`; a superuser edited by a non-superuser", body = ErrorBody),
+        (status = 404, body = ErrorBody),
+        (status = 409, description = "last_superuser: the last active superuser cannot be deactivated", body = ErrorBody)))]
 async fn update_user(
     State(ctx): State<Context>,
     admin: Admin<on::Users>,

@@ -13,8 +13,8 @@ use shared::domain::{
 };
 use shared::error::ErrorBody;
 use shared::http::{Authenticated, Json, Page, PageParams, Query};
-use shared::views::QuotaView;
 use shared::rbac::{Admin, on};
+use shared::views::QuotaView;
 use shared::{Context, Result, quota};
 use utoipa::ToSchema;
 use utoipa_axum::router::OpenApiRouter;

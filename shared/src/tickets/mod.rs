@@ -153,7 +153,10 @@ pub async fn create(ctx: &Context, user: &User, new: NewTicket) -> Result<Ticket
         closed_at: None,
     };
     ctx.store.create_ticket(&ticket).await?;
-    Ok(TicketView::new(&ticket, may(ctx, user, Action::Read).await?))
+    Ok(TicketView::new(
+        &ticket,
+        may(ctx, user, Action::Read).await?,
+    ))
 }
 
 /// A page of tickets, newest first: every ticket for operators (`read`), the caller's own
