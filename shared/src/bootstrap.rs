@@ -3,33 +3,16 @@
 //!
 //! Idempotent, also when several cold starts race: every item is created with a conditional
 //! put, so the second writer finds it there and moves on. An account that already has the
-//! configured e-mail is only made a superuser: its password, names and flags are left alone,
-//! so changing `SESAME_ADMIN_PASSWORD` later never resets anybody's password.
+//! configured e-mail is made a superuser only when its password verifies against
+//! `SESAME_ADMIN_PASSWORD` (anyone could have registered the address first); otherwise start-up
+//! logs an error and goes on without promoting it. A promoted account keeps its password, names
+//! and flags, so changing `SESAME_ADMIN_PASSWORD` later never resets anybody's password.
 
 use crate::context::Context;
 use crate::domain::{CatalogItem, CatalogKind, CodeName, Email, User, UserId};
 use crate::error::{Error, Result};
 use crate::password;
-
-/// The default actions: one per request method, and `all`.
-pub const DEFAULT_ACTIONS: [(&str, &str); 5] = [
-    ("read", "Read"),
-    ("create", "Create"),
-    ("update", "Update"),
-    ("delete", "Delete"),
-    ("all", "All actions"),
-];
-
-/// The default resources: the admin surface of each route group.
-pub const DEFAULT_RESOURCES: [(&str, &str); 7] = [
-    ("users", "Users"),
-    ("roles", "Roles"),
-    ("resources", "Resources"),
-    ("actions", "Actions"),
-    ("sessions", "Sessions"),
-    ("tickets", "Tickets"),
-    ("quota", "Quota"),
-];
+use crate::rbac::{Action, Resource};
 
 /// What one run changed.
 #[derive(Debug, Default, Clone, PartialEq, Eq)]
@@ -40,6 +23,9 @@ pub struct Outcome {
     pub created_admin: bool,
     /// Whether this run made an existing account a superuser.
     pub promoted_admin: bool,
+    /// Whether an existing account with the configured e-mail was left alone because its
+    /// password is not the configured one.
+    pub refused_promotion: bool,
 }
 
 /// Creates whatever of the defaults and the first superuser is missing. Fails when only one of
@@ -48,9 +34,11 @@ pub struct Outcome {
 pub async fn run(ctx: &Context) -> Result<Outcome> {
     let mut outcome = Outcome::default();
     let now = ctx.now();
+    let actions = Action::ALL.map(|a| (a.code_name(), a.name()));
+    let resources = Resource::ALL.map(|r| (r.code_name(), r.name()));
     for (kind, defaults) in [
-        (CatalogKind::Action, &DEFAULT_ACTIONS[..]),
-        (CatalogKind::Resource, &DEFAULT_RESOURCES[..]),
+        (CatalogKind::Action, &actions[..]),
+        (CatalogKind::Resource, &resources[..]),
     ] {
         let codes: Vec<String> = defaults
             .iter()
@@ -98,6 +86,28 @@ async fn ensure_admin(
     let email = Email::parse(raw_email)?;
     for _ in 0..3 {
         if let Some(user_id) = ctx.store.find_user_id_by_email(&email).await? {
+            let Some(existing) = ctx.store.find_user(user_id).await? else {
+                // The claim is there but its profile is not (yet): look again.
+                continue;
+            };
+            if existing.is_superuser {
+                return Ok(());
+            }
+            // Anyone may register the configured address before the operator does; only the
+            // holder of the configured password is the operator.
+            if !ctx
+                .hasher
+                .verify(raw_password, &existing.password_hash)
+                .await?
+            {
+                tracing::error!(
+                    %user_id,
+                    "an account with SESAME_ADMIN_EMAIL exists whose password is not \
+                     SESAME_ADMIN_PASSWORD; it was not made a superuser"
+                );
+                outcome.refused_promotion = true;
+                return Ok(());
+            }
             outcome.promoted_admin = ctx.store.make_superuser(user_id).await?;
             return Ok(());
         }

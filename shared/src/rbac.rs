@@ -1,29 +1,142 @@
 //! Authorization, the one mechanism every route group uses, and the RBAC catalog service.
 //!
-//! A protected admin route names its resource (`users`, `sessions`, `tickets`, ...); the HTTP
-//! method maps to an action (GET → read, POST → create, PUT/PATCH → update, DELETE → delete) and
-//! the caller must be a superuser or hold a role granting that action (or `all`) on the resource.
-//! Roles are read afresh on every check (one consistent batch read), so a change to a role or to
-//! a user's roles applies to that user's next request.
+//! An admin handler takes its caller as [`Admin<R>`](Admin), which names the guarded
+//! [`Resource`] by type (`Admin<on::Users>`) and authorizes before the handler runs: the HTTP
+//! method maps to an [`Action`] (GET → read, POST → create, PUT/PATCH → update, DELETE → delete)
+//! and the caller must be a superuser or hold a role granting that action (or `all`) on the
+//! resource. Roles never grant more than reading the RBAC catalog: only superusers change roles,
+//! resources and actions. Roles are read afresh on every check (one consistent batch read), so a
+//! change to a role or to a user's roles applies to that user's next request. Services add the
+//! rules about whom an admin acts on ([`ensure_may_act_on`]).
 //!
 //! The catalog: resources, actions and roles, addressed by immutable code names. A role's
-//! permissions may only name existing resources and actions, and a resource, action or role
-//! still in use cannot be deleted; the store keeps both true under concurrency.
+//! permissions may only name existing resources and actions, and a resource or action still
+//! named by a role cannot be deleted; deleting a role takes it from every holder. The store
+//! keeps all of it true under concurrency.
 
 use std::collections::BTreeSet;
+use std::marker::PhantomData;
 
+use axum::extract::FromRequestParts;
 use axum::http::Method;
+use axum::http::request::Parts;
 
 use crate::auth::Principal;
 use crate::context::Context;
-use crate::domain::{CatalogItem, CatalogKind, CodeName, Permission, Role, User};
+use crate::domain::{CatalogItem, CatalogKind, CodeName, Permission, Role, User, UserId};
 use crate::error::{Error, Result};
-use crate::http::{Page, encode_cursor};
-use crate::store::Removal;
+use crate::http::{Authenticated, Page, encode_cursor};
+use crate::store::{Removal, UserFilter};
 use crate::views::{CatalogItemView, RoleView};
 
-/// The action that grants every other action on its resource.
-pub const ALL: &str = "all";
+/// The resources the routes guard: the admin surface of each route group, and tickets (whose
+/// operators are the holders of rights on it). Seeded by the bootstrap; their code names are
+/// what permissions name.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Resource {
+    Users,
+    Roles,
+    Resources,
+    Actions,
+    Sessions,
+    Tickets,
+    Quota,
+}
+
+impl Resource {
+    /// Every resource, in catalog order.
+    pub const ALL: [Resource; 7] = [
+        Resource::Users,
+        Resource::Roles,
+        Resource::Resources,
+        Resource::Actions,
+        Resource::Sessions,
+        Resource::Tickets,
+        Resource::Quota,
+    ];
+
+    /// The code name permissions use for it.
+    pub fn code_name(self) -> &'static str {
+        match self {
+            Resource::Users => "users",
+            Resource::Roles => "roles",
+            Resource::Resources => "resources",
+            Resource::Actions => "actions",
+            Resource::Sessions => "sessions",
+            Resource::Tickets => "tickets",
+            Resource::Quota => "quota",
+        }
+    }
+
+    /// Its display name in the seeded catalog.
+    pub fn name(self) -> &'static str {
+        match self {
+            Resource::Users => "Users",
+            Resource::Roles => "Roles",
+            Resource::Resources => "Resources",
+            Resource::Actions => "Actions",
+            Resource::Sessions => "Sessions",
+            Resource::Tickets => "Tickets",
+            Resource::Quota => "Quota",
+        }
+    }
+}
+
+/// The built-in actions: one per kind of request method, and `all`. Administrators may add
+/// more to the catalog; routes only ask for these.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Action {
+    Read,
+    Create,
+    Update,
+    Delete,
+    All,
+}
+
+impl Action {
+    /// Every built-in action, in catalog order.
+    pub const ALL: [Action; 5] = [
+        Action::Read,
+        Action::Create,
+        Action::Update,
+        Action::Delete,
+        Action::All,
+    ];
+
+    /// The code name permissions use for it.
+    pub fn code_name(self) -> &'static str {
+        match self {
+            Action::Read => "read",
+            Action::Create => "create",
+            Action::Update => "update",
+            Action::Delete => "delete",
+            Action::All => "all",
+        }
+    }
+
+    /// Its display name in the seeded catalog.
+    pub fn name(self) -> &'static str {
+        match self {
+            Action::Read => "Read",
+            Action::Create => "Create",
+            Action::Update => "Update",
+            Action::Delete => "Delete",
+            Action::All => "All actions",
+        }
+    }
+}
+
+impl std::fmt::Display for Resource {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.code_name())
+    }
+}
+
+impl std::fmt::Display for Action {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.code_name())
+    }
+}
 /// A role names at most this many distinct resources...
 pub const MAX_ROLE_RESOURCES: usize = 40;
 /// ...and at most this many distinct actions, so one change of a role fits in a transaction.
@@ -32,52 +145,154 @@ pub const MAX_ROLE_ACTIONS: usize = 8;
 const EDIT_ATTEMPTS: usize = 5;
 
 /// The action a request method asks for.
-pub fn action_for(method: &Method) -> &'static str {
+pub fn action_for(method: &Method) -> Action {
     match *method {
-        Method::GET | Method::HEAD => "read",
-        Method::POST => "create",
-        Method::PUT | Method::PATCH => "update",
-        Method::DELETE => "delete",
-        _ => ALL,
+        Method::GET | Method::HEAD => Action::Read,
+        Method::POST => Action::Create,
+        Method::PUT | Method::PATCH => Action::Update,
+        Method::DELETE => Action::Delete,
+        _ => Action::All,
     }
 }
 
 /// Whether `roles` grant `action` on `resource`: some permission names the resource with that
 /// action or with `all`.
-pub fn grants(roles: &[Role], resource: &str, action: &str) -> bool {
+pub fn grants(roles: &[Role], resource: Resource, action: Action) -> bool {
     roles.iter().flat_map(|r| &r.permissions).any(|p| {
-        p.resource.as_str() == resource && (p.action.as_str() == action || p.action.as_str() == ALL)
+        p.resource.as_str() == resource.code_name()
+            && (p.action.as_str() == action.code_name()
+                || p.action.as_str() == Action::All.code_name())
     })
 }
 
 /// Whether `user` may perform `action` on `resource`: superusers may do everything; anyone else
-/// needs a role granting it. Reads the user's roles consistently (one batch read) unless the
-/// answer is known without them.
-pub async fn is_allowed(ctx: &Context, user: &User, resource: &str, action: &str) -> Result<bool> {
+/// needs a role granting it, and no role grants more than reading the RBAC catalog itself
+/// (roles, resources, actions), which only superusers manage. Reads the user's roles
+/// consistently (one batch read) unless the answer is known without them.
+pub async fn is_allowed(
+    ctx: &Context,
+    user: &User,
+    resource: Resource,
+    action: Action,
+) -> Result<bool> {
     if user.is_superuser {
         return Ok(true);
     }
-    if user.roles.is_empty() {
+    let catalog = matches!(
+        resource,
+        Resource::Roles | Resource::Resources | Resource::Actions
+    );
+    if user.roles.is_empty() || (catalog && action != Action::Read) {
         return Ok(false);
     }
     let roles = ctx.store.find_roles(&user.roles).await?;
     Ok(grants(&roles, resource, action))
 }
 
-/// Refuses (403 `forbidden`) unless `who` may use `method` on `resource`.
+/// Refuses (403 `forbidden`) unless `who` may perform `action` on `resource`.
 pub async fn authorize(
     ctx: &Context,
     who: &Principal,
-    resource: &str,
-    method: &Method,
+    resource: Resource,
+    action: Action,
 ) -> Result<()> {
-    if is_allowed(ctx, &who.user, resource, action_for(method)).await? {
+    if is_allowed(ctx, &who.user, resource, action).await? {
         Ok(())
     } else {
-        Err(Error::forbidden(
-            "forbidden",
-            format!("you may not {} {resource}", action_for(method)),
-        ))
+        Err(forbidden(format!("you may not {action} {resource}")))
+    }
+}
+
+/// The 403 of every refused admin request.
+pub fn forbidden(message: impl Into<String>) -> Error {
+    Error::forbidden("forbidden", message)
+}
+
+/// Refuses (403) a non-superuser's change to a superuser's account: edits, deactivation and
+/// ending their sessions. Reading is allowed.
+pub fn ensure_may_act_on(actor: &User, target: &User) -> Result<()> {
+    if target.is_superuser && !actor.is_superuser {
+        return Err(forbidden(
+            "only a superuser may act on a superuser's account",
+        ));
+    }
+    Ok(())
+}
+
+/// The resource an [`Admin`] extractor guards, named by a type so that the handler's signature
+/// states it once: `Admin<on::Users>`.
+pub trait Guarded {
+    const RESOURCE: Resource;
+}
+
+/// Which action an [`Admin`] extractor asks for.
+pub trait Asks {
+    fn action(method: &Method) -> Action;
+}
+
+/// Type-level names of the [`Resource`]s and of the actions a route may ask for instead of its
+/// method's, for [`Admin`].
+pub mod on {
+    use axum::http::Method;
+
+    use super::{Action, Asks, Guarded, Resource, action_for};
+
+    macro_rules! markers {
+        ($($marker:ident),*) => {$(
+            #[doc = concat!("The `", stringify!($marker), "` resource.")]
+            #[derive(Debug)]
+            pub enum $marker {}
+            impl Guarded for $marker {
+                const RESOURCE: Resource = Resource::$marker;
+            }
+        )*};
+    }
+
+    markers!(Users, Roles, Resources, Actions, Sessions, Tickets, Quota);
+
+    /// The action of the request's method (the default).
+    #[derive(Debug)]
+    pub enum ByMethod {}
+
+    impl Asks for ByMethod {
+        fn action(method: &Method) -> Action {
+            action_for(method)
+        }
+    }
+
+    /// `update`, for a POST that changes an existing thing rather than creating one.
+    #[derive(Debug)]
+    pub enum Updating {}
+
+    impl Asks for Updating {
+        fn action(_: &Method) -> Action {
+            Action::Update
+        }
+    }
+}
+
+/// The caller of an admin route, authorized on `R` for the action `A` names (by default the
+/// request method's): an authenticated user who is a superuser or holds a role granting that
+/// action on `R::RESOURCE` (see [`is_allowed`]). The check runs in the extractor, before the
+/// handler and before the body is read, so an admin handler cannot forget it: it gets its
+/// caller only through this. Missing or bad credentials are 401, missing rights 403
+/// `forbidden`.
+pub struct Admin<R, A = on::ByMethod>(pub Principal, PhantomData<(R, A)>);
+
+impl<R, A> Admin<R, A> {
+    /// The authorized caller.
+    pub fn user(&self) -> &User {
+        &self.0.user
+    }
+}
+
+impl<R: Guarded, A: Asks> FromRequestParts<Context> for Admin<R, A> {
+    type Rejection = Error;
+
+    async fn from_request_parts(parts: &mut Parts, ctx: &Context) -> Result<Self> {
+        let Authenticated(who) = Authenticated::from_request_parts(parts, ctx).await?;
+        authorize(ctx, &who, R::RESOURCE, A::action(&parts.method)).await?;
+        Ok(Admin(who, PhantomData))
     }
 }
 
@@ -320,29 +535,79 @@ pub async fn update_role(
     ))
 }
 
-/// Deletes a role. Fails with 404 when it does not exist and 409 `in_use` while a user holds it.
+/// How many holders one transaction takes a deleted role from (a transaction holds at most 100
+/// items: these users and the role's count).
+const STRIP_BATCH: usize = 50;
+/// How often a deletion walks the holders again when the role still counts some (the user
+/// index is eventually consistent, so a holder added just before the mark may show up late).
+const DELETE_PASSES: usize = 3;
+
+/// Deletes a role and takes it from every user holding it, as one request; fails with 404 when
+/// it does not exist. The role stops granting anything at once (it is marked before its
+/// holders are touched, see `store::rbac`); when the request returns no user holds it, and no
+/// view shows it. If it fails midway (503), the role stays marked, hidden and powerless, and
+/// repeating the deletion completes it.
 pub async fn delete_role(ctx: &Context, code_name: &CodeName) -> Result<()> {
-    for _ in 0..EDIT_ATTEMPTS {
-        let role = ctx
-            .store
-            .find_role(code_name)
-            .await?
-            .ok_or_else(|| Error::not_found("role"))?;
+    for pass in 0..DELETE_PASSES {
+        let Some(role) = ctx.store.mark_role_deleting(code_name).await? else {
+            // Gone already: either it never existed, or a concurrent deletion finished it.
+            return if pass == 0 {
+                Err(Error::not_found("role"))
+            } else {
+                Ok(())
+            };
+        };
+        strip_holders(ctx, code_name).await?;
         match ctx.store.delete_role(&role).await? {
-            Removal::Deleted => return Ok(()),
-            Removal::Missing => return Err(Error::not_found("role")),
-            Removal::InUse => {
-                return Err(Error::conflict(
-                    "in_use",
-                    format!("role `{code_name}` is held by a user; take it from every user first"),
-                ));
+            Removal::Deleted | Removal::Missing => {
+                tracing::info!(%code_name, "role deleted and taken from its holders");
+                return Ok(());
             }
-            Removal::Stale => {}
+            Removal::InUse | Removal::Stale => {}
+        }
+    }
+    Err(Error::Unavailable)
+}
+
+/// Takes the role from every user the user index lists as holding it, batch by batch.
+async fn strip_holders(ctx: &Context, code_name: &CodeName) -> Result<()> {
+    let filter = UserFilter {
+        role: Some(code_name.clone()),
+        ..UserFilter::default()
+    };
+    let mut after = None;
+    loop {
+        let (listed, next) = ctx.store.list_users(STRIP_BATCH, after, &filter).await?;
+        let ids: Vec<UserId> = listed.iter().map(|u| u.id).collect();
+        strip_batch(ctx, code_name, &ids).await?;
+        match next {
+            Some(id) => after = Some(id),
+            None => return Ok(()),
+        }
+    }
+}
+
+/// Takes the role from those of `ids` who hold it now, in one transaction, retried when one of
+/// them changed meanwhile.
+async fn strip_batch(ctx: &Context, code_name: &CodeName, ids: &[UserId]) -> Result<()> {
+    for _ in 0..EDIT_ATTEMPTS {
+        // The index may lag behind, and a holder may have been edited since: strip what each
+        // profile holds now, read consistently.
+        let mut holders = Vec::new();
+        for id in ids {
+            if let Some(user) = ctx.store.find_user(*id).await?
+                && user.roles.iter().any(|r| r.as_str() == code_name.as_str())
+            {
+                holders.push(user);
+            }
+        }
+        if holders.is_empty() || ctx.store.strip_role(code_name, &holders, ctx.now()).await? {
+            return Ok(());
         }
     }
     Err(Error::conflict(
         "concurrent_update",
-        "the role is being changed by someone else; try again",
+        "the role's holders are being changed by someone else; try again",
     ))
 }
 
@@ -372,26 +637,25 @@ mod tests {
     #[test]
     fn every_method_asks_for_its_action_and_only_that_action_or_all_grants_it() {
         let methods = [
-            (Method::GET, "read"),
-            (Method::HEAD, "read"),
-            (Method::POST, "create"),
-            (Method::PUT, "update"),
-            (Method::PATCH, "update"),
-            (Method::DELETE, "delete"),
+            (Method::GET, Action::Read),
+            (Method::HEAD, Action::Read),
+            (Method::POST, Action::Create),
+            (Method::PUT, Action::Update),
+            (Method::PATCH, Action::Update),
+            (Method::DELETE, Action::Delete),
         ];
-        let granted = ["read", "create", "update", "delete", ALL];
         for (method, wanted) in &methods {
             assert_eq!(action_for(method), *wanted, "{method}");
-            for action in granted {
-                let roles = [role(&[("users", action)])];
-                let expected = action == *wanted || action == ALL;
+            for action in Action::ALL {
+                let roles = [role(&[("users", action.code_name())])];
+                let expected = action == *wanted || action == Action::All;
                 assert_eq!(
-                    grants(&roles, "users", action_for(method)),
+                    grants(&roles, Resource::Users, action_for(method)),
                     expected,
                     "{method} with `{action}` granted"
                 );
                 assert!(
-                    !grants(&roles, "roles", action_for(method)),
+                    !grants(&roles, Resource::Roles, action_for(method)),
                     "a permission on users says nothing about roles"
                 );
             }
@@ -400,9 +664,14 @@ mod tests {
 
     #[test]
     fn unusual_methods_need_all() {
-        assert_eq!(action_for(&Method::OPTIONS), ALL);
-        assert!(!grants(&[role(&[("users", "read")])], "users", ALL));
-        assert!(grants(&[role(&[("users", ALL)])], "users", ALL));
+        assert_eq!(action_for(&Method::OPTIONS), Action::All);
+        let read = [role(&[("users", "read")])];
+        assert!(!grants(&read, Resource::Users, Action::All));
+        assert!(grants(
+            &[role(&[("users", "all")])],
+            Resource::Users,
+            Action::All
+        ));
     }
 
     #[test]
@@ -412,5 +681,16 @@ mod tests {
         let names: Vec<String> = (0..=MAX_ROLE_RESOURCES).map(|i| format!("r{i}")).collect();
         let pairs: Vec<(&str, &str)> = names.iter().map(|n| (n.as_str(), "read")).collect();
         assert!(normalize_permissions(role(&pairs).permissions).is_err());
+    }
+
+    #[test]
+    fn code_names_are_unique_and_valid() {
+        let resources: BTreeSet<&str> = Resource::ALL.iter().map(|r| r.code_name()).collect();
+        let actions: BTreeSet<&str> = Action::ALL.iter().map(|a| a.code_name()).collect();
+        assert_eq!(resources.len(), Resource::ALL.len());
+        assert_eq!(actions.len(), Action::ALL.len());
+        for code in resources.iter().chain(&actions) {
+            CodeName::parse("code_name", code).unwrap();
+        }
     }
 }

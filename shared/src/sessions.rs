@@ -14,6 +14,7 @@ use crate::domain::{
 };
 use crate::error::{Error, Result};
 use crate::http::{Page, encode_cursor};
+use crate::users;
 
 /// A session as its owner (or an admin) sees it.
 #[derive(Debug, Serialize, ToSchema)]
@@ -232,12 +233,13 @@ pub async fn terminate_others(ctx: &Context, who: &Principal) -> Result<Terminat
     Ok(Terminated { terminated })
 }
 
-/// Ends every session of a user, for admins; 404 when the user does not exist.
-pub async fn terminate_all_for_user(ctx: &Context, user_id: UserId) -> Result<Terminated> {
-    ctx.store
-        .find_user(user_id)
-        .await?
-        .ok_or_else(|| Error::not_found("user"))?;
-    let terminated = auth::end_all_sessions(ctx, user_id, None).await?;
+/// Ends every session of a user, for admins; 404 when the user does not exist, 403 when a
+/// non-superuser `actor` targets a superuser (see [`users::revoke_all`]).
+pub async fn terminate_all_for_user(
+    ctx: &Context,
+    actor: &crate::domain::User,
+    user_id: UserId,
+) -> Result<Terminated> {
+    let terminated = users::revoke_all(ctx, actor, user_id).await?;
     Ok(Terminated { terminated })
 }

@@ -1,5 +1,13 @@
 //! User administration: listing users, changing their flags, names and roles, and ending their
-//! sessions. Every function here is behind `rbac::authorize(.., "users", ..)` in its handler.
+//! sessions. Every function here is behind an `Admin<on::Users>` (or `on::Sessions`) extractor
+//! in its handler; the functions that change an account also take the acting administrator and
+//! apply the rules about whom they may change:
+//!
+//! - only superusers change a user's roles;
+//! - nobody changes their own roles or active flag here;
+//! - only superusers edit, deactivate or end the sessions of a superuser;
+//! - the last active superuser cannot be deactivated (the store keeps a count of active
+//!   superusers in the same transaction as the flag, so this holds under concurrency).
 
 use chrono::Duration;
 
@@ -8,6 +16,7 @@ use crate::context::Context;
 use crate::domain::{CodeName, User, UserId};
 use crate::error::{Error, Result};
 use crate::http::{Page, encode_cursor};
+use crate::rbac;
 use crate::store::UserFilter;
 use crate::views::UserView;
 
@@ -91,12 +100,37 @@ fn apply(
     after
 }
 
-/// Changes a user's flags, names and roles. Roles must exist (400 `unknown_role`, checked in
-/// the same transaction that counts the user on them); at most [`MAX_USER_ROLES`] (400
-/// `too_many_roles`). New rights apply on the user's next request. Deactivation ends every
-/// session of the user at once; their access tokens already fail on the next request because
-/// the guard refuses inactive users. Fails with 404 for an unknown user.
-pub async fn update(ctx: &Context, user_id: UserId, changes: UserChanges) -> Result<UserView> {
+/// Refuses (403) a change from `before` to `after` that `actor` may not make: see the module
+/// documentation.
+fn ensure_may_change(actor: &User, before: &User, after: &User) -> Result<()> {
+    rbac::ensure_may_act_on(actor, before)?;
+    let roles_change = after.roles != before.roles;
+    if actor.id == before.id && (roles_change || after.is_active != before.is_active) {
+        return Err(rbac::forbidden(
+            "you may not change your own roles or active flag",
+        ));
+    }
+    if roles_change && !actor.is_superuser {
+        return Err(rbac::forbidden(
+            "only a superuser may change a user's roles",
+        ));
+    }
+    Ok(())
+}
+
+/// Changes a user's flags, names and roles on behalf of `actor`. Roles must exist (400
+/// `unknown_role`, checked in the same transaction that counts the user on them); at most
+/// [`MAX_USER_ROLES`] (400 `too_many_roles`). New rights apply on the user's next request.
+/// Deactivation ends every session of the user at once; their access tokens already fail on the
+/// next request because the guard refuses inactive users. Fails with 404 for an unknown user,
+/// 403 for a change `actor` may not make (module documentation) and 409 `last_superuser` when it
+/// would deactivate the last active superuser.
+pub async fn update(
+    ctx: &Context,
+    actor: &User,
+    user_id: UserId,
+    changes: UserChanges,
+) -> Result<UserView> {
     let roles = changes.roles.as_ref().map(|roles| {
         let mut names: Vec<String> = roles.iter().map(|r| r.as_str().to_owned()).collect();
         names.sort();
@@ -116,6 +150,8 @@ pub async fn update(ctx: &Context, user_id: UserId, changes: UserChanges) -> Res
             .await?
             .ok_or_else(|| Error::not_found("user"))?;
         let after = apply(&before, &changes, roles.as_ref(), ctx.now());
+        // Checked against the very profile the conditional write below replaces.
+        ensure_may_change(actor, &before, &after)?;
         if !ctx.store.update_user_admin(&before, &after).await? {
             continue;
         }
@@ -131,11 +167,15 @@ pub async fn update(ctx: &Context, user_id: UserId, changes: UserChanges) -> Res
     ))
 }
 
-/// Ends every session of a user; returns how many there were. Fails with 404 for an unknown user.
-pub async fn revoke_all(ctx: &Context, user_id: UserId) -> Result<usize> {
-    if ctx.store.find_user(user_id).await?.is_none() {
-        return Err(Error::not_found("user"));
-    }
+/// Ends every session of a user on behalf of `actor`; returns how many there were. Fails with
+/// 404 for an unknown user and 403 when a non-superuser targets a superuser.
+pub async fn revoke_all(ctx: &Context, actor: &User, user_id: UserId) -> Result<usize> {
+    let target = ctx
+        .store
+        .find_user(user_id)
+        .await?
+        .ok_or_else(|| Error::not_found("user"))?;
+    rbac::ensure_may_act_on(actor, &target)?;
     let ended = auth::end_all_sessions(ctx, user_id, None).await?;
     tracing::info!(%user_id, ended, "every session of the user revoked by an administrator");
     Ok(ended)

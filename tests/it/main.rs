@@ -2,6 +2,7 @@
 //! endpoint (see `support`). Run with `make test`, which starts LocalStack first.
 
 mod accounts;
+mod admin_rights;
 mod api;
 mod brute_force;
 mod cleanup;
@@ -14,6 +15,7 @@ mod quota;
 mod rbac;
 mod refresh;
 mod secrets;
+mod role_deletion;
 mod sessions;
 mod support;
 mod tickets;

@@ -61,41 +61,35 @@ async fn each_method_needs_its_action_or_all_on_a_real_admin_route() {
     let (env, admin) = seeded().await;
     let member = env.register(&TestEnv::email("member")).await;
     let token = access(&member);
+    let target = user_id(&env.register(&TestEnv::email("target")).await);
     create_role(&env, &admin, "probe", &[]).await;
     set_roles(&env, &admin, &user_id(&member), &["probe"]).await;
-    let mut created = 0;
     for granted in ["read", "create", "update", "delete", "all"] {
         let reply = env
-            .send(
-                env.patch("/v1/roles/probe")
-                    .bearer(&admin)
-                    .json(json!({"permissions": permissions_json(&[("resources", granted)])})),
-            )
+            .send(env.patch("/v1/roles/probe").bearer(&admin).json(json!({
+                "permissions": permissions_json(&[("quota", granted), ("sessions", granted)])
+            })))
             .await;
         assert_eq!(reply.status, StatusCode::OK, "{:?}", reply.body);
         for (method, wanted) in [
             (Method::GET, "read"),
             (Method::POST, "create"),
-            (Method::PATCH, "update"),
+            (Method::PUT, "update"),
             (Method::DELETE, "delete"),
         ] {
             let call = match method {
-                Method::GET => env.get("/v1/resources"),
-                Method::POST => {
-                    created += 1;
-                    env.post("/v1/resources")
-                        .json(json!({"code_name": format!("made-{created}"), "name": "Made"}))
-                }
-                Method::PATCH => env
-                    .patch("/v1/resources/tickets")
-                    .json(json!({"name": "Tickets"})),
-                _ => env.delete("/v1/resources/never-created"),
+                Method::GET => env.get("/v1/quota/users"),
+                Method::POST => env.post(&format!("/v1/quota/users/{target}/reset")),
+                Method::PUT => env.put(&format!("/v1/quota/users/{target}/limits")).json(
+                    json!({"max_videos": 3, "max_duration_seconds": null, "max_file_size_mb": null}),
+                ),
+                _ => env.delete(&format!("/v1/sessions/users/{target}")),
             };
             let reply = env.send(call.bearer(&token)).await;
             let allowed = granted == wanted || granted == "all";
             if allowed {
                 assert!(
-                    reply.status.is_success() || reply.status == StatusCode::NOT_FOUND,
+                    reply.status.is_success(),
                     "{method} with `{granted}`: {:?}",
                     reply.body
                 );
@@ -104,82 +98,6 @@ async fn each_method_needs_its_action_or_all_on_a_real_admin_route() {
             }
         }
     }
-}
-
-/// Every admin route of this group with a body it would accept.
-fn admin_routes(user_id: &str) -> Vec<(Method, String, Option<Value>)> {
-    let mut routes = vec![
-        (Method::GET, "/v1/users".to_owned(), None),
-        (Method::GET, format!("/v1/users/{user_id}"), None),
-        (
-            Method::PATCH,
-            format!("/v1/users/{user_id}"),
-            Some(json!({"roles": ["boss"]})),
-        ),
-        (
-            Method::POST,
-            format!("/v1/users/{user_id}/revoke-all"),
-            None,
-        ),
-        (Method::GET, "/v1/roles".to_owned(), None),
-        (
-            Method::POST,
-            "/v1/roles".to_owned(),
-            Some(json!({"code_name": "x", "name": "X"})),
-        ),
-        (Method::GET, "/v1/roles/boss".to_owned(), None),
-        (
-            Method::PATCH,
-            "/v1/roles/boss".to_owned(),
-            Some(json!({"name": "Y"})),
-        ),
-        (Method::DELETE, "/v1/roles/boss".to_owned(), None),
-    ];
-    for group in ["resources", "actions"] {
-        routes.extend([
-            (Method::GET, format!("/v1/{group}"), None),
-            (
-                Method::POST,
-                format!("/v1/{group}"),
-                Some(json!({"code_name": "x", "name": "X"})),
-            ),
-            (Method::GET, format!("/v1/{group}/read"), None),
-            (
-                Method::PATCH,
-                format!("/v1/{group}/read"),
-                Some(json!({"name": "Y"})),
-            ),
-            (Method::DELETE, format!("/v1/{group}/read"), None),
-        ]);
-    }
-    routes
-}
-
-#[tokio::test]
-async fn a_user_without_a_role_is_refused_every_admin_route() {
-    let (env, admin) = seeded().await;
-    create_role(&env, &admin, "boss", &[("users", "all")]).await;
-    let member = env.register(&TestEnv::email("nobody")).await;
-    let token = access(&member);
-    for (method, path, body) in admin_routes(&user_id(&member)) {
-        let mut call = env.call(method.clone(), &path).bearer(&token);
-        if let Some(body) = body {
-            call = call.json(body);
-        }
-        let reply = env.send(call).await;
-        assert_error(&reply, StatusCode::FORBIDDEN, "forbidden");
-    }
-    let me = env.send(env.get("/v1/auth/me").bearer(&token)).await;
-    assert_eq!(
-        me.body["roles"],
-        json!([]),
-        "nothing was granted along the way"
-    );
-    assert_eq!(
-        env.me_status(&token).await,
-        StatusCode::OK,
-        "the session still works"
-    );
 }
 
 #[tokio::test]
@@ -292,20 +210,13 @@ async fn permissions_must_name_existing_resources_and_actions() {
 }
 
 #[tokio::test]
-async fn resources_actions_and_roles_in_use_cannot_be_deleted() {
+async fn resources_and_actions_in_use_cannot_be_deleted() {
     let (env, admin) = seeded().await;
     create_role(&env, &admin, "ticket-desk", &[("tickets", "update")]).await;
-    let member = env.register(&TestEnv::email("desk")).await;
-    set_roles(&env, &admin, &user_id(&member), &["ticket-desk"]).await;
-    for path in [
-        "/v1/resources/tickets",
-        "/v1/actions/update",
-        "/v1/roles/ticket-desk",
-    ] {
+    for path in ["/v1/resources/tickets", "/v1/actions/update"] {
         let reply = env.send(env.delete(path).bearer(&admin)).await;
         assert_error(&reply, StatusCode::CONFLICT, "in_use");
     }
-    set_roles(&env, &admin, &user_id(&member), &[]).await;
     let role = env
         .send(env.delete("/v1/roles/ticket-desk").bearer(&admin))
         .await;
@@ -627,16 +538,33 @@ async fn racing_cold_starts_bootstrap_once() {
 }
 
 #[tokio::test]
-async fn bootstrap_promotes_an_existing_account_and_keeps_its_password() {
-    let email = TestEnv::email("existing");
+async fn bootstrap_never_promotes_an_account_registered_with_another_password() {
+    let email = TestEnv::email("squatter");
     let env = TestEnv::with_config(|c| {
         c.admin_email = Some(email.clone());
-        c.admin_password = Some("a different long passphrase".into());
+        c.admin_password = Some("the operator's own passphrase".into());
     })
     .await;
+    let squatter = env.register(&email).await;
+    let outcome = shared::bootstrap::run(&env.ctx).await.unwrap();
+    assert!(!outcome.promoted_admin && !outcome.created_admin);
+    assert!(outcome.refused_promotion, "{outcome:?}");
+    let token = access(&squatter);
+    let me = env.send(env.get("/v1/auth/me").bearer(&token)).await;
+    assert_eq!(me.body["is_superuser"], false);
+    let users = env.send(env.get("/v1/users").bearer(&token)).await;
+    assert_error(&users, StatusCode::FORBIDDEN, "forbidden");
+    let again = shared::bootstrap::run(&env.ctx).await.unwrap();
+    assert!(!again.promoted_admin, "a later cold start refuses too");
+}
+
+#[tokio::test]
+async fn bootstrap_promotes_an_existing_account_whose_password_is_the_configured_one() {
+    let email = TestEnv::email("existing");
+    let env = TestEnv::with_config(admin_config(email.clone())).await;
     let tokens = env.register(&email).await;
     let outcome = shared::bootstrap::run(&env.ctx).await.unwrap();
-    assert!(outcome.promoted_admin && !outcome.created_admin);
+    assert!(outcome.promoted_admin && !outcome.created_admin && !outcome.refused_promotion);
     let users = env
         .send(env.get("/v1/users").bearer(&access(&tokens)))
         .await;

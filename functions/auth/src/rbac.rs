@@ -1,15 +1,15 @@
 //! RBAC administration routes: CRUD on resources, actions and roles under `/v1/resources`,
-//! `/v1/actions` and `/v1/roles`, each guarded by `rbac::authorize` on the resource of the same
-//! name. Handlers only validate; the work is in [`shared::rbac`].
+//! `/v1/actions` and `/v1/roles`, each taking its caller as `Admin<on::…>` of the resource of
+//! the same name. Anyone granted `read` may read the catalog; only superusers change it (the
+//! extractor refuses everyone else). Handlers only validate; the work is in [`shared::rbac`].
 
 use axum::extract::{Path, State};
-use axum::http::{Method, StatusCode};
+use axum::http::StatusCode;
 use serde::Deserialize;
-use shared::auth::Principal;
 use shared::domain::{CatalogKind, CodeName, Permission, parse_description, parse_name};
 use shared::error::ErrorBody;
-use shared::http::{Authenticated, Json, Page, PageParams, Query};
-use shared::rbac::{self, Changes, NewCatalogItem, NewRole};
+use shared::http::{Json, Page, PageParams, Query};
+use shared::rbac::{self, Admin, Changes, NewCatalogItem, NewRole, on};
 use shared::views::{CatalogItemView, RoleView};
 use shared::{Context, Error, Result};
 use utoipa::ToSchema;
@@ -127,84 +127,67 @@ pub struct UpdateRoleRequest {
 
 async fn list_catalog(
     ctx: &Context,
-    who: &Principal,
-    method: &Method,
     kind: CatalogKind,
     page: &PageParams,
 ) -> Result<axum::Json<Page<CatalogItemView>>> {
-    rbac::authorize(ctx, who, resource_of(kind), method).await?;
     Ok(axum::Json(
         rbac::list_catalog(ctx, kind, page.limit()?, page.cursor()?).await?,
     ))
 }
 
-fn resource_of(kind: CatalogKind) -> &'static str {
-    match kind {
-        CatalogKind::Resource => "resources",
-        CatalogKind::Action => "actions",
-    }
-}
-
 /// List resources in code-name order.
-#[utoipa::path(get, path = "/v1/resources", tag = "rbac", security(("bearer" = [])), params(PageParams),
+#[utoipa::path(get, path = "/v1/resources", tag = "rbac", security(("bearer" = ["resources"])), params(PageParams),
     responses((status = 200, body = Page<CatalogItemView>), (status = 400, body = ErrorBody),
         (status = 401, body = ErrorBody), (status = 403, body = ErrorBody)))]
 async fn list_resources(
     State(ctx): State<Context>,
-    Authenticated(who): Authenticated,
-    method: Method,
+    _admin: Admin<on::Resources>,
     Query(page): Query<PageParams>,
 ) -> Result<axum::Json<Page<CatalogItemView>>> {
-    list_catalog(&ctx, &who, &method, CatalogKind::Resource, &page).await
+    list_catalog(&ctx, CatalogKind::Resource, &page).await
 }
 
-/// Create a resource.
-#[utoipa::path(post, path = "/v1/resources", tag = "rbac", security(("bearer" = [])), request_body = CreateCatalogItemRequest,
+/// Create a resource. Superusers only.
+#[utoipa::path(post, path = "/v1/resources", tag = "rbac", security(("bearer" = ["resources"])), request_body = CreateCatalogItemRequest,
     responses((status = 201, body = CatalogItemView), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody),
         (status = 403, body = ErrorBody), (status = 409, description = "already_exists", body = ErrorBody)))]
 async fn create_resource(
     State(ctx): State<Context>,
-    Authenticated(who): Authenticated,
-    method: Method,
+    _admin: Admin<on::Resources>,
     Json(body): Json<CreateCatalogItemRequest>,
 ) -> Result<(StatusCode, axum::Json<CatalogItemView>)> {
-    rbac::authorize(&ctx, &who, "resources", &method).await?;
     let new = body.parse()?;
     let created = rbac::create_catalog_item(&ctx, CatalogKind::Resource, new).await?;
     Ok((StatusCode::CREATED, axum::Json(created)))
 }
 
 /// A resource by code name.
-#[utoipa::path(get, path = "/v1/resources/{code_name}", tag = "rbac", security(("bearer" = [])),
+#[utoipa::path(get, path = "/v1/resources/{code_name}", tag = "rbac", security(("bearer" = ["resources"])),
     params(("code_name" = String, Path)),
     responses((status = 200, body = CatalogItemView), (status = 401, body = ErrorBody),
         (status = 403, body = ErrorBody), (status = 404, body = ErrorBody)))]
 async fn get_resource(
     State(ctx): State<Context>,
-    Authenticated(who): Authenticated,
-    method: Method,
+    _admin: Admin<on::Resources>,
     Path(code_name): Path<String>,
 ) -> Result<axum::Json<CatalogItemView>> {
-    rbac::authorize(&ctx, &who, "resources", &method).await?;
     let code_name = CodeName::from_path("resource", &code_name)?;
     Ok(axum::Json(
         rbac::find_catalog_item(&ctx, CatalogKind::Resource, &code_name).await?,
     ))
 }
 
-/// Change a resource's name or description.
-#[utoipa::path(patch, path = "/v1/resources/{code_name}", tag = "rbac", security(("bearer" = [])),
+/// Change a resource's name or description. Superusers only.
+#[utoipa::path(patch, path = "/v1/resources/{code_name}", tag = "rbac", security(("bearer" = ["resources"])),
     params(("code_name" = String, Path)), request_body = UpdateCatalogItemRequest,
     responses((status = 200, body = CatalogItemView), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody),
         (status = 403, body = ErrorBody), (status = 404, body = ErrorBody)))]
 async fn update_resource(
     State(ctx): State<Context>,
-    Authenticated(who): Authenticated,
-    method: Method,
+    _admin: Admin<on::Resources>,
     Path(code_name): Path<String>,
     Json(body): Json<UpdateCatalogItemRequest>,
 ) -> Result<axum::Json<CatalogItemView>> {
-    rbac::authorize(&ctx, &who, "resources", &method).await?;
     let code_name = CodeName::from_path("resource", &code_name)?;
     let changes = body.parse()?;
     Ok(axum::Json(
@@ -212,83 +195,74 @@ async fn update_resource(
     ))
 }
 
-/// Delete a resource no role names.
-#[utoipa::path(delete, path = "/v1/resources/{code_name}", tag = "rbac", security(("bearer" = [])),
+/// Delete a resource no role names. Superusers only.
+#[utoipa::path(delete, path = "/v1/resources/{code_name}", tag = "rbac", security(("bearer" = ["resources"])),
     params(("code_name" = String, Path)),
     responses((status = 204), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody),
         (status = 404, body = ErrorBody), (status = 409, description = "in_use", body = ErrorBody)))]
 async fn delete_resource(
     State(ctx): State<Context>,
-    Authenticated(who): Authenticated,
-    method: Method,
+    _admin: Admin<on::Resources>,
     Path(code_name): Path<String>,
 ) -> Result<StatusCode> {
-    rbac::authorize(&ctx, &who, "resources", &method).await?;
     let code_name = CodeName::from_path("resource", &code_name)?;
     rbac::delete_catalog_item(&ctx, CatalogKind::Resource, &code_name).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
 /// List actions in code-name order.
-#[utoipa::path(get, path = "/v1/actions", tag = "rbac", security(("bearer" = [])), params(PageParams),
+#[utoipa::path(get, path = "/v1/actions", tag = "rbac", security(("bearer" = ["actions"])), params(PageParams),
     responses((status = 200, body = Page<CatalogItemView>), (status = 400, body = ErrorBody),
         (status = 401, body = ErrorBody), (status = 403, body = ErrorBody)))]
 async fn list_actions(
     State(ctx): State<Context>,
-    Authenticated(who): Authenticated,
-    method: Method,
+    _admin: Admin<on::Actions>,
     Query(page): Query<PageParams>,
 ) -> Result<axum::Json<Page<CatalogItemView>>> {
-    list_catalog(&ctx, &who, &method, CatalogKind::Action, &page).await
+    list_catalog(&ctx, CatalogKind::Action, &page).await
 }
 
-/// Create an action.
-#[utoipa::path(post, path = "/v1/actions", tag = "rbac", security(("bearer" = [])), request_body = CreateCatalogItemRequest,
+/// Create an action. Superusers only.
+#[utoipa::path(post, path = "/v1/actions", tag = "rbac", security(("bearer" = ["actions"])), request_body = CreateCatalogItemRequest,
     responses((status = 201, body = CatalogItemView), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody),
         (status = 403, body = ErrorBody), (status = 409, description = "already_exists", body = ErrorBody)))]
 async fn create_action(
     State(ctx): State<Context>,
-    Authenticated(who): Authenticated,
-    method: Method,
+    _admin: Admin<on::Actions>,
     Json(body): Json<CreateCatalogItemRequest>,
 ) -> Result<(StatusCode, axum::Json<CatalogItemView>)> {
-    rbac::authorize(&ctx, &who, "actions", &method).await?;
     let new = body.parse()?;
     let created = rbac::create_catalog_item(&ctx, CatalogKind::Action, new).await?;
     Ok((StatusCode::CREATED, axum::Json(created)))
 }
 
 /// An action by code name.
-#[utoipa::path(get, path = "/v1/actions/{code_name}", tag = "rbac", security(("bearer" = [])),
+#[utoipa::path(get, path = "/v1/actions/{code_name}", tag = "rbac", security(("bearer" = ["actions"])),
     params(("code_name" = String, Path)),
     responses((status = 200, body = CatalogItemView), (status = 401, body = ErrorBody),
         (status = 403, body = ErrorBody), (status = 404, body = ErrorBody)))]
 async fn get_action(
     State(ctx): State<Context>,
-    Authenticated(who): Authenticated,
-    method: Method,
+    _admin: Admin<on::Actions>,
     Path(code_name): Path<String>,
 ) -> Result<axum::Json<CatalogItemView>> {
-    rbac::authorize(&ctx, &who, "actions", &method).await?;
     let code_name = CodeName::from_path("action", &code_name)?;
     Ok(axum::Json(
         rbac::find_catalog_item(&ctx, CatalogKind::Action, &code_name).await?,
     ))
 }
 
-/// Change an action's name or description.
-#[utoipa::path(patch, path = "/v1/actions/{code_name}", tag = "rbac", security(("bearer" = [])),
+/// Change an action's name or description. Superusers only.
+#[utoipa::path(patch, path = "/v1/actions/{code_name}", tag = "rbac", security(("bearer" = ["actions"])),
     params(("code_name" = String, Path)), request_body = UpdateCatalogItemRequest,
     responses((status = 200, body = CatalogItemView), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody),
         (status = 403, body = ErrorBody), (status = 404, body = ErrorBody)))]
 async fn update_action(
     State(ctx): State<Context>,
-    Authenticated(who): Authenticated,
-    method: Method,
+    _admin: Admin<on::Actions>,
     Path(code_name): Path<String>,
     Json(body): Json<UpdateCatalogItemRequest>,
 ) -> Result<axum::Json<CatalogItemView>> {
-    rbac::authorize(&ctx, &who, "actions", &method).await?;
     let code_name = CodeName::from_path("action", &code_name)?;
     let changes = body.parse()?;
     Ok(axum::Json(
@@ -296,52 +270,46 @@ async fn update_action(
     ))
 }
 
-/// Delete an action no role names.
-#[utoipa::path(delete, path = "/v1/actions/{code_name}", tag = "rbac", security(("bearer" = [])),
+/// Delete an action no role names. Superusers only.
+#[utoipa::path(delete, path = "/v1/actions/{code_name}", tag = "rbac", security(("bearer" = ["actions"])),
     params(("code_name" = String, Path)),
     responses((status = 204), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody),
         (status = 404, body = ErrorBody), (status = 409, description = "in_use", body = ErrorBody)))]
 async fn delete_action(
     State(ctx): State<Context>,
-    Authenticated(who): Authenticated,
-    method: Method,
+    _admin: Admin<on::Actions>,
     Path(code_name): Path<String>,
 ) -> Result<StatusCode> {
-    rbac::authorize(&ctx, &who, "actions", &method).await?;
     let code_name = CodeName::from_path("action", &code_name)?;
     rbac::delete_catalog_item(&ctx, CatalogKind::Action, &code_name).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
 /// List roles in code-name order.
-#[utoipa::path(get, path = "/v1/roles", tag = "rbac", security(("bearer" = [])), params(PageParams),
+#[utoipa::path(get, path = "/v1/roles", tag = "rbac", security(("bearer" = ["roles"])), params(PageParams),
     responses((status = 200, body = Page<RoleView>), (status = 400, body = ErrorBody),
         (status = 401, body = ErrorBody), (status = 403, body = ErrorBody)))]
 async fn list_roles(
     State(ctx): State<Context>,
-    Authenticated(who): Authenticated,
-    method: Method,
+    _admin: Admin<on::Roles>,
     Query(page): Query<PageParams>,
 ) -> Result<axum::Json<Page<RoleView>>> {
-    rbac::authorize(&ctx, &who, "roles", &method).await?;
     Ok(axum::Json(
         rbac::list_roles(&ctx, page.limit()?, page.cursor()?).await?,
     ))
 }
 
-/// Create a role. Its permissions must name existing resources and actions.
-#[utoipa::path(post, path = "/v1/roles", tag = "rbac", security(("bearer" = [])), request_body = CreateRoleRequest,
+/// Create a role. Its permissions must name existing resources and actions. Superusers only.
+#[utoipa::path(post, path = "/v1/roles", tag = "rbac", security(("bearer" = ["roles"])), request_body = CreateRoleRequest,
     responses((status = 201, body = RoleView),
         (status = 400, description = "validation_failed, unknown_resource, unknown_action, too_many_permissions", body = ErrorBody),
         (status = 401, body = ErrorBody), (status = 403, body = ErrorBody),
         (status = 409, description = "already_exists", body = ErrorBody)))]
 async fn create_role(
     State(ctx): State<Context>,
-    Authenticated(who): Authenticated,
-    method: Method,
+    _admin: Admin<on::Roles>,
     Json(body): Json<CreateRoleRequest>,
 ) -> Result<(StatusCode, axum::Json<RoleView>)> {
-    rbac::authorize(&ctx, &who, "roles", &method).await?;
     let new = NewRole {
         code_name: CodeName::parse("code_name", &body.code_name)?,
         name: parse_name("name", &body.name)?,
@@ -355,36 +323,32 @@ async fn create_role(
 }
 
 /// A role by code name.
-#[utoipa::path(get, path = "/v1/roles/{code_name}", tag = "rbac", security(("bearer" = [])),
+#[utoipa::path(get, path = "/v1/roles/{code_name}", tag = "rbac", security(("bearer" = ["roles"])),
     params(("code_name" = String, Path)),
     responses((status = 200, body = RoleView), (status = 401, body = ErrorBody),
         (status = 403, body = ErrorBody), (status = 404, body = ErrorBody)))]
 async fn get_role(
     State(ctx): State<Context>,
-    Authenticated(who): Authenticated,
-    method: Method,
+    _admin: Admin<on::Roles>,
     Path(code_name): Path<String>,
 ) -> Result<axum::Json<RoleView>> {
-    rbac::authorize(&ctx, &who, "roles", &method).await?;
     let code_name = CodeName::from_path("role", &code_name)?;
     Ok(axum::Json(rbac::find_role(&ctx, &code_name).await?))
 }
 
 /// Change a role's name, description or permissions; holders get the new rights on their next
-/// request.
-#[utoipa::path(patch, path = "/v1/roles/{code_name}", tag = "rbac", security(("bearer" = [])),
+/// request. Superusers only.
+#[utoipa::path(patch, path = "/v1/roles/{code_name}", tag = "rbac", security(("bearer" = ["roles"])),
     params(("code_name" = String, Path)), request_body = UpdateRoleRequest,
     responses((status = 200, body = RoleView),
         (status = 400, description = "validation_failed, unknown_resource, unknown_action, too_many_permissions", body = ErrorBody),
         (status = 401, body = ErrorBody), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody)))]
 async fn update_role(
     State(ctx): State<Context>,
-    Authenticated(who): Authenticated,
-    method: Method,
+    _admin: Admin<on::Roles>,
     Path(code_name): Path<String>,
     Json(body): Json<UpdateRoleRequest>,
 ) -> Result<axum::Json<RoleView>> {
-    rbac::authorize(&ctx, &who, "roles", &method).await?;
     let code_name = CodeName::from_path("role", &code_name)?;
     if body.name.is_none() && body.description.is_none() && body.permissions.is_none() {
         return Err(nothing_to_change());
@@ -407,18 +371,18 @@ async fn update_role(
     ))
 }
 
-/// Delete a role no user holds.
-#[utoipa::path(delete, path = "/v1/roles/{code_name}", tag = "rbac", security(("bearer" = [])),
+/// Delete a role and take it from every user holding it. It grants nothing from the start of
+/// the request; when the request returns, no user holds it. An interrupted deletion (503) is
+/// completed by repeating it. Superusers only.
+#[utoipa::path(delete, path = "/v1/roles/{code_name}", tag = "rbac", security(("bearer" = ["roles"])),
     params(("code_name" = String, Path)),
     responses((status = 204), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody),
-        (status = 404, body = ErrorBody), (status = 409, description = "in_use", body = ErrorBody)))]
+        (status = 404, body = ErrorBody), (status = 503, description = "service_unavailable: repeat the request to finish the deletion", body = ErrorBody)))]
 async fn delete_role(
     State(ctx): State<Context>,
-    Authenticated(who): Authenticated,
-    method: Method,
+    _admin: Admin<on::Roles>,
     Path(code_name): Path<String>,
 ) -> Result<StatusCode> {
-    rbac::authorize(&ctx, &who, "roles", &method).await?;
     let code_name = CodeName::from_path("role", &code_name)?;
     rbac::delete_role(&ctx, &code_name).await?;
     Ok(StatusCode::NO_CONTENT)

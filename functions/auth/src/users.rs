@@ -1,13 +1,11 @@
-//! User administration routes under `/v1/users`, guarded by `rbac::authorize` on the `users`
-//! resource. Handlers only validate; the work is in [`shared::users`].
+//! User administration routes under `/v1/users`, each taking its caller as `Admin<on::Users>`. Handlers only validate; the work is in [`shared::users`].
 
 use axum::extract::{Path, State};
-use axum::http::Method;
 use serde::{Deserialize, Serialize};
 use shared::domain::{CodeName, UserId, parse_name};
 use shared::error::ErrorBody;
-use shared::http::{Authenticated, Json, Page, PageParams, Query};
-use shared::rbac;
+use shared::http::{Json, Page, PageParams, Query};
+use shared::rbac::{Admin, on};
 use shared::store::UserFilter;
 use shared::users::{self, UserChanges};
 use shared::views::UserView;
@@ -42,16 +40,14 @@ pub struct ListUsersQuery {
 
 /// List users in creation order. A filtered page may hold fewer than `limit` users (even none)
 /// while `next_cursor` is set; follow it until it is `null`.
-#[utoipa::path(get, path = "/v1/users", tag = "users", security(("bearer" = [])), params(ListUsersQuery),
+#[utoipa::path(get, path = "/v1/users", tag = "users", security(("bearer" = ["users"])), params(ListUsersQuery),
     responses((status = 200, body = Page<UserView>), (status = 400, body = ErrorBody),
         (status = 401, body = ErrorBody), (status = 403, body = ErrorBody)))]
 async fn list_users(
     State(ctx): State<Context>,
-    Authenticated(who): Authenticated,
-    method: Method,
+    _admin: Admin<on::Users>,
     Query(query): Query<ListUsersQuery>,
 ) -> Result<axum::Json<Page<UserView>>> {
-    rbac::authorize(&ctx, &who, "users", &method).await?;
     let page = PageParams {
         limit: query.limit,
         cursor: query.cursor,
@@ -74,17 +70,15 @@ async fn list_users(
 }
 
 /// A user by id.
-#[utoipa::path(get, path = "/v1/users/{id}", tag = "users", security(("bearer" = [])),
+#[utoipa::path(get, path = "/v1/users/{id}", tag = "users", security(("bearer" = ["users"])),
     params(("id" = String, Path)),
     responses((status = 200, body = UserView), (status = 401, body = ErrorBody),
         (status = 403, body = ErrorBody), (status = 404, body = ErrorBody)))]
 async fn get_user(
     State(ctx): State<Context>,
-    Authenticated(who): Authenticated,
-    method: Method,
+    _admin: Admin<on::Users>,
     Path(id): Path<String>,
 ) -> Result<axum::Json<UserView>> {
-    rbac::authorize(&ctx, &who, "users", &method).await?;
     let id: UserId = id.parse()?;
     Ok(axum::Json(users::find(&ctx, id).await?))
 }
@@ -104,19 +98,22 @@ pub struct UpdateUserRequest {
 }
 
 /// Change a user's flags, names or roles. Deactivation ends every session of the user at once.
-#[utoipa::path(patch, path = "/v1/users/{id}", tag = "users", security(("bearer" = [])),
+/// Only superusers change roles or edit a superuser; nobody changes their own roles or active
+/// flag here.
+#[utoipa::path(patch, path = "/v1/users/{id}", tag = "users", security(("bearer" = ["users"])),
     params(("id" = String, Path)), request_body = UpdateUserRequest,
     responses((status = 200, body = UserView),
         (status = 400, description = "validation_failed, unknown_field, unknown_role, too_many_roles", body = ErrorBody),
-        (status = 401, body = ErrorBody), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody)))]
+        (status = 401, body = ErrorBody),
+        (status = 403, description = "forbidden: no `users:update`; `roles` changed by a non-superuser; own `roles` or `is_active`; a superuser edited by a non-superuser", body = ErrorBody),
+        (status = 404, body = ErrorBody),
+        (status = 409, description = "last_superuser: the last active superuser cannot be deactivated", body = ErrorBody)))]
 async fn update_user(
     State(ctx): State<Context>,
-    Authenticated(who): Authenticated,
-    method: Method,
+    admin: Admin<on::Users>,
     Path(id): Path<String>,
     Json(body): Json<UpdateUserRequest>,
 ) -> Result<axum::Json<UserView>> {
-    rbac::authorize(&ctx, &who, "users", &method).await?;
     let id: UserId = id.parse()?;
     let changes = UserChanges {
         is_active: body.is_active,
@@ -153,7 +150,9 @@ async fn update_user(
             "give at least one field to change",
         ));
     }
-    Ok(axum::Json(users::update(&ctx, id, changes).await?))
+    Ok(axum::Json(
+        users::update(&ctx, admin.user(), id, changes).await?,
+    ))
 }
 
 /// How many sessions were ended.
@@ -162,19 +161,18 @@ pub struct Terminated {
     pub terminated: usize,
 }
 
-/// End every session of a user (they stay active and can sign in again).
-#[utoipa::path(post, path = "/v1/users/{id}/revoke-all", tag = "users", security(("bearer" = [])),
+/// End every session of a user (they stay active and can sign in again). Needs `update` on
+/// `users`: it changes an existing account.
+#[utoipa::path(post, path = "/v1/users/{id}/revoke-all", tag = "users", security(("bearer" = ["users"])),
     params(("id" = String, Path)),
     responses((status = 200, body = Terminated), (status = 401, body = ErrorBody),
         (status = 403, body = ErrorBody), (status = 404, body = ErrorBody)))]
 async fn revoke_all_sessions(
     State(ctx): State<Context>,
-    Authenticated(who): Authenticated,
-    method: Method,
+    admin: Admin<on::Users, on::Updating>,
     Path(id): Path<String>,
 ) -> Result<axum::Json<Terminated>> {
-    rbac::authorize(&ctx, &who, "users", &method).await?;
     let id: UserId = id.parse()?;
-    let terminated = users::revoke_all(&ctx, id).await?;
+    let terminated = users::revoke_all(&ctx, admin.user(), id).await?;
     Ok(axum::Json(Terminated { terminated }))
 }

@@ -6,7 +6,6 @@
 //! in [`shared::quota`].
 
 use axum::extract::{Path, State};
-use axum::http::Method;
 use serde::{Deserialize, Deserializer};
 use shared::domain::{
     IdempotencyKey, LimitOverrides, MAX_QUOTA_FILE_SIZE_MB, MAX_QUOTA_VIDEOS, QuotaAmounts, UserId,
@@ -14,14 +13,12 @@ use shared::domain::{
 };
 use shared::error::ErrorBody;
 use shared::http::{Authenticated, Json, Page, PageParams, Query};
+use shared::rbac::{Admin, on};
 use shared::views::QuotaView;
-use shared::{Context, Result, quota, rbac};
+use shared::{Context, Result, quota};
 use utoipa::ToSchema;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
-
-/// The resource admin routes of this group are authorized for.
-const RESOURCE: &str = "quota";
 
 /// The servable router of this group.
 pub fn router(ctx: Context) -> axum::Router {
@@ -110,51 +107,45 @@ async fn release(
 }
 
 /// The quotas of users who used theirs or have own limits (others have 0 used and the defaults).
-#[utoipa::path(get, path = "/v1/quota/users", tag = "quota", security(("bearer" = [])),
+#[utoipa::path(get, path = "/v1/quota/users", tag = "quota", security(("bearer" = ["quota"])),
     operation_id = "list_quota_users",
     params(PageParams),
     responses((status = 200, body = Page<QuotaView>), (status = 400, body = ErrorBody),
         (status = 401, body = ErrorBody), (status = 403, body = ErrorBody)))]
 async fn list_users(
     State(ctx): State<Context>,
-    Authenticated(who): Authenticated,
-    method: Method,
+    _admin: Admin<on::Quota>,
     Query(page): Query<PageParams>,
 ) -> Result<axum::Json<Page<QuotaView>>> {
-    rbac::authorize(&ctx, &who, RESOURCE, &method).await?;
     Ok(axum::Json(
         quota::list(&ctx, page.limit()?, page.cursor()?).await?,
     ))
 }
 
 /// A user's quota.
-#[utoipa::path(get, path = "/v1/quota/users/{user_id}", tag = "quota", security(("bearer" = [])),
+#[utoipa::path(get, path = "/v1/quota/users/{user_id}", tag = "quota", security(("bearer" = ["quota"])),
     params(("user_id" = String, Path)),
     responses((status = 200, body = QuotaView), (status = 401, body = ErrorBody),
         (status = 403, body = ErrorBody), (status = 404, body = ErrorBody)))]
 async fn show_user(
     State(ctx): State<Context>,
-    Authenticated(who): Authenticated,
-    method: Method,
+    _admin: Admin<on::Quota>,
     Path(user_id): Path<String>,
 ) -> Result<axum::Json<QuotaView>> {
-    rbac::authorize(&ctx, &who, RESOURCE, &method).await?;
     let user_id: UserId = user_id.parse()?;
     Ok(axum::Json(quota::show_user(&ctx, user_id).await?))
 }
 
 /// Set a user's usage to zero; their limits stay.
-#[utoipa::path(post, path = "/v1/quota/users/{user_id}/reset", tag = "quota", security(("bearer" = [])),
+#[utoipa::path(post, path = "/v1/quota/users/{user_id}/reset", tag = "quota", security(("bearer" = ["quota"])),
     params(("user_id" = String, Path)),
     responses((status = 200, body = QuotaView), (status = 401, body = ErrorBody),
         (status = 403, body = ErrorBody), (status = 404, body = ErrorBody)))]
 async fn reset_user(
     State(ctx): State<Context>,
-    Authenticated(who): Authenticated,
-    method: Method,
+    _admin: Admin<on::Quota>,
     Path(user_id): Path<String>,
 ) -> Result<axum::Json<QuotaView>> {
-    rbac::authorize(&ctx, &who, RESOURCE, &method).await?;
     let user_id: UserId = user_id.parse()?;
     Ok(axum::Json(quota::reset(&ctx, user_id).await?))
 }
@@ -190,18 +181,16 @@ fn required<T>(field: &str, value: Option<Option<T>>) -> Result<Option<T>> {
 }
 
 /// Replace a user's own limits; `null` falls back to the default.
-#[utoipa::path(put, path = "/v1/quota/users/{user_id}/limits", tag = "quota", security(("bearer" = [])),
+#[utoipa::path(put, path = "/v1/quota/users/{user_id}/limits", tag = "quota", security(("bearer" = ["quota"])),
     params(("user_id" = String, Path)), request_body = LimitsRequest,
     responses((status = 200, body = QuotaView), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody),
         (status = 403, body = ErrorBody), (status = 404, body = ErrorBody)))]
 async fn set_user_limits(
     State(ctx): State<Context>,
-    Authenticated(who): Authenticated,
-    method: Method,
+    _admin: Admin<on::Quota>,
     Path(user_id): Path<String>,
     Json(body): Json<LimitsRequest>,
 ) -> Result<axum::Json<QuotaView>> {
-    rbac::authorize(&ctx, &who, RESOURCE, &method).await?;
     let user_id: UserId = user_id.parse()?;
     let overrides = LimitOverrides {
         max_videos: required("max_videos", body.max_videos)?

@@ -5,16 +5,14 @@
 //! Handlers only parse; the work is in [`shared::sessions`].
 
 use axum::extract::{Path, State};
-use axum::http::{Method, StatusCode};
+use axum::http::StatusCode;
 use shared::error::ErrorBody;
 use shared::http::{Authenticated, Page, PageParams, Query};
+use shared::rbac::{Admin, on};
 use shared::sessions::{self, HistoryItem, SessionStats, SessionView, Terminated};
-use shared::{Context, Result, rbac};
+use shared::{Context, Result};
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
-
-/// The resource that guards the admin routes.
-const RESOURCE: &str = "sessions";
 
 /// The servable router of this group.
 pub fn router(ctx: Context) -> axum::Router {
@@ -90,33 +88,30 @@ async fn terminate(
 }
 
 /// Another user's live sessions (admin, resource `sessions`).
-#[utoipa::path(get, path = "/v1/sessions/users/{user_id}", tag = "sessions", security(("bearer" = [])),
+#[utoipa::path(get, path = "/v1/sessions/users/{user_id}", tag = "sessions", security(("bearer" = ["sessions"])),
     params(("user_id" = String, Path)),
     responses((status = 200, body = Page<SessionView>), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody)))]
 async fn list_for_user(
     State(ctx): State<Context>,
-    Authenticated(who): Authenticated,
-    method: Method,
+    _admin: Admin<on::Sessions>,
     Path(user_id): Path<String>,
 ) -> Result<axum::Json<Page<SessionView>>> {
-    rbac::authorize(&ctx, &who, RESOURCE, &method).await?;
     Ok(axum::Json(
         sessions::list_for_user(&ctx, user_id.parse()?).await?,
     ))
 }
 
-/// End every session of another user (admin, resource `sessions`).
-#[utoipa::path(delete, path = "/v1/sessions/users/{user_id}", tag = "sessions", security(("bearer" = [])),
+/// End every session of another user (admin, resource `sessions`). Only a superuser ends a
+/// superuser's sessions.
+#[utoipa::path(delete, path = "/v1/sessions/users/{user_id}", tag = "sessions", security(("bearer" = ["sessions"])),
     params(("user_id" = String, Path)),
     responses((status = 200, body = Terminated), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody)))]
 async fn terminate_all_for_user(
     State(ctx): State<Context>,
-    Authenticated(who): Authenticated,
-    method: Method,
+    admin: Admin<on::Sessions>,
     Path(user_id): Path<String>,
 ) -> Result<axum::Json<Terminated>> {
-    rbac::authorize(&ctx, &who, RESOURCE, &method).await?;
     Ok(axum::Json(
-        sessions::terminate_all_for_user(&ctx, user_id.parse()?).await?,
+        sessions::terminate_all_for_user(&ctx, admin.user(), user_id.parse()?).await?,
     ))
 }

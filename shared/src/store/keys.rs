@@ -14,7 +14,8 @@
 //! | QR login        | `QR#<code hash>`  | `QR`              | expires_at (TTL, code expiry + 10 min) |
 //! | RBAC resource   | `RBAC`            | `RESOURCE#<code>` | usage: roles naming it             |
 //! | RBAC action     | `RBAC`            | `ACTION#<code>`   | usage: roles naming it             |
-//! | RBAC role       | `RBAC`            | `ROLE#<code>`     | usage: users holding it; version   |
+//! | RBAC role       | `RBAC`            | `ROLE#<code>`     | usage: users holding it; version; deleting |
+//! | superuser count | `RBAC`            | `SUPERUSERS`      | active: active superusers          |
 //! | ticket          | `TICKET#<id>`     | `TICKET`          | gsi1: `TICKETS#OWNER#<user id>` / `<id>`; gsi2: `TICKETS` / `<id>` |
 //! | ticket response | `TICKET#<id>`     | `RESPONSE#<rid>`  |                                    |
 //! | attachment      | `TICKET#<id>`     | `ATTACHMENT#<aid>`|                                    |
@@ -103,6 +104,13 @@ pub const RBAC_USAGE: &str = "usage";
 pub const RBAC_VERSION: &str = "version";
 /// A user profile's list of role code names.
 pub const USER_ROLES: &str = "roles";
+/// Boolean attribute of a role being deleted: it grants nothing, is hidden, and is being
+/// stripped from its holders.
+pub const RBAC_DELETING: &str = "deleting";
+/// Sort key (in the RBAC partition) of the count of active superusers.
+pub const SUPERUSERS_SK: &str = "SUPERUSERS";
+/// Number attribute of that item: how many superusers are active.
+pub const ACTIVE_SUPERUSERS: &str = "active";
 
 pub fn user_pk(user_id: impl std::fmt::Display) -> String {
     format!("USER#{user_id}")

@@ -5,6 +5,13 @@
 //! user that causes them, and those transactions check that every item they count still
 //! exists; deletion is conditional on a count of zero. So under any concurrency a role never
 //! names a missing resource or action, and a user never holds a missing role.
+//!
+//! A role is deleted in steps, since its holders may be more than one transaction can change:
+//! it is first marked `deleting` (from then on every read here treats it as absent, so it
+//! grants nothing, and no transaction may count a new holder on it), then taken from its
+//! holders in batches (each batch one transaction with the matching decrement), then deleted
+//! once its count is zero. Every intermediate state keeps the counts exact, and repeating the
+//! deletion resumes where an interrupted one stopped.
 
 use std::collections::BTreeSet;
 
@@ -19,7 +26,7 @@ use super::{
     CONFLICT_ATTEMPTS, Item, Store, Written, conditional_write, conflict_backoff, from_item,
     is_condition_failed, key, keys, n, s, sdk_error, to_item,
 };
-use crate::domain::{CatalogItem, CatalogKind, CodeName, Role};
+use crate::domain::{CatalogItem, CatalogKind, CodeName, Role, User};
 use crate::error::{Error, Result};
 
 /// What became of a conditional deletion.
@@ -58,23 +65,29 @@ fn millis(at: DateTime<Utc>) -> AttributeValue {
 
 impl Store {
     /// An update adding `delta` to the `usage` of an existing RBAC item; the transaction fails
-    /// if the item does not exist.
+    /// if the item does not exist, or when `delta` is positive and the item is a role being
+    /// deleted (nobody newly takes up a role on its way out).
     pub(super) fn usage_update(
         &self,
         prefix: &str,
         code_name: &CodeName,
         delta: i64,
     ) -> Result<TransactWriteItem> {
-        let update = Update::builder()
+        let mut update = Update::builder()
             .table_name(&self.table)
             .set_key(Some(rbac_key(prefix, code_name)))
             .update_expression("SET #usage = if_not_exists(#usage, :zero) + :delta")
-            .condition_expression("attribute_exists(pk)")
             .expression_attribute_names("#usage", keys::RBAC_USAGE)
             .expression_attribute_values(":zero", n(0))
-            .expression_attribute_values(":delta", n(delta))
-            .build()
-            .map_err(Error::internal)?;
+            .expression_attribute_values(":delta", n(delta));
+        update = if delta > 0 {
+            update
+                .condition_expression("attribute_exists(pk) AND attribute_not_exists(#deleting)")
+                .expression_attribute_names("#deleting", keys::RBAC_DELETING)
+        } else {
+            update.condition_expression("attribute_exists(pk)")
+        };
+        let update = update.build().map_err(Error::internal)?;
         Ok(TransactWriteItem::builder().update(update).build())
     }
 
@@ -292,8 +305,9 @@ impl Store {
         }
     }
 
-    /// Deletes a role still at its read version unless a user holds it, and uncounts it from
-    /// its resources and actions, all or nothing.
+    /// Deletes a role (normally marked by [`Store::mark_role_deleting`]) still at its read
+    /// version unless a user holds it, and uncounts it from its resources and actions, all or
+    /// nothing.
     pub async fn delete_role(&self, role: &Role) -> Result<Removal> {
         let delete = Delete::builder()
             .table_name(&self.table)
@@ -315,11 +329,103 @@ impl Store {
         items.extend(self.role_counts(Some(role), &unused)?.0);
         match self.transact(items).await? {
             Written::Done => Ok(Removal::Deleted),
-            Written::Refused(_) => Ok(match self.find_role(&role.code_name).await? {
+            Written::Refused(_) => Ok(match self.find_role_marked(&role.code_name).await? {
                 None => Removal::Missing,
-                Some(current) if current.version != role.version => Removal::Stale,
+                Some((current, _)) if current.version != role.version => Removal::Stale,
                 Some(_) => Removal::InUse,
             }),
+        }
+    }
+
+    /// The role with this code name, deleting or not, and whether it is being deleted.
+    async fn find_role_marked(&self, code_name: &CodeName) -> Result<Option<(Role, bool)>> {
+        let Some(item) = self
+            .get_item(rbac_key(keys::ROLE_PREFIX, code_name))
+            .await?
+        else {
+            return Ok(None);
+        };
+        let deleting = item.contains_key(keys::RBAC_DELETING);
+        Ok(Some((from_item(item)?, deleting)))
+    }
+
+    /// Marks a role as being deleted (idempotent) and returns it as marked; `None` when it does
+    /// not exist. From then on it grants nothing, every read but this one treats it as absent,
+    /// and nobody can newly take it up; its holders keep it listed until
+    /// [`Store::strip_role`] takes it from them.
+    pub async fn mark_role_deleting(&self, code_name: &CodeName) -> Result<Option<Role>> {
+        for _ in 0..CONFLICT_ATTEMPTS {
+            let Some((role, deleting)) = self.find_role_marked(code_name).await? else {
+                return Ok(None);
+            };
+            if deleting {
+                return Ok(Some(role));
+            }
+            let result = self
+                .client
+                .update_item()
+                .table_name(&self.table)
+                .set_key(Some(rbac_key(keys::ROLE_PREFIX, code_name)))
+                .update_expression("SET #deleting = :yes, #version = :next")
+                .condition_expression("#version = :version")
+                .expression_attribute_names("#deleting", keys::RBAC_DELETING)
+                .expression_attribute_names("#version", keys::RBAC_VERSION)
+                .expression_attribute_values(":yes", AttributeValue::Bool(true))
+                .expression_attribute_values(":next", n(role.version + 1))
+                .expression_attribute_values(":version", n(role.version))
+                .send()
+                .await;
+            if conditional_write("UpdateItem", result)? {
+                return Ok(Some(Role {
+                    version: role.version + 1,
+                    ..role
+                }));
+            }
+        }
+        Err(Error::Unavailable)
+    }
+
+    /// Takes the role `code_name` from every user in `holders` (each as read, holding it) and
+    /// uncounts them from the role, in one transaction: so at most 99 holders. Returns `false`,
+    /// writing nothing, when one of the profiles changed since it was read.
+    pub async fn strip_role(
+        &self,
+        code_name: &CodeName,
+        holders: &[User],
+        now: DateTime<Utc>,
+    ) -> Result<bool> {
+        let mut items = Vec::with_capacity(holders.len() + 1);
+        for user in holders {
+            let roles: Vec<&String> = user
+                .roles
+                .iter()
+                .filter(|r| r.as_str() != code_name.as_str())
+                .collect();
+            let roles = serde_dynamo::aws_sdk_dynamodb_1::to_attribute_value(roles)
+                .map_err(Error::internal)?;
+            // Strictly later than the read version, so a concurrent edit's check sees the change.
+            let updated = now.max(user.updated_at + chrono::Duration::milliseconds(1));
+            let update = Update::builder()
+                .table_name(&self.table)
+                .set_key(Some(key(keys::user_pk(user.id), keys::PROFILE)))
+                .update_expression("SET #roles = :roles, updated_at = :updated")
+                .condition_expression("updated_at = :previous")
+                .expression_attribute_names("#roles", keys::USER_ROLES)
+                .expression_attribute_values(":roles", roles)
+                .expression_attribute_values(":updated", millis(updated))
+                .expression_attribute_values(":previous", millis(user.updated_at))
+                .build()
+                .map_err(Error::internal)?;
+            items.push(TransactWriteItem::builder().update(update).build());
+        }
+        let count = i64::try_from(holders.len()).map_err(Error::internal)?;
+        items.push(self.usage_update(keys::ROLE_PREFIX, code_name, -count)?);
+        match self.transact(items).await? {
+            Written::Done => Ok(true),
+            Written::Refused(failed) if failed.last() == Some(&true) => Err(Error::internal(
+                "a role vanished while it was being taken from its holders",
+            )),
+            Written::Refused(_) => Ok(false),
         }
     }
 
@@ -353,24 +459,21 @@ impl Store {
         Ok((updates, named))
     }
 
+    /// One RBAC item, read consistently; a role being deleted counts as absent.
     async fn find_rbac_item<T: DeserializeOwned>(
         &self,
         prefix: &str,
         code_name: &CodeName,
     ) -> Result<Option<T>> {
-        let output = self
-            .client
-            .get_item()
-            .table_name(&self.table)
-            .set_key(Some(rbac_key(prefix, code_name)))
-            .consistent_read(true)
-            .send()
-            .await
-            .map_err(|e| sdk_error("GetItem", e))?;
-        output.item.map(from_item).transpose()
+        self.get_item(rbac_key(prefix, code_name))
+            .await?
+            .filter(|item| !item.contains_key(keys::RBAC_DELETING))
+            .map(from_item)
+            .transpose()
     }
 
-    /// The items of one kind among `code_names` that exist, read consistently in batches of 100.
+    /// The items of one kind among `code_names` that exist, read consistently in batches of 100;
+    /// roles being deleted count as absent.
     async fn find_rbac_items<T: DeserializeOwned>(
         &self,
         prefix: &str,
@@ -405,7 +508,9 @@ impl Store {
                     .remove(&self.table)
                     .unwrap_or_default()
                 {
-                    found.push(from_item(item)?);
+                    if !item.contains_key(keys::RBAC_DELETING) {
+                        found.push(from_item(item)?);
+                    }
                 }
                 match output
                     .unprocessed_keys
@@ -421,32 +526,42 @@ impl Store {
         Ok(found)
     }
 
+    /// Up to `limit` items of one kind in code-name order after `after`, and whether more
+    /// follow; roles being deleted are left out (the query goes on past them, so a page is
+    /// short only at the end).
     async fn list_rbac_items<T: DeserializeOwned>(
         &self,
         prefix: &str,
         limit: usize,
         after: Option<&CodeName>,
     ) -> Result<(Vec<T>, bool)> {
-        let start = after.map(|code_name| rbac_key(prefix, code_name));
-        let output = self
-            .client
-            .query()
-            .table_name(&self.table)
-            .key_condition_expression("pk = :pk AND begins_with(sk, :prefix)")
-            .expression_attribute_values(":pk", s(keys::RBAC_PK))
-            .expression_attribute_values(":prefix", s(prefix))
-            .consistent_read(true)
-            .limit(i32::try_from(limit + 1).map_err(Error::internal)?)
-            .set_exclusive_start_key(start)
-            .send()
-            .await
-            .map_err(|e| sdk_error("Query", e))?;
-        let mut items = output
-            .items
-            .unwrap_or_default()
-            .into_iter()
-            .map(from_item)
-            .collect::<Result<Vec<T>>>()?;
+        let mut start = after.map(|code_name| rbac_key(prefix, code_name));
+        let mut items = Vec::new();
+        loop {
+            let wanted = limit + 1 - items.len();
+            let output = self
+                .client
+                .query()
+                .table_name(&self.table)
+                .key_condition_expression("pk = :pk AND begins_with(sk, :prefix)")
+                .filter_expression("attribute_not_exists(#deleting)")
+                .expression_attribute_names("#deleting", keys::RBAC_DELETING)
+                .expression_attribute_values(":pk", s(keys::RBAC_PK))
+                .expression_attribute_values(":prefix", s(prefix))
+                .consistent_read(true)
+                .limit(i32::try_from(wanted).map_err(Error::internal)?)
+                .set_exclusive_start_key(start)
+                .send()
+                .await
+                .map_err(|e| sdk_error("Query", e))?;
+            for item in output.items.unwrap_or_default() {
+                items.push(from_item(item)?);
+            }
+            start = output.last_evaluated_key;
+            if start.is_none() || items.len() > limit {
+                break;
+            }
+        }
         let more = items.len() > limit;
         items.truncate(limit);
         Ok((items, more))

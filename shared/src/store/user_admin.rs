@@ -5,7 +5,7 @@ use aws_sdk_dynamodb::types::{AttributeValue, TransactWriteItem, Update};
 
 use super::Written;
 use super::users::{put, user_item};
-use super::{Item, Store, conditional_write, from_item, key, keys, n, s, sdk_error};
+use super::{CONFLICT_ATTEMPTS, Item, Store, from_item, key, keys, n, s, sdk_error};
 use crate::domain::{CodeName, User, UserId};
 use crate::error::{Error, Result};
 
@@ -85,11 +85,13 @@ impl Store {
     }
 
     /// Writes an administrator's change of a user's names, `is_active`, `is_staff` and roles,
-    /// provided the profile is unchanged since `before` was read, and moves the holder counts
-    /// of the roles added and removed in the same transaction. Returns `false` when the profile
-    /// changed or vanished meanwhile; fails with 400 `unknown_role` when an added role does not
-    /// exist. The user's session version is bumped too, so a login racing with a deactivation
-    /// re-reads the user and is refused.
+    /// provided the profile is unchanged since `before` was read (superuser flag included), and
+    /// in the same transaction moves the holder counts of the roles added and removed and, when
+    /// a superuser's active flag changes, the count of active superusers. Returns `false` when
+    /// the profile changed or vanished meanwhile; fails with 400 `unknown_role` when an added
+    /// role does not exist (or is being deleted) and 409 `last_superuser` when it would
+    /// deactivate the last active superuser. The user's session version is bumped too, so a
+    /// login racing with a deactivation re-reads the user and is refused.
     pub async fn update_user_admin(&self, before: &User, after: &User) -> Result<bool> {
         let middle = after
             .middle_name
@@ -105,7 +107,9 @@ impl Store {
                  is_active = :active, is_staff = :staff, #roles = :roles, updated_at = :updated, \
                  session_version = if_not_exists(session_version, :zero) + :one",
             )
-            .condition_expression("attribute_exists(pk) AND updated_at = :previous")
+            .condition_expression(
+                "attribute_exists(pk) AND updated_at = :previous AND is_superuser = :superuser",
+            )
             .expression_attribute_names("#roles", keys::USER_ROLES)
             .expression_attribute_values(":first", s(&after.first_name))
             .expression_attribute_values(":last", s(&after.last_name))
@@ -115,11 +119,17 @@ impl Store {
             .expression_attribute_values(":roles", roles)
             .expression_attribute_values(":updated", n(after.updated_at.timestamp_millis()))
             .expression_attribute_values(":previous", n(before.updated_at.timestamp_millis()))
+            .expression_attribute_values(":superuser", AttributeValue::Bool(before.is_superuser))
             .expression_attribute_values(":zero", n(0))
             .expression_attribute_values(":one", n(1))
             .build()
             .map_err(Error::internal)?;
         let mut items = vec![TransactWriteItem::builder().update(update).build()];
+        let counts_superuser = before.is_superuser && before.is_active != after.is_active;
+        if counts_superuser {
+            items.push(self.superuser_count(if after.is_active { 1 } else { -1 })?);
+        }
+        let first_role = items.len();
         let mut added = Vec::new();
         for role in after.roles.iter().filter(|r| !before.roles.contains(r)) {
             let code_name = CodeName::parse("roles", role)?;
@@ -133,10 +143,13 @@ impl Store {
         match self.transact(items).await? {
             Written::Done => Ok(true),
             Written::Refused(failed) if failed.first() == Some(&true) => Ok(false),
+            Written::Refused(failed) if counts_superuser && failed.get(1) == Some(&true) => {
+                Err(last_superuser())
+            }
             Written::Refused(failed) => {
                 let missing = failed
                     .iter()
-                    .skip(1)
+                    .skip(first_role)
                     .position(|f| *f)
                     .and_then(|i| added.get(i));
                 Err(match missing {
@@ -149,12 +162,33 @@ impl Store {
         }
     }
 
+    /// An update moving the count of active superusers by `delta`; a decrement fails its
+    /// condition when it would leave none.
+    fn superuser_count(&self, delta: i64) -> Result<TransactWriteItem> {
+        let mut update = Update::builder()
+            .table_name(&self.table)
+            .set_key(Some(key(keys::RBAC_PK.to_owned(), keys::SUPERUSERS_SK)))
+            .update_expression("SET #active = if_not_exists(#active, :zero) + :delta")
+            .expression_attribute_names("#active", keys::ACTIVE_SUPERUSERS)
+            .expression_attribute_values(":zero", n(0))
+            .expression_attribute_values(":delta", n(delta));
+        if delta < 0 {
+            update = update
+                .condition_expression("#active >= :needed")
+                .expression_attribute_values(":needed", n(1 - delta));
+        }
+        Ok(TransactWriteItem::builder()
+            .update(update.build().map_err(Error::internal)?)
+            .build())
+    }
+
     /// Stores a user without a session (the configured first superuser), claiming the
-    /// e-mail address in the same transaction. Returns `false` when the address is taken.
+    /// e-mail address and counting an active superuser in the same transaction. Returns
+    /// `false` when the address is taken.
     pub async fn create_user_without_session(&self, user: &User) -> Result<bool> {
         let mut claim = key(keys::email_pk(&user.email), keys::EMAIL_SK);
         claim.insert("user_id".into(), s(user.id.to_string()));
-        let items = vec![
+        let mut items = vec![
             put(
                 &self.table,
                 user_item(user)?,
@@ -162,22 +196,51 @@ impl Store {
             )?,
             put(&self.table, claim, Some("attribute_not_exists(pk)"))?,
         ];
+        if user.is_superuser && user.is_active {
+            items.push(self.superuser_count(1)?);
+        }
         Ok(matches!(self.transact(items).await?, Written::Done))
     }
 
-    /// Makes an existing user a superuser, touching nothing else. Returns `false` when the user
-    /// does not exist or already was one.
+    /// Makes an existing user a superuser, touching nothing else but the count of active
+    /// superusers (in the same transaction). Returns `false` when the user does not exist or
+    /// already was one.
     pub async fn make_superuser(&self, user_id: UserId) -> Result<bool> {
-        let result = self
-            .client
-            .update_item()
-            .table_name(&self.table)
-            .set_key(Some(key(keys::user_pk(user_id), keys::PROFILE)))
-            .update_expression("SET is_superuser = :yes")
-            .condition_expression("attribute_exists(pk) AND is_superuser <> :yes")
-            .expression_attribute_values(":yes", AttributeValue::Bool(true))
-            .send()
-            .await;
-        conditional_write("UpdateItem", result)
+        for _ in 0..CONFLICT_ATTEMPTS {
+            let Some(user) = self.find_user(user_id).await? else {
+                return Ok(false);
+            };
+            if user.is_superuser {
+                return Ok(false);
+            }
+            let update = Update::builder()
+                .table_name(&self.table)
+                .set_key(Some(key(keys::user_pk(user_id), keys::PROFILE)))
+                .update_expression("SET is_superuser = :yes")
+                .condition_expression(
+                    "attribute_exists(pk) AND is_superuser = :no AND is_active = :active",
+                )
+                .expression_attribute_values(":yes", AttributeValue::Bool(true))
+                .expression_attribute_values(":no", AttributeValue::Bool(false))
+                .expression_attribute_values(":active", AttributeValue::Bool(user.is_active))
+                .build()
+                .map_err(Error::internal)?;
+            let mut items = vec![TransactWriteItem::builder().update(update).build()];
+            if user.is_active {
+                items.push(self.superuser_count(1)?);
+            }
+            // A refusal means the profile changed between the read and the write: read again.
+            if self.transact_guarded(items).await? {
+                return Ok(true);
+            }
+        }
+        Err(Error::Unavailable)
     }
+}
+
+fn last_superuser() -> Error {
+    Error::conflict(
+        "last_superuser",
+        "this is the last active superuser; make another one active first",
+    )
 }

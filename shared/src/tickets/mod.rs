@@ -25,7 +25,7 @@ use std::time::Duration;
 use crate::context::Context;
 use crate::domain::{User, UserId};
 use crate::error::{Error, Result};
-use crate::rbac;
+use crate::rbac::{self, Action, Resource};
 use crate::store::{TicketFilter, TicketScope, keys};
 use model::{
     Attachment, AttachmentId, Category, FileType, Priority, Response, ResponseId, Status, Ticket,
@@ -35,8 +35,6 @@ use views::{DownloadView, ResponseView, TicketDetailView, TicketView, UploadView
 
 use crate::http::{Page, encode_cursor};
 
-/// The RBAC resource of tickets.
-pub const RESOURCE: &str = "tickets";
 /// Files per ticket, and per response.
 pub const MAX_ATTACHMENTS: u32 = 5;
 /// Largest attachment in bytes (10 MiB).
@@ -74,18 +72,18 @@ struct Access {
     operator_update: bool,
 }
 
-async fn may(ctx: &Context, user: &User, action: &str) -> Result<bool> {
-    rbac::is_allowed(ctx, user, RESOURCE, action).await
+async fn may(ctx: &Context, user: &User, action: Action) -> Result<bool> {
+    rbac::is_allowed(ctx, user, Resource::Tickets, action).await
 }
 
 /// The caller's rights on `ticket`; someone else's ticket without `read` is a 404.
 async fn access(ctx: &Context, user: &User, ticket: &Ticket) -> Result<Access> {
     let owner = ticket.owner_id == user.id;
-    let operator_read = may(ctx, user, "read").await?;
+    let operator_read = may(ctx, user, Action::Read).await?;
     if !owner && !operator_read {
         return Err(Error::not_found("ticket"));
     }
-    let operator_update = may(ctx, user, "update").await?;
+    let operator_update = may(ctx, user, Action::Update).await?;
     Ok(Access {
         owner,
         operator_read,
@@ -155,7 +153,10 @@ pub async fn create(ctx: &Context, user: &User, new: NewTicket) -> Result<Ticket
         closed_at: None,
     };
     ctx.store.create_ticket(&ticket).await?;
-    Ok(TicketView::new(&ticket, may(ctx, user, "read").await?))
+    Ok(TicketView::new(
+        &ticket,
+        may(ctx, user, Action::Read).await?,
+    ))
 }
 
 /// A page of tickets, newest first: every ticket for operators (`read`), the caller's own
@@ -168,7 +169,7 @@ pub async fn list(
     limit: usize,
     cursor: Option<&str>,
 ) -> Result<Page<TicketView>> {
-    let operator = may(ctx, user, "read").await?;
+    let operator = may(ctx, user, Action::Read).await?;
     let scope = if operator {
         TicketScope::All
     } else {
@@ -325,7 +326,7 @@ pub async fn assign(
     access.require_operator()?;
     let assignee = ctx.store.find_user(operator_id).await?;
     let is_operator = match &assignee {
-        Some(assignee) if assignee.is_active => may(ctx, assignee, "update").await?,
+        Some(assignee) if assignee.is_active => may(ctx, assignee, Action::Update).await?,
         _ => false,
     };
     if !is_operator {
