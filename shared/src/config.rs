@@ -7,6 +7,8 @@ use std::env;
 use std::str::FromStr;
 use std::time::Duration;
 
+use crate::cursor::{CursorKey, MIN_KEY_BYTES};
+
 /// Sesame's settings. `Config::default()` is the documented defaults; tests override fields.
 #[derive(Debug, Clone)]
 pub struct Config {
@@ -66,6 +68,11 @@ pub struct Config {
     pub admin_email: Option<String>,
     /// `SESAME_ADMIN_PASSWORD`: the first superuser's password (in Lambda, from a secret).
     pub admin_password: Option<String>,
+    /// `SESAME_CURSOR_KEY`: the HMAC key of list cursors, at least 32 bytes. Required in Lambda
+    /// (every instance must accept the others' cursors); a local run generates one per process.
+    pub cursor_key: CursorKey,
+    /// `SESAME_MAX_TICKET_RESPONSES`: responses and internal notes a ticket takes in all (200).
+    pub max_ticket_responses: u32,
 }
 
 impl Default for Config {
@@ -98,6 +105,8 @@ impl Default for Config {
             qr_uri_scheme: "sesame".into(),
             admin_email: None,
             admin_password: None,
+            cursor_key: CursorKey::generate(),
+            max_ticket_responses: 200,
         }
     }
 }
@@ -157,6 +166,9 @@ impl Config {
             qr_uri_scheme: string("SESAME_QR_URI_SCHEME").unwrap_or(defaults.qr_uri_scheme),
             admin_email: string("SESAME_ADMIN_EMAIL"),
             admin_password: string("SESAME_ADMIN_PASSWORD"),
+            cursor_key: cursor_key()?.unwrap_or(defaults.cursor_key),
+            max_ticket_responses: parsed("SESAME_MAX_TICKET_RESPONSES")?
+                .unwrap_or(defaults.max_ticket_responses),
         })
     }
 }
@@ -164,6 +176,22 @@ impl Config {
 /// Whether this process runs inside AWS Lambda.
 pub fn is_lambda() -> bool {
     env::var_os("AWS_LAMBDA_FUNCTION_NAME").is_some()
+}
+
+/// `SESAME_CURSOR_KEY`, which must be long enough; missing is refused only in Lambda.
+fn cursor_key() -> Result<Option<CursorKey>, ConfigError> {
+    let name = "SESAME_CURSOR_KEY";
+    match string(name) {
+        Some(raw) => CursorKey::new(raw.as_bytes()).map(Some).ok_or(ConfigError {
+            name,
+            reason: format!("must be at least {MIN_KEY_BYTES} bytes"),
+        }),
+        None if is_lambda() => Err(ConfigError {
+            name,
+            reason: "is required in Lambda".into(),
+        }),
+        None => Ok(None),
+    }
 }
 
 fn string(name: &str) -> Option<String> {

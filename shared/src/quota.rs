@@ -13,11 +13,12 @@ use std::time::Duration;
 use rand::Rng;
 
 use crate::context::Context;
+use crate::cursor::{self, Cursor, List};
 use crate::domain::{
     Consumption, IdempotencyKey, LimitOverrides, QuotaAmounts, QuotaLimits, QuotaUsage, UserId,
 };
 use crate::error::{Error, Result};
-use crate::http::{Page, encode_cursor};
+use crate::http::Page;
 use crate::store::QuotaWrite;
 use crate::views::QuotaView;
 
@@ -185,21 +186,18 @@ pub async fn set_limits(
 }
 
 /// One page of `limit` quotas of users who have used their quota or have own limits, in user-id
-/// order, after the decoded `cursor` (the last user id of the previous page). Fails with 400
-/// `invalid_cursor` for a cursor this function did not hand out.
-pub async fn list(ctx: &Context, limit: usize, cursor: Option<String>) -> Result<Page<QuotaView>> {
-    let after = cursor
-        .map(|position| {
-            position
-                .parse::<UserId>()
-                .map_err(|_| Error::bad_request("invalid_cursor", "the cursor is malformed"))
-        })
+/// order, after `cursor` (which holds the last user id of the previous page). Fails with 400
+/// `invalid_cursor` for a cursor this list did not hand out.
+pub async fn list(ctx: &Context, limit: usize, cursor: Option<Cursor>) -> Result<Page<QuotaView>> {
+    let key = &ctx.config.cursor_key;
+    let after = key
+        .open(&List::Quotas, cursor.as_ref())?
+        .map(|position| position.parse::<UserId>().map_err(|_| cursor::malformed()))
         .transpose()?;
     let (usages, next) = ctx.store.list_quotas(limit, after).await?;
-    Ok(Page {
-        items: usages.iter().map(|usage| view(ctx, usage)).collect(),
-        next_cursor: next.map(|user_id| encode_cursor(&user_id.to_string())),
-    })
+    let items = usages.iter().map(|usage| view(ctx, usage)).collect();
+    let next = next.map(|user_id| user_id.to_string());
+    Ok(key.page(&List::Quotas, items, next.as_deref()))
 }
 
 async fn require_user(ctx: &Context, user_id: UserId) -> Result<()> {

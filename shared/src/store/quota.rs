@@ -296,8 +296,9 @@ impl Store {
         self.update_usage(user_id, expression, names, values).await
     }
 
-    /// One page of usage items from the admin index, in user-id order, starting after
-    /// `after`; also returns the user id to continue after when there may be more.
+    /// One page of at most `limit` usage items from the admin index, in user-id order, starting
+    /// after `after`; also returns the user id to continue after when more follow (one item
+    /// more than the page is read to know, so the last page never points at an empty one).
     pub async fn list_quotas(
         &self,
         limit: usize,
@@ -317,21 +318,20 @@ impl Store {
             .key_condition_expression("#gpk = :gpk")
             .expression_attribute_names("#gpk", keys::GSI1_PK)
             .expression_attribute_values(":gpk", s(keys::ALL_QUOTAS))
-            .limit(i32::try_from(limit).unwrap_or(i32::MAX))
+            .limit(i32::try_from(limit + 1).map_err(Error::internal)?)
             .set_exclusive_start_key(start)
             .send()
             .await
             .map_err(|e| sdk_error("Query", e))?;
-        let usages = output
+        let mut usages = output
             .items
             .unwrap_or_default()
             .iter()
             .map(usage_from_item)
             .collect::<Result<Vec<_>>>()?;
-        let next = match output.last_evaluated_key {
-            Some(last) => Some(user_id(&last, keys::GSI1_SK)?),
-            None => None,
-        };
+        let more = usages.len() > limit;
+        usages.truncate(limit);
+        let next = usages.last().filter(|_| more).map(|usage| usage.user_id);
         Ok((usages, next))
     }
 

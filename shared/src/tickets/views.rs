@@ -100,12 +100,16 @@ impl From<&Attachment> for AttachmentView {
     }
 }
 
-/// A ticket with its responses in chronological order and its attachments.
+/// A ticket with its first responses in chronological order and its attachments.
 #[derive(Debug, Serialize, ToSchema)]
 pub struct TicketDetailView {
     #[serde(flatten)]
     pub ticket: TicketView,
+    /// The first 20 responses the caller can see, oldest first.
     pub responses: Vec<ResponseView>,
+    /// The `cursor` of `GET /v1/tickets/{id}/responses` for the responses after these; `null`
+    /// when all are shown.
+    pub responses_next_cursor: Option<String>,
     pub attachments: Vec<AttachmentView>,
 }
 
