@@ -4,7 +4,6 @@
 use std::cmp::Reverse;
 use std::collections::BTreeMap;
 
-use chrono::{DateTime, Utc};
 use serde::Serialize;
 use utoipa::ToSchema;
 
@@ -16,6 +15,7 @@ use crate::domain::{
 };
 use crate::error::{Error, Result};
 use crate::http::Page;
+use crate::views::Timestamp;
 
 /// A session as its owner (or an admin) sees it.
 #[derive(Debug, Serialize, ToSchema)]
@@ -29,9 +29,9 @@ pub struct SessionView {
     pub os: String,
     pub ip: Option<String>,
     pub location: Location,
-    pub created_at: DateTime<Utc>,
-    pub last_active_at: DateTime<Utc>,
-    pub expires_at: DateTime<Utc>,
+    pub created_at: Timestamp,
+    pub last_active_at: Timestamp,
+    pub expires_at: Timestamp,
     pub created_via: CreatedVia,
 }
 
@@ -46,9 +46,9 @@ impl SessionView {
             os: session.device.os.clone(),
             ip: session.ip.clone(),
             location: session.location.clone(),
-            created_at: session.created_at,
-            last_active_at: session.last_active_at,
-            expires_at: session.expires_at,
+            created_at: session.created_at.into(),
+            last_active_at: session.last_active_at.into(),
+            expires_at: session.expires_at.into(),
             created_via: session.created_via,
         }
     }
@@ -58,7 +58,7 @@ impl SessionView {
 #[derive(Debug, Serialize, ToSchema)]
 pub struct HistoryItem {
     pub id: String,
-    pub at: DateTime<Utc>,
+    pub at: Timestamp,
     pub outcome: LoginOutcome,
     pub method: CreatedVia,
     pub ip: Option<String>,
@@ -72,7 +72,7 @@ impl From<LoginRecord> for HistoryItem {
     fn from(record: LoginRecord) -> Self {
         HistoryItem {
             id: record.id.to_string(),
-            at: record.at,
+            at: record.at.into(),
             outcome: record.outcome,
             method: record.method,
             ip: record.ip,
@@ -95,7 +95,7 @@ pub struct SessionStats {
     pub by_browser: BTreeMap<String, usize>,
     pub by_created_via: BTreeMap<String, usize>,
     /// The last successful login within the history's 90 days.
-    pub last_login_at: Option<DateTime<Utc>>,
+    pub last_login_at: Option<Timestamp>,
     pub failed_attempts_30d: usize,
 }
 
@@ -220,7 +220,7 @@ pub async fn stats(ctx: &Context, who: &Principal) -> Result<SessionStats> {
         last_login_at: outcomes
             .iter()
             .find(|(_, o)| *o == LoginOutcome::Success)
-            .map(|(at, _)| *at),
+            .map(|(at, _)| Timestamp::from(*at)),
         failed_attempts_30d: outcomes
             .iter()
             .filter(|(at, o)| *o != LoginOutcome::Success && *at >= month_ago)

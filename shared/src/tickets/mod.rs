@@ -499,7 +499,7 @@ pub async fn add_attachment(
         attachment_id: attachment_id.to_string(),
         upload_url: signed.url,
         upload_headers,
-        expires_at: now + URL_TTL,
+        expires_at: (now + URL_TTL).into(),
     })
 }
 
@@ -539,6 +539,6 @@ pub async fn download(
         .await?;
     Ok(DownloadView {
         download_url,
-        expires_at: now + URL_TTL,
+        expires_at: (now + URL_TTL).into(),
     })
 }
