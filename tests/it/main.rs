@@ -4,6 +4,7 @@
 mod accounts;
 mod api;
 mod cleanup;
+mod lists;
 mod qr;
 mod quota;
 mod rbac;
