@@ -12,5 +12,6 @@ mod refresh;
 mod sessions;
 mod support;
 mod tickets;
+mod timestamps;
 mod tokens;
 mod users;

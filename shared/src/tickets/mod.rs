@@ -22,6 +22,8 @@ pub mod views;
 use std::collections::BTreeMap;
 use std::time::Duration;
 
+use chrono::{DateTime, Utc};
+
 use crate::context::Context;
 use crate::domain::{User, UserId};
 use crate::error::{Error, Result};
@@ -321,18 +323,20 @@ pub async fn respond(
     Err(changed())
 }
 
-/// Writes `apply`'s change to a loaded ticket on the condition that nobody changed it since
-/// (409 `ticket_changed` otherwise) and returns it as the caller sees it.
+/// Writes `apply`'s change, made at `now`, to a loaded ticket on the condition that nobody
+/// changed it since (409 `ticket_changed` otherwise) and returns it as the caller sees it. One
+/// `now` per change, so every timestamp it writes (`updated_at`, `closed_at`) is the same.
 async fn change(
     ctx: &Context,
     ticket: Ticket,
     access: Access,
+    now: DateTime<Utc>,
     apply: impl FnOnce(&mut Ticket),
 ) -> Result<TicketView> {
     let mut next = ticket;
     apply(&mut next);
     next.version += 1;
-    next.updated_at = ctx.now();
+    next.updated_at = now;
     if !ctx.store.update_ticket(&next).await? {
         return Err(changed());
     }
@@ -361,7 +365,10 @@ pub async fn change_status(
     if !ticket.status.can_move_to(status) {
         return Err(invalid_transition(ticket.status, status));
     }
-    change(ctx, ticket, access, |ticket| ticket.status = status).await
+    change(ctx, ticket, access, ctx.now(), |ticket| {
+        ticket.status = status
+    })
+    .await
 }
 
 /// Assigns a ticket to an operator; operators only (403). The assignee must be an active
@@ -390,7 +397,7 @@ pub async fn assign(
     if ticket.status == Status::Closed {
         return Err(closed());
     }
-    change(ctx, ticket, access, |ticket| {
+    change(ctx, ticket, access, ctx.now(), |ticket| {
         ticket.assigned_to = Some(operator_id)
     })
     .await
@@ -406,7 +413,7 @@ pub async fn close(ctx: &Context, user: &User, id: TicketId) -> Result<TicketVie
         return Err(invalid_transition(ticket.status, Status::Closed));
     }
     let now = ctx.now();
-    change(ctx, ticket, access, |ticket| {
+    change(ctx, ticket, access, now, |ticket| {
         ticket.status = Status::Closed;
         ticket.closed_at = Some(now);
     })
