@@ -407,7 +407,7 @@ async fn per_user_limits_override_the_defaults_and_null_falls_back() {
     assert_error(&over, StatusCode::FORBIDDEN, "quota_exceeded");
     let big = env
         .send(env.post("/v1/quota/consume").bearer(&a.token).json(json!({
-            "videos": 0, "duration_seconds": 0, "file_size_mb": 50.5, "idempotency_key": "big"
+            "videos": 1, "duration_seconds": 0, "file_size_mb": 50.5, "idempotency_key": "big"
         })))
         .await;
     assert_error(&big, StatusCode::PAYLOAD_TOO_LARGE, "file_too_large");
