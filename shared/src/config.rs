@@ -12,6 +12,7 @@ use std::env;
 use std::str::FromStr;
 use std::time::Duration;
 
+use crate::cursor::{CursorKey, MIN_KEY_BYTES};
 use secrecy::{ExposeSecret, SecretString};
 
 /// Sesame's settings. `Config::default()` is the documented defaults; tests override fields.
@@ -94,6 +95,14 @@ pub struct Config {
     /// The first superuser's password: resolved from `admin_password_secret` at cold start, or
     /// `SESAME_ADMIN_PASSWORD` in local mode. Read it with [`Config::admin_password`].
     pub admin_password: Option<SecretString>,
+    /// `SESAME_CURSOR_KEY_SECRET`: id or ARN of the secret holding the HMAC key of list cursors
+    /// (at least 32 bytes), shared by every function so each accepts the others' cursors.
+    pub cursor_key_secret: Option<String>,
+    /// The cursor key: resolved from `cursor_key_secret` at cold start; in local mode
+    /// `SESAME_CURSOR_KEY`, or generated per process when unset.
+    pub cursor_key: CursorKey,
+    /// `SESAME_MAX_TICKET_RESPONSES`: responses and internal notes a ticket takes in all (200).
+    pub max_ticket_responses: u32,
 }
 
 impl std::fmt::Debug for Config {
@@ -133,6 +142,9 @@ impl std::fmt::Debug for Config {
             .field("admin_email", &self.admin_email)
             .field("admin_password_secret", &self.admin_password_secret)
             .field("admin_password", &redacted(&self.admin_password))
+            .field("cursor_key_secret", &self.cursor_key_secret)
+            .field("cursor_key", &self.cursor_key)
+            .field("max_ticket_responses", &self.max_ticket_responses)
             .finish()
     }
 }
@@ -173,6 +185,9 @@ impl Default for Config {
             admin_email: None,
             admin_password_secret: None,
             admin_password: None,
+            cursor_key_secret: None,
+            cursor_key: CursorKey::generate(),
+            max_ticket_responses: 200,
         }
     }
 }
@@ -257,6 +272,7 @@ impl Config {
 
     fn read_env() -> Result<Self, ConfigError> {
         let defaults = Config::default();
+        let local_dev = parsed::<u8>("SESAME_LOCAL_DEV")?.is_some_and(|flag| flag == 1);
         Ok(Config {
             table_name: string("SESAME_TABLE").unwrap_or(defaults.table_name),
             bucket_name: string("SESAME_BUCKET").unwrap_or(defaults.bucket_name),
@@ -277,7 +293,7 @@ impl Config {
                 .unwrap_or(defaults.trust_geo_headers),
             origin_verify_secret: string("SESAME_ORIGIN_VERIFY_SECRET"),
             origin_verify: string("SESAME_ORIGIN_VERIFY").map(SecretString::from),
-            local_dev: parsed::<u8>("SESAME_LOCAL_DEV")?.is_some_and(|flag| flag == 1),
+            local_dev,
             signing_key_secret: string("SESAME_SIGNING_KEY_SECRET"),
             verify_key_secret: string("SESAME_VERIFY_KEY_SECRET"),
             dev_key_path: string("SESAME_DEV_KEY_PATH").unwrap_or(defaults.dev_key_path),
@@ -307,6 +323,10 @@ impl Config {
             admin_email: string("SESAME_ADMIN_EMAIL"),
             admin_password_secret: string("SESAME_ADMIN_PASSWORD_SECRET"),
             admin_password: string("SESAME_ADMIN_PASSWORD").map(SecretString::from),
+            cursor_key_secret: string("SESAME_CURSOR_KEY_SECRET"),
+            cursor_key: cursor_key(local_dev)?.unwrap_or(defaults.cursor_key),
+            max_ticket_responses: parsed("SESAME_MAX_TICKET_RESPONSES")?
+                .unwrap_or(defaults.max_ticket_responses),
         })
     }
 }
@@ -314,6 +334,26 @@ impl Config {
 /// Whether this process runs inside AWS Lambda.
 pub fn is_lambda() -> bool {
     env::var_os("AWS_LAMBDA_FUNCTION_NAME").is_some()
+}
+
+/// `SESAME_CURSOR_KEY`, which must be long enough; missing is refused only in Lambda.
+/// `SESAME_CURSOR_KEY`, a plain-text key accepted only in local mode (elsewhere the key comes
+/// from `SESAME_CURSOR_KEY_SECRET`).
+fn cursor_key(local_dev: bool) -> Result<Option<CursorKey>, ConfigError> {
+    let name = "SESAME_CURSOR_KEY";
+    match string(name) {
+        Some(_) if !local_dev => Err(ConfigError {
+            name,
+            reason: "a plain-text cursor key is accepted only with SESAME_LOCAL_DEV=1; \
+                     name a Secrets Manager secret in SESAME_CURSOR_KEY_SECRET"
+                .into(),
+        }),
+        Some(raw) => CursorKey::new(raw.as_bytes()).map(Some).ok_or(ConfigError {
+            name,
+            reason: format!("must be at least {MIN_KEY_BYTES} bytes"),
+        }),
+        None => Ok(None),
+    }
 }
 
 fn string(name: &str) -> Option<String> {

@@ -21,6 +21,7 @@ use secrecy::ExposeSecret;
 use crate::blobs::Blobs;
 use crate::clock::{Clock, SystemClock};
 use crate::config::Config;
+use crate::cursor::{CursorKey, MIN_KEY_BYTES};
 use crate::error::Error;
 use crate::password::PasswordHasher;
 use crate::secrets::Secrets;
@@ -224,7 +225,7 @@ impl From<SigningContext> for Context {
 }
 
 /// The AWS configuration shared by every client, and the configuration with its secret values
-/// (admin password, CloudFront origin secret) read from Secrets Manager.
+/// (admin password, CloudFront origin secret, cursor key) read from Secrets Manager.
 async fn connect(
     mut config: Config,
 ) -> Result<(Config, aws_config::SdkConfig, Secrets), crate::BoxError> {
@@ -240,6 +241,24 @@ async fn connect(
     }
     if let Some(id) = &config.origin_verify_secret {
         config.origin_verify = Some(secrets.read(id).await?);
+    }
+    match (&config.cursor_key_secret, config.local_dev) {
+        (Some(id), _) => {
+            config.cursor_key = CursorKey::new(secrets.read(id).await?.expose_secret().as_bytes())
+                .ok_or_else(|| {
+                    format!(
+                        "SESAME_CURSOR_KEY_SECRET: the key must be at least {MIN_KEY_BYTES} bytes"
+                    )
+                })?;
+        }
+        // Local mode keeps `SESAME_CURSOR_KEY` or the key generated for this process.
+        (None, true) => {}
+        (None, false) => {
+            return Err(missing(
+                "SESAME_CURSOR_KEY_SECRET",
+                "the secret holding the list-cursor key",
+            ));
+        }
     }
     Ok((config, sdk_config, secrets))
 }

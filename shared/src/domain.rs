@@ -365,6 +365,16 @@ pub struct Consumption {
     pub epoch: u64,
     pub created_at: DateTime<Utc>,
     pub released_at: Option<DateTime<Utc>>,
+    /// When the record is forgotten: after it, the key is unknown (a retry counts anew, a
+    /// release is 404), and TTL and the cleanup delete it.
+    pub expires_at: DateTime<Utc>,
+}
+
+impl Consumption {
+    /// Whether the record still counts at `now` (reads never trust TTL to have removed it).
+    pub fn is_live(&self, now: DateTime<Utc>) -> bool {
+        now < self.expires_at
+    }
 }
 
 /// Where a QR login stands. `Expired` is never stored: it is what an undecided or uncollected

@@ -23,6 +23,7 @@ use crate::error::{Error, Result};
 use crate::rate_limit::{self, Limit};
 use crate::store::QrStep;
 use crate::tokens::{hash_secret, hashes_equal, is_random_secret, random_secret};
+use crate::views::Timestamp;
 use crate::views::TokenResponse;
 
 /// How often the browser is told to poll, in seconds.
@@ -78,7 +79,7 @@ pub struct QrGenerated {
     /// The browser's secret for `GET /v1/qr-auth/status/{code}` (header `x-qr-poll-token`).
     pub poll_token: String,
     /// When the code stops working.
-    pub expires_at: DateTime<Utc>,
+    pub expires_at: Timestamp,
     /// How often to poll the status, in seconds.
     pub poll_interval_s: u64,
 }
@@ -108,9 +109,9 @@ pub struct QrBrowserView {
     pub device_name: String,
     pub location: Location,
     /// When the browser generated the code.
-    pub created_at: DateTime<Utc>,
+    pub created_at: Timestamp,
     /// When the code stops working.
-    pub expires_at: DateTime<Utc>,
+    pub expires_at: Timestamp,
     pub proximity: Proximity,
 }
 
@@ -172,7 +173,7 @@ pub async fn generate(ctx: &Context, browser: &ClientInfo) -> Result<QrGenerated
         qr_uri: format!("{}://qr-login?code={code}", ctx.config.qr_uri_scheme),
         code,
         poll_token,
-        expires_at: login.code_expires_at,
+        expires_at: login.code_expires_at.into(),
         poll_interval_s: POLL_INTERVAL_SECS,
     })
 }
@@ -279,8 +280,8 @@ pub async fn scan(
         device_type: login.device.device_type,
         device_name: login.device.device_name,
         location: login.location,
-        created_at: login.created_at,
-        expires_at: login.code_expires_at,
+        created_at: login.created_at.into(),
+        expires_at: login.code_expires_at.into(),
     })
 }
 

@@ -13,16 +13,20 @@ use std::time::Duration;
 use rand::Rng;
 
 use crate::context::Context;
+use crate::cursor::{self, Cursor, List};
 use crate::domain::{
     Consumption, IdempotencyKey, LimitOverrides, QuotaAmounts, QuotaLimits, QuotaUsage, UserId,
 };
 use crate::error::{Error, Result};
-use crate::http::{Page, encode_cursor};
+use crate::http::Page;
 use crate::store::QuotaWrite;
 use crate::views::QuotaView;
 
 /// How often a consume or release re-reads and tries again when the usage changed under it.
 const WRITE_ATTEMPTS: usize = 30;
+/// How long a consumption is remembered under its idempotency key: retries within it count
+/// once and it can be released; afterwards the key is forgotten (TTL and the cleanup delete it).
+pub const CONSUMPTION_RETENTION_DAYS: i64 = 30;
 
 /// The limits that apply to `usage`: its overrides over the configured defaults.
 pub fn limits(ctx: &Context, usage: &QuotaUsage) -> QuotaLimits {
@@ -63,16 +67,31 @@ pub async fn show(ctx: &Context, user_id: UserId) -> Result<QuotaView> {
 /// Fails with 413 `file_too_large` when the declared file is over the user's per-file limit,
 /// 403 `quota_exceeded` when the videos or the duration would go over a limit (nothing is
 /// counted), and 409 `idempotency_key_reused` when `key` was used for other amounts or was
-/// released. The same key with the same amounts again returns the current quota without counting
-/// again. 503 when the usage keeps changing under it.
+/// released. The same key with the same amounts again (within [`CONSUMPTION_RETENTION_DAYS`])
+/// returns the current quota without counting again. A consumption of no videos and no duration
+/// is 400 `empty_consumption` (it would store a record that counts nothing). 503 when the usage
+/// keeps changing under it.
 pub async fn consume(
     ctx: &Context,
     user_id: UserId,
     key: IdempotencyKey,
     amounts: QuotaAmounts,
 ) -> Result<QuotaView> {
+    if amounts.videos == 0 && amounts.duration_ms == 0 {
+        let reason = "videos and duration_seconds cannot both be 0";
+        return Err(Error::Validation {
+            code: "empty_consumption",
+            message: format!("a consumption must count something: {reason}"),
+            fields: [("videos", reason), ("duration_seconds", reason)]
+                .into_iter()
+                .map(|(field, reason)| (field.to_owned(), reason.to_owned()))
+                .collect(),
+        });
+    }
     for attempt in 0..WRITE_ATTEMPTS {
+        let now = ctx.now();
         let (stored, existing) = ctx.store.find_quota_and_consumption(user_id, &key).await?;
+        let existing = existing.filter(|c| c.is_live(now));
         let usage = stored.clone().unwrap_or_else(|| QuotaUsage::empty(user_id));
         if let Some(existing) = existing {
             check_replay(&existing, &amounts)?;
@@ -97,7 +116,6 @@ pub async fn consume(
                 ),
             ));
         }
-        let now = ctx.now();
         let consumption = Consumption {
             user_id,
             key: key.clone(),
@@ -105,6 +123,7 @@ pub async fn consume(
             epoch: usage.epoch,
             created_at: now,
             released_at: None,
+            expires_at: now + chrono::Duration::days(CONSUMPTION_RETENTION_DAYS),
         };
         match ctx
             .store
@@ -124,12 +143,14 @@ pub async fn consume(
 
 /// Gives back what `key` consumed from the quota of `user_id` and returns the quota after it.
 /// A consumption already released, or counted before an admin reset, changes nothing and still
-/// answers 200. Fails with 404 when `user_id` has no consumption under `key`; 503 when the usage
-/// keeps changing under it.
+/// answers 200. Fails with 404 when `user_id` has no consumption under `key` (or it is older
+/// than [`CONSUMPTION_RETENTION_DAYS`]); 503 when the usage keeps changing under it.
 pub async fn release(ctx: &Context, user_id: UserId, key: IdempotencyKey) -> Result<QuotaView> {
     for attempt in 0..WRITE_ATTEMPTS {
         let (stored, existing) = ctx.store.find_quota_and_consumption(user_id, &key).await?;
-        let consumption = existing.ok_or_else(|| Error::not_found("consumption"))?;
+        let consumption = existing
+            .filter(|c| c.is_live(ctx.now()))
+            .ok_or_else(|| Error::not_found("consumption"))?;
         let usage = stored.unwrap_or_else(|| QuotaUsage::empty(user_id));
         if consumption.released_at.is_some() {
             return Ok(view(ctx, &usage));
@@ -185,21 +206,18 @@ pub async fn set_limits(
 }
 
 /// One page of `limit` quotas of users who have used their quota or have own limits, in user-id
-/// order, after the decoded `cursor` (the last user id of the previous page). Fails with 400
-/// `invalid_cursor` for a cursor this function did not hand out.
-pub async fn list(ctx: &Context, limit: usize, cursor: Option<String>) -> Result<Page<QuotaView>> {
-    let after = cursor
-        .map(|position| {
-            position
-                .parse::<UserId>()
-                .map_err(|_| Error::bad_request("invalid_cursor", "the cursor is malformed"))
-        })
+/// order, after `cursor` (which holds the last user id of the previous page). Fails with 400
+/// `invalid_cursor` for a cursor this list did not hand out.
+pub async fn list(ctx: &Context, limit: usize, cursor: Option<Cursor>) -> Result<Page<QuotaView>> {
+    let key = &ctx.config.cursor_key;
+    let after = key
+        .open(&List::Quotas, cursor.as_ref())?
+        .map(|position| position.parse::<UserId>().map_err(|_| cursor::malformed()))
         .transpose()?;
     let (usages, next) = ctx.store.list_quotas(limit, after).await?;
-    Ok(Page {
-        items: usages.iter().map(|usage| view(ctx, usage)).collect(),
-        next_cursor: next.map(|user_id| encode_cursor(&user_id.to_string())),
-    })
+    let items = usages.iter().map(|usage| view(ctx, usage)).collect();
+    let next = next.map(|user_id| user_id.to_string());
+    Ok(key.page(&List::Quotas, items, next.as_deref()))
 }
 
 async fn require_user(ctx: &Context, user_id: UserId) -> Result<()> {

@@ -23,9 +23,10 @@ use axum::http::request::Parts;
 
 use crate::auth::Principal;
 use crate::context::Context;
+use crate::cursor::{self, Cursor, List};
 use crate::domain::{CatalogItem, CatalogKind, CodeName, Permission, Role, User, UserId};
 use crate::error::{Error, Result};
-use crate::http::{Authenticated, Page, encode_cursor};
+use crate::http::{Authenticated, Page};
 use crate::store::{Removal, UserFilter};
 use crate::views::{CatalogItemView, RoleView};
 
@@ -322,19 +323,25 @@ pub struct NewRole {
     pub permissions: Vec<Permission>,
 }
 
-/// The code name a decoded cursor holds, or 400 `invalid_cursor`.
-fn cursor_after(cursor: Option<String>) -> Result<Option<CodeName>> {
-    cursor
-        .map(|raw| {
-            CodeName::parse("cursor", &raw)
-                .map_err(|_| Error::bad_request("invalid_cursor", "the cursor is malformed"))
-        })
+/// The code name a cursor of `list` holds, or 400 `invalid_cursor`.
+fn cursor_after(ctx: &Context, list: &List, cursor: Option<Cursor>) -> Result<Option<CodeName>> {
+    ctx.config
+        .cursor_key
+        .open(list, cursor.as_ref())?
+        .map(|raw| CodeName::parse("cursor", &raw).map_err(|_| cursor::malformed()))
         .transpose()
 }
 
-fn next_cursor(more: bool, last: Option<&CodeName>) -> Option<String> {
-    last.filter(|_| more)
-        .map(|code_name| encode_cursor(code_name.as_str()))
+/// A page of `items` of `list`, continuing after the last one when `more` follow.
+fn page_of<T>(
+    ctx: &Context,
+    list: &List,
+    items: Vec<T>,
+    more: bool,
+    last: Option<&CodeName>,
+) -> Page<T> {
+    let next = last.filter(|_| more).map(CodeName::as_str);
+    ctx.config.cursor_key.page(list, items, next)
 }
 
 /// One page of at most `limit` resources or actions in code-name order, after the decoded
@@ -343,17 +350,17 @@ pub async fn list_catalog(
     ctx: &Context,
     kind: CatalogKind,
     limit: usize,
-    cursor: Option<String>,
+    cursor: Option<Cursor>,
 ) -> Result<Page<CatalogItemView>> {
-    let after = cursor_after(cursor)?;
+    let list = List::Catalog(kind);
+    let after = cursor_after(ctx, &list, cursor)?;
     let (items, more) = ctx
         .store
         .list_catalog_items(kind, limit, after.as_ref())
         .await?;
-    Ok(Page {
-        next_cursor: next_cursor(more, items.last().map(|i| &i.code_name)),
-        items: items.iter().map(CatalogItemView::from).collect(),
-    })
+    let last = items.last().map(|i| i.code_name.clone());
+    let views = items.iter().map(CatalogItemView::from).collect();
+    Ok(page_of(ctx, &list, views, more, last.as_ref()))
 }
 
 /// Creates a resource or action. Fails with 409 `already_exists` when the code name is taken.
@@ -460,14 +467,18 @@ fn normalize_permissions(mut permissions: Vec<Permission>) -> Result<Vec<Permiss
 pub async fn list_roles(
     ctx: &Context,
     limit: usize,
-    cursor: Option<String>,
+    cursor: Option<Cursor>,
 ) -> Result<Page<RoleView>> {
-    let after = cursor_after(cursor)?;
+    let after = cursor_after(ctx, &List::Roles, cursor)?;
     let (roles, more) = ctx.store.list_roles(limit, after.as_ref()).await?;
-    Ok(Page {
-        next_cursor: next_cursor(more, roles.last().map(|r| &r.code_name)),
-        items: roles.iter().map(RoleView::from).collect(),
-    })
+    let views = roles.iter().map(RoleView::from).collect();
+    Ok(page_of(
+        ctx,
+        &List::Roles,
+        views,
+        more,
+        roles.last().map(|r| &r.code_name),
+    ))
 }
 
 /// Creates a role. Fails with 409 `already_exists` when the code name is taken, 400

@@ -1,20 +1,22 @@
 //! The sessions service: a user's live sessions, their statistics and login history, and
 //! ending sessions one by one or all at once.
 
+use std::cmp::Reverse;
 use std::collections::BTreeMap;
 
-use chrono::{DateTime, Utc};
 use serde::Serialize;
 use utoipa::ToSchema;
 
 use crate::auth::{self, Principal};
 use crate::context::Context;
+use crate::cursor::{self, Cursor, List};
 use crate::domain::{
     CreatedVia, DeviceType, Location, LoginOutcome, LoginRecord, Session, SessionId, UserId,
 };
 use crate::error::{Error, Result};
-use crate::http::{Page, encode_cursor};
+use crate::http::Page;
 use crate::users;
+use crate::views::Timestamp;
 
 /// A session as its owner (or an admin) sees it.
 #[derive(Debug, Serialize, ToSchema)]
@@ -28,9 +30,9 @@ pub struct SessionView {
     pub os: String,
     pub ip: Option<String>,
     pub location: Location,
-    pub created_at: DateTime<Utc>,
-    pub last_active_at: DateTime<Utc>,
-    pub expires_at: DateTime<Utc>,
+    pub created_at: Timestamp,
+    pub last_active_at: Timestamp,
+    pub expires_at: Timestamp,
     pub created_via: CreatedVia,
 }
 
@@ -45,9 +47,9 @@ impl SessionView {
             os: session.device.os.clone(),
             ip: session.ip.clone(),
             location: session.location.clone(),
-            created_at: session.created_at,
-            last_active_at: session.last_active_at,
-            expires_at: session.expires_at,
+            created_at: session.created_at.into(),
+            last_active_at: session.last_active_at.into(),
+            expires_at: session.expires_at.into(),
             created_via: session.created_via,
         }
     }
@@ -57,7 +59,7 @@ impl SessionView {
 #[derive(Debug, Serialize, ToSchema)]
 pub struct HistoryItem {
     pub id: String,
-    pub at: DateTime<Utc>,
+    pub at: Timestamp,
     pub outcome: LoginOutcome,
     pub method: CreatedVia,
     pub ip: Option<String>,
@@ -71,7 +73,7 @@ impl From<LoginRecord> for HistoryItem {
     fn from(record: LoginRecord) -> Self {
         HistoryItem {
             id: record.id.to_string(),
-            at: record.at,
+            at: record.at.into(),
             outcome: record.outcome,
             method: record.method,
             ip: record.ip,
@@ -94,7 +96,7 @@ pub struct SessionStats {
     pub by_browser: BTreeMap<String, usize>,
     pub by_created_via: BTreeMap<String, usize>,
     /// The last successful login within the history's 90 days.
-    pub last_login_at: Option<DateTime<Utc>>,
+    pub last_login_at: Option<Timestamp>,
     pub failed_attempts_30d: usize,
 }
 
@@ -107,7 +109,30 @@ pub struct Terminated {
 /// How far back history and statistics look.
 const HISTORY_DAYS: i64 = 90;
 
-/// A user's live sessions, most recently active first, with `current` marked.
+/// Where a session stands in a session list: most recently active first, then newest first.
+/// Ordered ascending, so a list is sorted by it and a page continues with greater ranks.
+type Rank = (Reverse<i64>, Reverse<SessionId>);
+
+fn rank(session: &Session) -> Rank {
+    (
+        Reverse(session.last_active_at.timestamp_millis()),
+        Reverse(session.id),
+    )
+}
+
+/// The position of a rank in a cursor: `<last activity, epoch ms>/<session id>`.
+fn position(rank: &Rank) -> String {
+    format!("{}/{}", rank.0.0, rank.1.0)
+}
+
+fn parse_position(position: &str) -> Result<Rank> {
+    let (millis, id) = position.split_once('/').ok_or_else(cursor::malformed)?;
+    let millis = millis.parse().map_err(|_| cursor::malformed())?;
+    let id = id.parse().map_err(|_| cursor::malformed())?;
+    Ok((Reverse(millis), Reverse(id)))
+}
+
+/// A user's live sessions, most recently active first.
 async fn live_sessions(ctx: &Context, user_id: UserId) -> Result<Vec<Session>> {
     let now = ctx.now();
     let account = ctx
@@ -120,29 +145,62 @@ async fn live_sessions(ctx: &Context, user_id: UserId) -> Result<Vec<Session>> {
         .into_iter()
         .filter(|s| s.is_live(now))
         .collect();
-    live.sort_by_key(|s| std::cmp::Reverse(s.last_active_at));
+    live.sort_by_key(rank);
     Ok(live)
 }
 
-/// The caller's live sessions (every one fits in a page: there are at most `max_sessions`).
-pub async fn list_own(ctx: &Context, who: &Principal) -> Result<Page<SessionView>> {
-    let sessions = live_sessions(ctx, who.user.id).await?;
-    Ok(Page {
-        items: sessions
-            .iter()
-            .map(|s| SessionView::new(s, Some(who.session.id)))
-            .collect(),
-        next_cursor: None,
-    })
+/// A page of at most `limit` live sessions of `user_id` after `cursor`, most recently active
+/// first, with `current` marked. The user's partition is read whole (it holds at most
+/// `max_sessions` live sessions), and the page is cut from it by rank, so a session that
+/// became active meanwhile may move but the rest are neither repeated nor skipped.
+async fn session_page(
+    ctx: &Context,
+    user_id: UserId,
+    current: Option<SessionId>,
+    limit: usize,
+    cursor: Option<Cursor>,
+) -> Result<Page<SessionView>> {
+    let key = &ctx.config.cursor_key;
+    let list = List::Sessions(user_id);
+    let after = key
+        .open(&list, cursor.as_ref())?
+        .map(|p| parse_position(&p))
+        .transpose()?;
+    let mut sessions: Vec<Session> = live_sessions(ctx, user_id)
+        .await?
+        .into_iter()
+        .filter(|s| after.is_none_or(|after| rank(s) > after))
+        .collect();
+    let more = sessions.len() > limit;
+    sessions.truncate(limit);
+    let next = sessions.last().filter(|_| more).map(|s| position(&rank(s)));
+    let items = sessions
+        .iter()
+        .map(|s| SessionView::new(s, current))
+        .collect();
+    Ok(key.page(&list, items, next.as_deref()))
 }
 
-/// Another user's live sessions, for admins; 404 when the user does not exist.
-pub async fn list_for_user(ctx: &Context, user_id: UserId) -> Result<Page<SessionView>> {
-    let sessions = live_sessions(ctx, user_id).await?;
-    Ok(Page {
-        items: sessions.iter().map(|s| SessionView::new(s, None)).collect(),
-        next_cursor: None,
-    })
+/// A page of the caller's live sessions, most recently active first, the current one marked.
+/// Fails with 400 `invalid_cursor` for a cursor this list did not hand out.
+pub async fn list_own(
+    ctx: &Context,
+    who: &Principal,
+    limit: usize,
+    cursor: Option<Cursor>,
+) -> Result<Page<SessionView>> {
+    session_page(ctx, who.user.id, Some(who.session.id), limit, cursor).await
+}
+
+/// A page of another user's live sessions, for admins; 404 when the user does not exist, 400
+/// `invalid_cursor` for a cursor this list did not hand out.
+pub async fn list_for_user(
+    ctx: &Context,
+    user_id: UserId,
+    limit: usize,
+    cursor: Option<Cursor>,
+) -> Result<Page<SessionView>> {
+    session_page(ctx, user_id, None, limit, cursor).await
 }
 
 /// Statistics of the caller's sessions and logins.
@@ -163,7 +221,7 @@ pub async fn stats(ctx: &Context, who: &Principal) -> Result<SessionStats> {
         last_login_at: outcomes
             .iter()
             .find(|(_, o)| *o == LoginOutcome::Success)
-            .map(|(at, _)| *at),
+            .map(|(at, _)| Timestamp::from(*at)),
         failed_attempts_30d: outcomes
             .iter()
             .filter(|(at, o)| *o != LoginOutcome::Success && *at >= month_ago)
@@ -198,17 +256,18 @@ pub async fn history(
     ctx: &Context,
     who: &Principal,
     limit: usize,
-    cursor: Option<String>,
+    cursor: Option<Cursor>,
 ) -> Result<Page<HistoryItem>> {
+    let key = &ctx.config.cursor_key;
+    let list = List::History(who.user.id);
+    let after = key.open(&list, cursor.as_ref())?;
     let since = ctx.now() - chrono::Duration::days(HISTORY_DAYS);
     let (records, next) = ctx
         .store
-        .list_login_records(who.user.id, since, limit, cursor.as_deref())
+        .list_login_records(who.user.id, since, limit, after.as_deref())
         .await?;
-    Ok(Page {
-        items: records.into_iter().map(HistoryItem::from).collect(),
-        next_cursor: next.as_deref().map(encode_cursor),
-    })
+    let items = records.into_iter().map(HistoryItem::from).collect();
+    Ok(key.page(&list, items, next.as_deref()))
 }
 
 /// Ends another of the caller's sessions. The current one is 409 `use_logout`; a session that

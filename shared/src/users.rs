@@ -13,9 +13,10 @@ use chrono::Duration;
 
 use crate::auth;
 use crate::context::Context;
+use crate::cursor::{self, Cursor, List};
 use crate::domain::{CodeName, User, UserId};
 use crate::error::{Error, Result};
-use crate::http::{Page, encode_cursor};
+use crate::http::Page;
 use crate::rbac;
 use crate::store::UserFilter;
 use crate::views::UserView;
@@ -44,20 +45,21 @@ pub struct UserChanges {
 pub async fn list(
     ctx: &Context,
     limit: usize,
-    cursor: Option<String>,
+    cursor: Option<Cursor>,
     filter: &UserFilter,
 ) -> Result<Page<UserView>> {
-    let after = cursor
-        .map(|raw| {
-            raw.parse::<UserId>()
-                .map_err(|_| Error::bad_request("invalid_cursor", "the cursor is malformed"))
-        })
+    let key = &ctx.config.cursor_key;
+    let after = key
+        .open(&List::Users, cursor.as_ref())?
+        .map(|raw| raw.parse::<UserId>().map_err(|_| cursor::malformed()))
         .transpose()?;
     let (users, next) = ctx.store.list_users(limit, after, filter).await?;
-    Ok(Page {
-        items: users.iter().map(UserView::from).collect(),
-        next_cursor: next.map(|id| encode_cursor(&id.to_string())),
-    })
+    let items = users.iter().map(UserView::from).collect();
+    Ok(key.page(
+        &List::Users,
+        items,
+        next.map(|id| id.to_string()).as_deref(),
+    ))
 }
 
 /// The user with this id, or 404.

@@ -2,10 +2,29 @@
 //! choose what is shown (no password hashes, no refresh-token hashes).
 
 use chrono::{DateTime, Utc};
-use serde::Serialize;
+use serde::{Serialize, Serializer};
 use utoipa::ToSchema;
 
 use crate::domain::{CatalogItem, QuotaLimits, QuotaUsage, Role, User};
+
+/// A point in time as every response shows it: RFC 3339 in UTC with exactly three fraction
+/// digits (`2026-12-01T04:30:55.231Z`), whatever precision the value had. Views hold this,
+/// never a bare `DateTime`, so no response can print another format.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, ToSchema)]
+#[schema(value_type = String, format = DateTime, example = "2026-12-01T04:30:55.231Z")]
+pub struct Timestamp(DateTime<Utc>);
+
+impl From<DateTime<Utc>> for Timestamp {
+    fn from(at: DateTime<Utc>) -> Self {
+        Timestamp(at)
+    }
+}
+
+impl Serialize for Timestamp {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.collect_str(&self.0.format("%Y-%m-%dT%H:%M:%S%.3fZ"))
+    }
+}
 
 /// A user as shown to the user and to admins.
 #[derive(Debug, Serialize, ToSchema)]
@@ -19,8 +38,8 @@ pub struct UserView {
     pub is_staff: bool,
     pub is_superuser: bool,
     pub roles: Vec<String>,
-    pub created_at: DateTime<Utc>,
-    pub updated_at: DateTime<Utc>,
+    pub created_at: Timestamp,
+    pub updated_at: Timestamp,
 }
 
 impl From<&User> for UserView {
@@ -35,8 +54,8 @@ impl From<&User> for UserView {
             is_staff: user.is_staff,
             is_superuser: user.is_superuser,
             roles: user.roles.clone(),
-            created_at: user.created_at,
-            updated_at: user.updated_at,
+            created_at: user.created_at.into(),
+            updated_at: user.updated_at.into(),
         }
     }
 }
@@ -75,7 +94,7 @@ pub struct QuotaView {
     pub limits: QuotaLimitsView,
     pub remaining: QuotaRemainingView,
     /// When the usage or limits last changed; `null` for a user who never used their quota.
-    pub updated_at: Option<DateTime<Utc>>,
+    pub updated_at: Option<Timestamp>,
 }
 
 /// The `usage` member of [`QuotaView`].
@@ -120,7 +139,7 @@ impl QuotaView {
                 videos: limits.max_videos.saturating_sub(usage.videos),
                 duration_seconds: seconds(limits.max_duration_ms.saturating_sub(usage.duration_ms)),
             },
-            updated_at: usage.updated_at,
+            updated_at: usage.updated_at.map(Timestamp::from),
         }
     }
 }
@@ -137,8 +156,8 @@ pub struct CatalogItemView {
     pub code_name: String,
     pub name: String,
     pub description: String,
-    pub created_at: DateTime<Utc>,
-    pub updated_at: DateTime<Utc>,
+    pub created_at: Timestamp,
+    pub updated_at: Timestamp,
 }
 
 impl From<&CatalogItem> for CatalogItemView {
@@ -147,8 +166,8 @@ impl From<&CatalogItem> for CatalogItemView {
             code_name: item.code_name.to_string(),
             name: item.name.clone(),
             description: item.description.clone(),
-            created_at: item.created_at,
-            updated_at: item.updated_at,
+            created_at: item.created_at.into(),
+            updated_at: item.updated_at.into(),
         }
     }
 }
@@ -167,8 +186,8 @@ pub struct RoleView {
     pub name: String,
     pub description: String,
     pub permissions: Vec<PermissionView>,
-    pub created_at: DateTime<Utc>,
-    pub updated_at: DateTime<Utc>,
+    pub created_at: Timestamp,
+    pub updated_at: Timestamp,
 }
 
 impl From<&Role> for RoleView {
@@ -185,8 +204,26 @@ impl From<&Role> for RoleView {
                     action: p.action.to_string(),
                 })
                 .collect(),
-            created_at: role.created_at,
-            updated_at: role.updated_at,
+            created_at: role.created_at.into(),
+            updated_at: role.updated_at.into(),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn timestamps_always_show_three_fraction_digits() {
+        for (nanos, shown) in [
+            (0, "2026-12-01T04:30:55.000Z"),
+            (231_000_000, "2026-12-01T04:30:55.231Z"),
+            (153_877_582, "2026-12-01T04:30:55.153Z"),
+        ] {
+            let at = DateTime::from_timestamp(1_796_099_455, nanos).unwrap();
+            let json = serde_json::to_string(&Timestamp::from(at)).unwrap();
+            assert_eq!(json, format!("\"{shown}\""));
         }
     }
 }

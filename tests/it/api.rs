@@ -122,6 +122,7 @@ const ROUTES: &[(&str, &str)] = &[
     ("get", "/v1/tickets"),
     ("get", "/v1/tickets/{id}"),
     ("post", "/v1/tickets/{id}/responses"),
+    ("get", "/v1/tickets/{id}/responses"),
     ("post", "/v1/tickets/{id}/status"),
     ("post", "/v1/tickets/{id}/assign"),
     ("post", "/v1/tickets/{id}/close"),

@@ -407,7 +407,7 @@ async fn per_user_limits_override_the_defaults_and_null_falls_back() {
     assert_error(&over, StatusCode::FORBIDDEN, "quota_exceeded");
     let big = env
         .send(env.post("/v1/quota/consume").bearer(&a.token).json(json!({
-            "videos": 0, "duration_seconds": 0, "file_size_mb": 50.5, "idempotency_key": "big"
+            "videos": 1, "duration_seconds": 0, "file_size_mb": 50.5, "idempotency_key": "big"
         })))
         .await;
     assert_error(&big, StatusCode::PAYLOAD_TOO_LARGE, "file_too_large");
@@ -577,4 +577,46 @@ async fn the_quota_lambda_serves_an_api_gateway_consume_event() {
     let doc: Value = serde_json::from_slice(&body).unwrap();
     assert_eq!(used(&doc), (1, 2.5));
     assert_eq!(used(&quota(&env, &a.token).await), (1, 2.5));
+}
+
+#[tokio::test]
+async fn a_consumption_that_counts_nothing_is_400_naming_both_amounts() {
+    let env = TestEnv::new().await;
+    let token = access(&env.register(&TestEnv::email("empty")).await);
+    let reply = consume(&env, &token, 0, 0.0, "nothing").await;
+    assert_error(&reply, StatusCode::BAD_REQUEST, "empty_consumption");
+    let fields = reply.body["error"]["fields"].as_object().unwrap();
+    assert!(fields.contains_key("videos") && fields.contains_key("duration_seconds"));
+    // Nothing was stored under the key: it is free for a real consumption.
+    assert_eq!(
+        release(&env, &token, "nothing").await.status,
+        StatusCode::NOT_FOUND
+    );
+    consume_ok(&env, &token, 1, 0.0, "nothing").await;
+}
+
+#[tokio::test]
+async fn idempotency_records_are_forgotten_after_thirty_days_and_cleaned_up() {
+    let env = TestEnv::new().await;
+    let email = TestEnv::email("retention");
+    let token = access(&env.register(&email).await);
+    consume_ok(&env, &token, 1, 10.0, "upload-1").await;
+    // Within the retention a retry counts once.
+    env.clock.advance(chrono::Duration::days(29));
+    let token = access(&env.login_ok(&email).await);
+    let retried = consume_ok(&env, &token, 1, 10.0, "upload-1").await;
+    assert_eq!(retried["usage"]["videos_count"], 1);
+    // After it the key is unknown: a release is 404 and the same key counts anew.
+    env.clock.advance(chrono::Duration::days(2));
+    let token = access(&env.login_ok(&email).await);
+    assert_eq!(
+        release(&env, &token, "upload-1").await.status,
+        StatusCode::NOT_FOUND
+    );
+    let counted = consume_ok(&env, &token, 1, 10.0, "upload-1").await;
+    assert_eq!(counted["usage"]["videos_count"], 2);
+    // The new record lives another 30 days; the cleanup deletes the records once they expire.
+    env.clock.advance(chrono::Duration::days(31));
+    let report = crate::cleanup::run_cleanup(&env).await;
+    assert_eq!(report.deleted.get("quota"), Some(&1), "{report:?}");
 }

@@ -5,6 +5,7 @@ use aws_sdk_secretsmanager::config::{BehaviorVersion, Credentials, Region};
 use chrono::Utc;
 use secrecy::ExposeSecret;
 use shared::config::Config;
+use shared::cursor::{Cursor, List};
 use shared::domain::{SessionId, UserId};
 use shared::tokens::{self, Signer};
 use shared::{Context, SigningContext};
@@ -37,10 +38,12 @@ async fn create_secret(name: &str, value: &str) -> String {
         .unwrap()
 }
 
-/// A deployment-like configuration: no local mode, secrets by ARN.
-fn deployed() -> Config {
+/// A deployment-like configuration: no local mode, secrets by ARN (a fresh cursor key secret;
+/// the key secrets are for each test to name).
+async fn deployed() -> Config {
     Config {
         aws_endpoint_url: Some(endpoint()),
+        cursor_key_secret: Some(create_secret("cursor-key", &"cursor-key-".repeat(4)).await),
         ..Config::default()
     }
 }
@@ -56,7 +59,7 @@ async fn contexts_built_from_secrets_sign_and_verify() {
         signing_key_secret: Some(signing_secret),
         admin_password_secret: Some(password_secret),
         admin_email: Some("root@example.com".into()),
-        ..deployed()
+        ..deployed().await
     })
     .await
     .unwrap();
@@ -69,7 +72,7 @@ async fn contexts_built_from_secrets_sign_and_verify() {
     let verifying = Context::from_config(Config {
         verify_key_secret: Some(verify_secret),
         signing_key_secret: Some("sesame-test/no-such-secret".into()),
-        ..deployed()
+        ..deployed().await
     })
     .await
     .unwrap();
@@ -89,6 +92,16 @@ async fn contexts_built_from_secrets_sign_and_verify() {
     );
     assert!(tokens::verify_access_token(&signing.verifier, &signing.config, &token, now).is_ok());
 
+    // Both read the one cursor key: a list position one function seals, the other opens.
+    let list = List::Sessions(UserId::new());
+    let sealed = signing.config.cursor_key.seal(&list, "position");
+    let opened = verifying
+        .config
+        .cursor_key
+        .open(&list, Some(&Cursor::parse(&sealed).unwrap()))
+        .unwrap();
+    assert_eq!(opened.as_deref(), Some("position"));
+
     let shown = format!("{signing:?} {verifying:?}");
     assert!(!shown.contains("a long admin passphrase"), "{shown}");
     let key_body = private_pem
@@ -102,12 +115,14 @@ async fn contexts_built_from_secrets_sign_and_verify() {
 
 #[tokio::test]
 async fn without_a_key_secret_start_up_fails_outside_local_mode() {
-    let error = SigningContext::from_config(deployed()).await.unwrap_err();
+    let error = SigningContext::from_config(deployed().await)
+        .await
+        .unwrap_err();
     assert!(
         error.to_string().contains("SESAME_SIGNING_KEY_SECRET"),
         "{error}"
     );
-    let error = Context::from_config(deployed()).await.unwrap_err();
+    let error = Context::from_config(deployed().await).await.unwrap_err();
     assert!(
         error.to_string().contains("SESAME_VERIFY_KEY_SECRET"),
         "{error}"
@@ -115,11 +130,38 @@ async fn without_a_key_secret_start_up_fails_outside_local_mode() {
     let missing = "sesame-test/never-created";
     let error = SigningContext::from_config(Config {
         signing_key_secret: Some(missing.into()),
-        ..deployed()
+        ..deployed().await
     })
     .await
     .unwrap_err();
     assert!(error.to_string().contains(missing), "{error}");
+}
+
+#[tokio::test]
+async fn without_a_cursor_key_secret_start_up_fails_outside_local_mode() {
+    let (signer, private_pem) = Signer::generate().unwrap();
+    let signing_secret = create_secret("signing-key", private_pem.expose_secret()).await;
+    let verify_secret = create_secret("verify-key", &signer.verifier().public_pem()).await;
+    let error = SigningContext::from_config(Config {
+        signing_key_secret: Some(signing_secret),
+        cursor_key_secret: None,
+        ..deployed().await
+    })
+    .await
+    .unwrap_err();
+    assert!(
+        error.to_string().contains("SESAME_CURSOR_KEY_SECRET"),
+        "{error}"
+    );
+    let short = create_secret("short-cursor-key", "too short").await;
+    let error = Context::from_config(Config {
+        verify_key_secret: Some(verify_secret),
+        cursor_key_secret: Some(short),
+        ..deployed().await
+    })
+    .await
+    .unwrap_err();
+    assert!(error.to_string().contains("at least"), "{error}");
 }
 
 #[tokio::test]
@@ -128,7 +170,7 @@ async fn a_secret_that_is_not_a_key_stops_start_up() {
     assert!(
         SigningContext::from_config(Config {
             signing_key_secret: Some(not_a_key.clone()),
-            ..deployed()
+            ..deployed().await
         })
         .await
         .is_err()
@@ -136,7 +178,7 @@ async fn a_secret_that_is_not_a_key_stops_start_up() {
     assert!(
         Context::from_config(Config {
             verify_key_secret: Some(not_a_key),
-            ..deployed()
+            ..deployed().await
         })
         .await
         .is_err()
@@ -149,7 +191,7 @@ async fn local_mode_generates_one_development_key_for_both_contexts() {
     let local = Config {
         local_dev: true,
         dev_key_path: dir.join("key.pem").display().to_string(),
-        ..deployed()
+        ..deployed().await
     };
     let signing = SigningContext::from_config(local.clone()).await.unwrap();
     let verifying = Context::from_config(local).await.unwrap();

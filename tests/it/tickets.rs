@@ -823,3 +823,62 @@ async fn the_tickets_lambda_serves_api_gateway_events() {
         .collect();
     assert_eq!(ids, [open.as_str()], "the query string reaches the handler");
 }
+
+#[tokio::test]
+async fn a_ticket_takes_at_most_the_configured_number_of_responses() {
+    let env = TestEnv::with_config(|config| config.max_ticket_responses = 3).await;
+    let owner = member(&env, "owner").await;
+    let op = operator(&env).await;
+    let id = open_ticket(&env, &owner, "Full", "general", "normal").await;
+    respond(&env, &owner, &id, "one", false).await;
+    respond(&env, &op, &id, "two", true).await;
+    respond(&env, &op, &id, "three", false).await;
+    for (who, internal) in [(&owner, false), (&op, true)] {
+        let reply = respond(&env, who, &id, "four", internal).await;
+        assert_error(&reply, StatusCode::CONFLICT, "too_many_responses");
+    }
+    assert_eq!(ticket(&env, &op, &id).await["response_count"], 3);
+}
+
+#[tokio::test]
+async fn a_ticket_shows_its_first_twenty_responses_and_pages_the_rest() {
+    let env = TestEnv::new().await;
+    let owner = member(&env, "owner").await;
+    let op = operator(&env).await;
+    let id = open_ticket(&env, &owner, "Long thread", "general", "normal").await;
+    for n in 0..22 {
+        let reply = respond(&env, &owner, &id, &format!("message {n}"), false).await;
+        assert_eq!(reply.status, StatusCode::CREATED, "{:?}", reply.body);
+    }
+    respond(&env, &op, &id, "internal note", true).await;
+    let shown = ticket(&env, &owner, &id).await;
+    let first = shown["responses"].as_array().unwrap();
+    assert_eq!(first.len(), 20);
+    assert_eq!(first[0]["message"], "message 0");
+    let cursor = shown["responses_next_cursor"].as_str().unwrap();
+    let reply = env
+        .send(
+            env.get(&format!("/v1/tickets/{id}/responses?cursor={cursor}"))
+                .bearer(&owner.token),
+        )
+        .await;
+    assert_eq!(reply.status, StatusCode::OK, "{:?}", reply.body);
+    let rest: Vec<&str> = reply.body["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["message"].as_str().unwrap())
+        .collect();
+    // The owner never sees the internal note, on any page.
+    assert_eq!(rest, ["message 20", "message 21"]);
+    assert_eq!(reply.body["next_cursor"], Value::Null);
+    // Someone who cannot see the ticket cannot page its thread either.
+    let stranger = member(&env, "stranger").await;
+    let reply = env
+        .send(
+            env.get(&format!("/v1/tickets/{id}/responses"))
+                .bearer(&stranger.token),
+        )
+        .await;
+    assert_error(&reply, StatusCode::NOT_FOUND, "not_found");
+}

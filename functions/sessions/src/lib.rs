@@ -30,14 +30,18 @@ pub fn routes() -> OpenApiRouter<Context> {
         .routes(routes!(list_for_user, terminate_all_for_user))
 }
 
-/// The caller's live sessions, most recently active first; the current one has `current: true`.
-#[utoipa::path(get, path = "/v1/sessions", tag = "sessions", security(("bearer" = [])),
-    responses((status = 200, body = Page<SessionView>), (status = 401, body = ErrorBody)))]
+/// A page of the caller's live sessions, most recently active first; the current one has
+/// `current: true`.
+#[utoipa::path(get, path = "/v1/sessions", tag = "sessions", security(("bearer" = [])), params(PageParams),
+    responses((status = 200, body = Page<SessionView>), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody)))]
 async fn list(
     State(ctx): State<Context>,
     Authenticated(who): Authenticated,
+    Query(page): Query<PageParams>,
 ) -> Result<axum::Json<Page<SessionView>>> {
-    Ok(axum::Json(sessions::list_own(&ctx, &who).await?))
+    Ok(axum::Json(
+        sessions::list_own(&ctx, &who, page.limit()?, page.cursor()?).await?,
+    ))
 }
 
 /// Counts of the caller's sessions by device, browser and origin, and recent login figures.
@@ -87,17 +91,19 @@ async fn terminate(
     Ok(StatusCode::NO_CONTENT)
 }
 
-/// Another user's live sessions (admin, resource `sessions`).
+/// A page of another user's live sessions (admin, resource `sessions`).
 #[utoipa::path(get, path = "/v1/sessions/users/{user_id}", tag = "sessions", security(("bearer" = ["sessions"])),
-    params(("user_id" = String, Path)),
-    responses((status = 200, body = Page<SessionView>), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody)))]
+    params(("user_id" = String, Path), PageParams),
+    responses((status = 200, body = Page<SessionView>), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody)))]
 async fn list_for_user(
     State(ctx): State<Context>,
     _admin: Admin<on::Sessions>,
     Path(user_id): Path<String>,
+    Query(page): Query<PageParams>,
 ) -> Result<axum::Json<Page<SessionView>>> {
+    let (limit, cursor) = (page.limit()?, page.cursor()?);
     Ok(axum::Json(
-        sessions::list_for_user(&ctx, user_id.parse()?).await?,
+        sessions::list_for_user(&ctx, user_id.parse()?, limit, cursor).await?,
     ))
 }
 

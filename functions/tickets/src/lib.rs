@@ -34,7 +34,7 @@ pub fn routes() -> OpenApiRouter<Context> {
     OpenApiRouter::new()
         .routes(routes!(create, list))
         .routes(routes!(get))
-        .routes(routes!(respond))
+        .routes(routes!(respond, responses))
         .routes(routes!(change_status))
         .routes(routes!(assign))
         .routes(routes!(close))
@@ -121,11 +121,12 @@ async fn list(
     };
     let (limit, cursor) = (page.limit()?, page.cursor()?);
     Ok(axum::Json(
-        tickets::list(&ctx, &who.user, &filter, limit, cursor.as_deref()).await?,
+        tickets::list(&ctx, &who.user, &filter, limit, cursor).await?,
     ))
 }
 
-/// A ticket with its responses (chronological) and attachments; internal notes for operators only.
+/// A ticket with its first 20 responses (chronological; `responses_next_cursor` continues them
+/// in `GET /v1/tickets/{id}/responses`) and attachments; internal notes for operators only.
 #[utoipa::path(get, path = "/v1/tickets/{id}", tag = "tickets", security(("bearer" = [])),
     params(("id" = String, Path, description = "Ticket id")),
     responses((status = 200, body = TicketDetailView), (status = 401, body = ErrorBody), (status = 404, body = ErrorBody)))]
@@ -136,6 +137,23 @@ async fn get(
 ) -> Result<axum::Json<TicketDetailView>> {
     let id: TicketId = id.parse()?;
     Ok(axum::Json(tickets::get(&ctx, &who.user, id).await?))
+}
+
+/// A page of a ticket's responses, oldest first; internal notes for operators only.
+#[utoipa::path(get, path = "/v1/tickets/{id}/responses", tag = "tickets", security(("bearer" = [])),
+    params(("id" = String, Path, description = "Ticket id"), PageParams),
+    responses((status = 200, body = Page<ResponseView>), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody), (status = 404, body = ErrorBody)))]
+async fn responses(
+    State(ctx): State<Context>,
+    Authenticated(who): Authenticated,
+    Path(id): Path<String>,
+    Query(page): Query<PageParams>,
+) -> Result<axum::Json<Page<ResponseView>>> {
+    let id: TicketId = id.parse()?;
+    let (limit, cursor) = (page.limit()?, page.cursor()?);
+    Ok(axum::Json(
+        tickets::responses(&ctx, &who.user, id, limit, cursor).await?,
+    ))
 }
 
 /// Response body.
@@ -152,7 +170,7 @@ pub struct RespondRequest {
 #[utoipa::path(post, path = "/v1/tickets/{id}/responses", tag = "tickets", security(("bearer" = [])),
     params(("id" = String, Path, description = "Ticket id")), request_body = RespondRequest,
     responses((status = 201, body = ResponseView), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody),
-        (status = 403, body = ErrorBody), (status = 404, body = ErrorBody), (status = 409, description = "ticket_closed", body = ErrorBody)))]
+        (status = 403, body = ErrorBody), (status = 404, body = ErrorBody), (status = 409, description = "ticket_closed, or too_many_responses: the ticket holds the most responses it takes", body = ErrorBody)))]
 async fn respond(
     State(ctx): State<Context>,
     Authenticated(who): Authenticated,

@@ -14,7 +14,7 @@ use utoipa_axum::router::OpenApiRouter;
 
 pub use extract::{Authenticated, bearer_token};
 pub use json::Json;
-pub use query::{PageParams, Query, encode_cursor};
+pub use query::{PageParams, Query};
 
 use crate::context::{Context, SigningContext};
 use crate::error::Error;

@@ -2,11 +2,10 @@
 
 use axum::extract::{FromRequestParts, Query as AxumQuery};
 use axum::http::request::Parts;
-use base64::Engine;
-use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use serde::Deserialize;
 use serde::de::DeserializeOwned;
 
+use crate::cursor::Cursor;
 use crate::error::{Error, Result};
 
 /// A query string parsed into `T`; failures are 400 `invalid_query` with the error shape.
@@ -31,7 +30,8 @@ impl<T: DeserializeOwned, S: Send + Sync> FromRequestParts<S> for Query<T> {
     }
 }
 
-/// `?limit=` (default 20, 1 to 100) and `?cursor=` (opaque, from a previous page).
+/// `?limit=` (default 20, 1 to 100) and `?cursor=` (opaque, the `next_cursor` of a previous
+/// page of the same list).
 #[derive(Debug, Clone, Default, Deserialize, utoipa::IntoParams)]
 #[into_params(parameter_in = Query)]
 pub struct PageParams {
@@ -54,22 +54,9 @@ impl PageParams {
         }
     }
 
-    /// The decoded cursor, or 400 `invalid_cursor` when it is not one of ours.
-    pub fn cursor(&self) -> Result<Option<String>> {
-        self.cursor
-            .as_deref()
-            .map(|raw| {
-                URL_SAFE_NO_PAD
-                    .decode(raw)
-                    .ok()
-                    .and_then(|bytes| String::from_utf8(bytes).ok())
-                    .ok_or_else(|| Error::bad_request("invalid_cursor", "the cursor is malformed"))
-            })
-            .transpose()
+    /// The client's cursor, shape-checked (400 `invalid_cursor` when it cannot be one of ours);
+    /// the list that issued it verifies it with [`crate::cursor::CursorKey::open`].
+    pub fn cursor(&self) -> Result<Option<Cursor>> {
+        self.cursor.as_deref().map(Cursor::parse).transpose()
     }
-}
-
-/// Makes a position in a list opaque for `next_cursor`.
-pub fn encode_cursor(position: &str) -> String {
-    URL_SAFE_NO_PAD.encode(position)
 }

@@ -7,6 +7,7 @@ use uuid::Uuid;
 use super::{
     Item, Store, conditional_write, expiring, from_item, key, keys, s, sdk_error, to_item,
 };
+use crate::cursor;
 use crate::domain::{LoginOutcome, LoginRecord, UserId};
 use crate::error::{Error, Result};
 
@@ -67,8 +68,11 @@ impl Store {
         conditional_write("PutItem", result).map(|_| ())
     }
 
-    /// A page of a user's login history, newest first, not older than `since`. `after` is the
-    /// sort key of the last entry of the previous page.
+    /// A page of at most `limit` entries of a user's login history, newest first, not older
+    /// than `since`, and the sort key to continue after when more follow. `after` is the sort
+    /// key of the last entry of the previous page; one that is not a history key is a 400
+    /// `invalid_cursor`. The query starts exclusively after it and reads one entry more than the
+    /// page, so no entry is skipped and the last page has no continuation.
     pub async fn list_login_records(
         &self,
         user_id: UserId,
@@ -76,13 +80,13 @@ impl Store {
         limit: usize,
         after: Option<&str>,
     ) -> Result<(Vec<LoginRecord>, Option<String>)> {
-        let upper = after.map_or_else(|| format!("{}~", keys::LOGIN_PREFIX), str::to_owned);
-        if !upper.starts_with(keys::LOGIN_PREFIX) {
-            return Err(Error::bad_request(
-                "invalid_cursor",
-                "the cursor is malformed",
-            ));
-        }
+        let start = match after {
+            Some(sk) if sk.starts_with(keys::LOGIN_PREFIX) => {
+                Some(key(keys::history_pk(user_id), sk))
+            }
+            Some(_) => return Err(cursor::malformed()),
+            None => None,
+        };
         let output = self
             .client
             .query()
@@ -90,26 +94,19 @@ impl Store {
             .key_condition_expression("pk = :pk AND sk BETWEEN :low AND :high")
             .expression_attribute_values(":pk", s(keys::history_pk(user_id)))
             .expression_attribute_values(":low", s(history_sk_at(since)))
-            .expression_attribute_values(":high", s(upper.clone()))
+            .expression_attribute_values(":high", s(format!("{}~", keys::LOGIN_PREFIX)))
             .scan_index_forward(false)
-            .limit(i32::try_from(limit + 1).unwrap_or(i32::MAX))
+            .limit(i32::try_from(limit + 1).map_err(Error::internal)?)
+            .set_exclusive_start_key(start)
             .send()
             .await
             .map_err(|e| sdk_error("Query", e))?;
         let mut items: Vec<Item> = output.items.unwrap_or_default();
-        // BETWEEN is inclusive: the cursor's own entry is skipped.
-        items.retain(
-            |item| !matches!(item.get(keys::SK), Some(AttributeValue::S(sk)) if *sk == upper),
-        );
         let more = items.len() > limit;
         items.truncate(limit);
-        let next = if more {
-            items.last().and_then(|item| match item.get(keys::SK) {
-                Some(AttributeValue::S(sk)) => Some(sk.clone()),
-                _ => None,
-            })
-        } else {
-            None
+        let next = match items.last().and_then(|item| item.get(keys::SK)) {
+            Some(AttributeValue::S(sk)) if more => Some(sk.clone()),
+            _ => None,
         };
         let records = items
             .into_iter()

@@ -10,7 +10,7 @@
 //! | login failures  | `LOCKOUT#<user id>` | `LOCKOUT`       | expires_at (TTL)                   |
 //! | login history   | `HISTORY#<user id>` | `LOGIN#<uuid v7>` | expires_at (TTL, 90 days)        |
 //! | quota usage     | `QUOTA#<user id>` | `USAGE`           | gsi1: `QUOTAS` / `<user id>`       |
-//! | consumption     | `QUOTA#<user id>` | `CONSUMPTION#<idempotency key>` |                      |
+//! | consumption     | `QUOTA#<user id>` | `CONSUMPTION#<idempotency key>` | expires_at (TTL, 30 days) |
 //! | QR login        | `QR#<code hash>`  | `QR`              | expires_at (TTL, code expiry + 10 min) |
 //! | RBAC resource   | `RBAC`            | `RESOURCE#<code>` | usage: roles naming it             |
 //! | RBAC action     | `RBAC`            | `ACTION#<code>`   | usage: roles naming it             |

@@ -11,12 +11,11 @@ use std::str::FromStr;
 use aws_sdk_dynamodb::error::SdkError;
 use aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError;
 use aws_sdk_dynamodb::types::{
-    AttributeValue, Get, ReturnValue, TransactGetItem, TransactWriteItem, Update,
+    AttributeValue, Get, Put, ReturnValue, TransactGetItem, TransactWriteItem, Update,
 };
 use chrono::{DateTime, Utc};
 
-use super::users::put;
-use super::{Item, Store, key, keys, n, s, sdk_error};
+use super::{Item, Store, expiring, key, keys, n, s, sdk_error};
 use crate::domain::{
     Consumption, IdempotencyKey, LimitOverrides, QuotaAmounts, QuotaLimits, QuotaUsage, UserId,
 };
@@ -176,9 +175,19 @@ impl Store {
             keys::QUOTA_CREATED_AT.into(),
             n(consumption.created_at.timestamp_millis()),
         );
+        expiring(&mut record, consumption.expires_at.timestamp());
+        // An expired record that TTL has not removed yet is overwritten like an absent one.
+        let put = Put::builder()
+            .table_name(&self.table)
+            .set_item(Some(record))
+            .condition_expression("attribute_not_exists(pk) OR #expires <= :now")
+            .expression_attribute_names("#expires", keys::EXPIRES_AT)
+            .expression_attribute_values(":now", n(now.timestamp()))
+            .build()
+            .map_err(Error::internal)?;
         let items = vec![
             TransactWriteItem::builder().update(update).build(),
-            put(&self.table, record, Some("attribute_not_exists(pk)"))?,
+            TransactWriteItem::builder().put(put).build(),
         ];
         self.transact_quota(items).await
     }
@@ -296,8 +305,9 @@ impl Store {
         self.update_usage(user_id, expression, names, values).await
     }
 
-    /// One page of usage items from the admin index, in user-id order, starting after
-    /// `after`; also returns the user id to continue after when there may be more.
+    /// One page of at most `limit` usage items from the admin index, in user-id order, starting
+    /// after `after`; also returns the user id to continue after when more follow (one item
+    /// more than the page is read to know, so the last page never points at an empty one).
     pub async fn list_quotas(
         &self,
         limit: usize,
@@ -317,21 +327,20 @@ impl Store {
             .key_condition_expression("#gpk = :gpk")
             .expression_attribute_names("#gpk", keys::GSI1_PK)
             .expression_attribute_values(":gpk", s(keys::ALL_QUOTAS))
-            .limit(i32::try_from(limit).unwrap_or(i32::MAX))
+            .limit(i32::try_from(limit + 1).map_err(Error::internal)?)
             .set_exclusive_start_key(start)
             .send()
             .await
             .map_err(|e| sdk_error("Query", e))?;
-        let usages = output
+        let mut usages = output
             .items
             .unwrap_or_default()
             .iter()
             .map(usage_from_item)
             .collect::<Result<Vec<_>>>()?;
-        let next = match output.last_evaluated_key {
-            Some(last) => Some(user_id(&last, keys::GSI1_SK)?),
-            None => None,
-        };
+        let more = usages.len() > limit;
+        usages.truncate(limit);
+        let next = usages.last().filter(|_| more).map(|usage| usage.user_id);
         Ok((usages, next))
     }
 
@@ -460,5 +469,8 @@ fn consumption_from_item(item: &Item, idempotency_key: &IdempotencyKey) -> Resul
         created_at: millis(item, keys::QUOTA_CREATED_AT)?
             .ok_or_else(|| Error::internal("consumption lacks created_at"))?,
         released_at: millis(item, keys::QUOTA_RELEASED_AT)?,
+        expires_at: number::<i64>(item, keys::EXPIRES_AT)?
+            .and_then(|secs| DateTime::from_timestamp(secs, 0))
+            .ok_or_else(|| Error::internal("consumption lacks expires_at"))?,
     })
 }

@@ -11,7 +11,7 @@ use super::{
 use crate::domain::UserId;
 use crate::error::{Error, Result};
 use crate::tickets::model::{
-    Attachment, Category, Priority, Response, Status, Ticket, TicketId, TicketThread,
+    Attachment, Category, Priority, Response, ResponseId, Status, Ticket, TicketId, TicketThread,
 };
 
 /// Ticket attributes a change may rewrite; everything else is fixed at creation (or, for the
@@ -100,6 +100,51 @@ impl Store {
             responses,
             attachments,
         }))
+    }
+
+    /// A page of at most `limit` responses of a ticket in chronological order, after the
+    /// response `after`, internal notes left out unless `internal`; and the response to
+    /// continue after when more follow. Filtered rounds go on until one response more than the
+    /// page is found or the thread ends; the thread is bounded by the per-ticket response cap.
+    pub async fn list_responses(
+        &self,
+        ticket_id: TicketId,
+        internal: bool,
+        limit: usize,
+        after: Option<ResponseId>,
+    ) -> Result<(Vec<Response>, Option<ResponseId>)> {
+        let pk = keys::ticket_pk(ticket_id);
+        let mut start = after.map(|id| key(pk.clone(), keys::response_sk(id)));
+        let mut responses: Vec<Response> = Vec::with_capacity(limit + 1);
+        loop {
+            let mut query = self
+                .client
+                .query()
+                .table_name(&self.table)
+                .key_condition_expression("pk = :pk AND begins_with(sk, :prefix)")
+                .expression_attribute_values(":pk", s(pk.clone()))
+                .expression_attribute_values(":prefix", s(keys::RESPONSE_PREFIX))
+                .consistent_read(true)
+                .limit(i32::try_from(limit + 1 - responses.len()).map_err(Error::internal)?)
+                .set_exclusive_start_key(start.take());
+            if !internal {
+                query = query
+                    .filter_expression("is_internal = :no")
+                    .expression_attribute_values(":no", AttributeValue::Bool(false));
+            }
+            let output = query.send().await.map_err(|e| sdk_error("Query", e))?;
+            for item in output.items.unwrap_or_default() {
+                responses.push(from_item(item)?);
+            }
+            start = output.last_evaluated_key;
+            if start.is_none() || responses.len() > limit {
+                break;
+            }
+        }
+        let more = responses.len() > limit;
+        responses.truncate(limit);
+        let next = responses.last().filter(|_| more).map(|r| r.id);
+        Ok((responses, next))
     }
 
     /// Writes a changed ticket if its stored version is still the one before `ticket.version`.

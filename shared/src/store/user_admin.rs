@@ -52,7 +52,9 @@ impl Store {
         let mut users = Vec::new();
         let mut start = after.map(index_start);
         for _ in 0..LIST_QUERIES {
-            let remaining = i32::try_from(limit - users.len()).map_err(Error::internal)?;
+            // One more than the page: when it comes back, the page is full and more follow, so
+            // the last page never points at an empty one.
+            let remaining = i32::try_from(limit + 1 - users.len()).map_err(Error::internal)?;
             let mut query = self
                 .client
                 .query()
@@ -73,9 +75,14 @@ impl Store {
                 users.push(from_item::<User>(item)?);
             }
             start = output.last_evaluated_key;
-            if start.is_none() || users.len() >= limit {
+            if start.is_none() || users.len() > limit {
                 break;
             }
+        }
+        if users.len() > limit {
+            users.truncate(limit);
+            let next = users.last().map(|u| u.id);
+            return Ok((users, next));
         }
         let next = match start.as_ref().and_then(|k| k.get(keys::GSI1_SK)) {
             Some(AttributeValue::S(id)) => Some(id.parse()?),

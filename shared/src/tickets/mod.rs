@@ -22,6 +22,8 @@ pub mod views;
 use std::collections::BTreeMap;
 use std::time::Duration;
 
+use chrono::{DateTime, Utc};
+
 use crate::context::Context;
 use crate::domain::{User, UserId};
 use crate::error::{Error, Result};
@@ -33,7 +35,8 @@ use model::{
 };
 use views::{DownloadView, ResponseView, TicketDetailView, TicketView, UploadView};
 
-use crate::http::{Page, encode_cursor};
+use crate::cursor::{self, Cursor, List};
+use crate::http::Page;
 
 /// Files per ticket, and per response.
 pub const MAX_ATTACHMENTS: u32 = 5;
@@ -43,6 +46,8 @@ pub const MAX_ATTACHMENT_BYTES: u64 = 10 * 1024 * 1024;
 pub const URL_TTL: Duration = Duration::from_secs(5 * 60);
 /// How often a response or attachment is retried when the ticket changed meanwhile.
 const WRITE_ATTEMPTS: usize = 10;
+/// Responses shown with a ticket; the rest are paged through `responses`.
+pub const FIRST_RESPONSES: usize = 20;
 
 /// A validated new ticket.
 #[derive(Debug)]
@@ -160,14 +165,15 @@ pub async fn create(ctx: &Context, user: &User, new: NewTicket) -> Result<Ticket
 }
 
 /// A page of tickets, newest first: every ticket for operators (`read`), the caller's own
-/// otherwise, narrowed by `filter`, after the decoded `cursor` of a previous page. Fails with
-/// 400 `invalid_cursor` for a cursor this function did not hand out for this list.
+/// otherwise, narrowed by `filter`, after `cursor` of a previous page. Fails with 400
+/// `invalid_cursor` for a cursor this list did not hand out (an owner's cursor is not an
+/// operator's, nor another owner's).
 pub async fn list(
     ctx: &Context,
     user: &User,
     filter: &TicketFilter,
     limit: usize,
-    cursor: Option<&str>,
+    cursor: Option<Cursor>,
 ) -> Result<Page<TicketView>> {
     let operator = may(ctx, user, Action::Read).await?;
     let scope = if operator {
@@ -175,19 +181,24 @@ pub async fn list(
     } else {
         TicketScope::Owner(user.id)
     };
-    let page = ctx.store.list_tickets(scope, filter, limit, cursor).await?;
-    Ok(Page {
-        items: page
-            .tickets
-            .iter()
-            .map(|t| TicketView::new(t, operator))
-            .collect(),
-        next_cursor: page.next_position.as_deref().map(encode_cursor),
-    })
+    let key = &ctx.config.cursor_key;
+    let list = List::Tickets(scope);
+    let position = key.open(&list, cursor.as_ref())?;
+    let page = ctx
+        .store
+        .list_tickets(scope, filter, limit, position.as_deref())
+        .await?;
+    let items = page
+        .tickets
+        .iter()
+        .map(|t| TicketView::new(t, operator))
+        .collect();
+    Ok(key.page(&list, items, page.next_position.as_deref()))
 }
 
-/// The ticket with its responses in chronological order and its attachments. Internal notes
-/// and files on them are left out unless the caller is an operator.
+/// The ticket with the first [`FIRST_RESPONSES`] responses in chronological order (the rest
+/// through [`responses`] with `responses_next_cursor`) and its attachments. Internal notes and
+/// files on them are left out unless the caller is an operator.
 pub async fn get(ctx: &Context, user: &User, id: TicketId) -> Result<TicketDetailView> {
     let thread = ctx
         .store
@@ -202,14 +213,22 @@ pub async fn get(ctx: &Context, user: &User, id: TicketId) -> Result<TicketDetai
         .filter(|r| r.is_internal)
         .map(|r| r.id)
         .collect();
+    let mut visible: Vec<&Response> = thread
+        .responses
+        .iter()
+        .filter(|r| internal || !r.is_internal)
+        .collect();
+    let more = visible.len() > FIRST_RESPONSES;
+    visible.truncate(FIRST_RESPONSES);
+    let next = visible.last().filter(|_| more).map(|r| {
+        ctx.config
+            .cursor_key
+            .seal(&List::Thread(id), &r.id.to_string())
+    });
     Ok(TicketDetailView {
         ticket: TicketView::new(&thread.ticket, internal),
-        responses: thread
-            .responses
-            .iter()
-            .filter(|r| internal || !r.is_internal)
-            .map(ResponseView::from)
-            .collect(),
+        responses: visible.into_iter().map(ResponseView::from).collect(),
+        responses_next_cursor: next,
         attachments: thread
             .attachments
             .iter()
@@ -219,8 +238,37 @@ pub async fn get(ctx: &Context, user: &User, id: TicketId) -> Result<TicketDetai
     })
 }
 
+/// A page of a ticket's responses in chronological order after `cursor` (from
+/// `responses_next_cursor` or a previous page); internal notes for operators only. The same
+/// access rule as [`get`] (404 for a ticket the caller cannot see); 400 `invalid_cursor` for a
+/// cursor of another list.
+pub async fn responses(
+    ctx: &Context,
+    user: &User,
+    id: TicketId,
+    limit: usize,
+    cursor: Option<Cursor>,
+) -> Result<Page<ResponseView>> {
+    let ticket = load(ctx, id).await?;
+    let access = access(ctx, user, &ticket).await?;
+    let key = &ctx.config.cursor_key;
+    let list = List::Thread(id);
+    let after = key
+        .open(&list, cursor.as_ref())?
+        .map(|p| p.parse::<ResponseId>().map_err(|_| cursor::malformed()))
+        .transpose()?;
+    let (page, next) = ctx
+        .store
+        .list_responses(id, access.operator_read, limit, after)
+        .await?;
+    let items = page.iter().map(ResponseView::from).collect();
+    Ok(key.page(&list, items, next.map(|r| r.to_string()).as_deref()))
+}
+
 /// Adds a response. Internal notes need an operator (403); responding to someone else's
-/// ticket needs an operator (403); a closed ticket takes no responses (409 `ticket_closed`).
+/// ticket needs an operator (403); a closed ticket takes no responses (409 `ticket_closed`),
+/// nor does one holding `max_ticket_responses` already (409 `too_many_responses`; the count is
+/// part of the version-checked write, so racing responses cannot pass it).
 /// The ticket's counters and status (see the module rules) change in the same transaction.
 pub async fn respond(
     ctx: &Context,
@@ -238,6 +286,13 @@ pub async fn respond(
         }
         if ticket.status == Status::Closed {
             return Err(closed());
+        }
+        let max = ctx.config.max_ticket_responses;
+        if ticket.public_responses + ticket.internal_responses >= max {
+            return Err(Error::conflict(
+                "too_many_responses",
+                format!("a ticket takes at most {max} responses; open a new ticket"),
+            ));
         }
         let now = ctx.now();
         let response = Response {
@@ -269,18 +324,20 @@ pub async fn respond(
     Err(changed())
 }
 
-/// Writes `apply`'s change to a loaded ticket on the condition that nobody changed it since
-/// (409 `ticket_changed` otherwise) and returns it as the caller sees it.
+/// Writes `apply`'s change, made at `now`, to a loaded ticket on the condition that nobody
+/// changed it since (409 `ticket_changed` otherwise) and returns it as the caller sees it. One
+/// `now` per change, so every timestamp it writes (`updated_at`, `closed_at`) is the same.
 async fn change(
     ctx: &Context,
     ticket: Ticket,
     access: Access,
+    now: DateTime<Utc>,
     apply: impl FnOnce(&mut Ticket),
 ) -> Result<TicketView> {
     let mut next = ticket;
     apply(&mut next);
     next.version += 1;
-    next.updated_at = ctx.now();
+    next.updated_at = now;
     if !ctx.store.update_ticket(&next).await? {
         return Err(changed());
     }
@@ -309,7 +366,10 @@ pub async fn change_status(
     if !ticket.status.can_move_to(status) {
         return Err(invalid_transition(ticket.status, status));
     }
-    change(ctx, ticket, access, |ticket| ticket.status = status).await
+    change(ctx, ticket, access, ctx.now(), |ticket| {
+        ticket.status = status
+    })
+    .await
 }
 
 /// Assigns a ticket to an operator; operators only (403). The assignee must be an active
@@ -338,7 +398,7 @@ pub async fn assign(
     if ticket.status == Status::Closed {
         return Err(closed());
     }
-    change(ctx, ticket, access, |ticket| {
+    change(ctx, ticket, access, ctx.now(), |ticket| {
         ticket.assigned_to = Some(operator_id)
     })
     .await
@@ -354,7 +414,7 @@ pub async fn close(ctx: &Context, user: &User, id: TicketId) -> Result<TicketVie
         return Err(invalid_transition(ticket.status, Status::Closed));
     }
     let now = ctx.now();
-    change(ctx, ticket, access, |ticket| {
+    change(ctx, ticket, access, now, |ticket| {
         ticket.status = Status::Closed;
         ticket.closed_at = Some(now);
     })
@@ -447,7 +507,7 @@ pub async fn add_attachment(
         attachment_id: attachment_id.to_string(),
         upload_url: signed.url,
         upload_headers,
-        expires_at: now + URL_TTL,
+        expires_at: (now + URL_TTL).into(),
     })
 }
 
@@ -493,6 +553,6 @@ pub async fn download(
         .await?;
     Ok(DownloadView {
         download_url,
-        expires_at: now + URL_TTL,
+        expires_at: (now + URL_TTL).into(),
     })
 }

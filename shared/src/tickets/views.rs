@@ -3,9 +3,10 @@
 
 use std::collections::BTreeMap;
 
-use chrono::{DateTime, Utc};
 use serde::Serialize;
 use utoipa::ToSchema;
+
+use crate::views::Timestamp;
 
 use super::model::{Attachment, Category, FileType, Priority, Response, Status, Ticket};
 
@@ -22,9 +23,9 @@ pub struct TicketView {
     pub assigned_to: Option<String>,
     /// Responses the caller can see (internal notes count for operators only).
     pub response_count: u32,
-    pub created_at: DateTime<Utc>,
-    pub updated_at: DateTime<Utc>,
-    pub closed_at: Option<DateTime<Utc>>,
+    pub created_at: Timestamp,
+    pub updated_at: Timestamp,
+    pub closed_at: Option<Timestamp>,
 }
 
 impl TicketView {
@@ -45,9 +46,9 @@ impl TicketView {
             status: ticket.status,
             assigned_to: ticket.assigned_to.map(|u| u.to_string()),
             response_count: ticket.public_responses + hidden,
-            created_at: ticket.created_at,
-            updated_at: ticket.updated_at,
-            closed_at: ticket.closed_at,
+            created_at: ticket.created_at.into(),
+            updated_at: ticket.updated_at.into(),
+            closed_at: ticket.closed_at.map(Timestamp::from),
         }
     }
 }
@@ -59,7 +60,7 @@ pub struct ResponseView {
     pub author_id: String,
     pub message: String,
     pub is_internal: bool,
-    pub created_at: DateTime<Utc>,
+    pub created_at: Timestamp,
 }
 
 impl From<&Response> for ResponseView {
@@ -69,7 +70,7 @@ impl From<&Response> for ResponseView {
             author_id: response.author_id.to_string(),
             message: response.message.clone(),
             is_internal: response.is_internal,
-            created_at: response.created_at,
+            created_at: response.created_at.into(),
         }
     }
 }
@@ -83,7 +84,7 @@ pub struct AttachmentView {
     pub file_name: String,
     pub content_type: FileType,
     pub size: u64,
-    pub created_at: DateTime<Utc>,
+    pub created_at: Timestamp,
 }
 
 impl From<&Attachment> for AttachmentView {
@@ -95,17 +96,21 @@ impl From<&Attachment> for AttachmentView {
             file_name: attachment.file_name.clone(),
             content_type: attachment.content_type,
             size: attachment.size,
-            created_at: attachment.created_at,
+            created_at: attachment.created_at.into(),
         }
     }
 }
 
-/// A ticket with its responses in chronological order and its attachments.
+/// A ticket with its first responses in chronological order and its attachments.
 #[derive(Debug, Serialize, ToSchema)]
 pub struct TicketDetailView {
     #[serde(flatten)]
     pub ticket: TicketView,
+    /// The first 20 responses the caller can see, oldest first.
     pub responses: Vec<ResponseView>,
+    /// The `cursor` of `GET /v1/tickets/{id}/responses` for the responses after these; `null`
+    /// when all are shown.
+    pub responses_next_cursor: Option<String>,
     pub attachments: Vec<AttachmentView>,
 }
 
@@ -117,7 +122,7 @@ pub struct UploadView {
     pub upload_url: String,
     /// Headers the upload must carry (the signed content type).
     pub upload_headers: BTreeMap<String, String>,
-    pub expires_at: DateTime<Utc>,
+    pub expires_at: Timestamp,
 }
 
 /// Where to download an attachment.
@@ -125,5 +130,5 @@ pub struct UploadView {
 pub struct DownloadView {
     /// A presigned S3 GET.
     pub download_url: String,
-    pub expires_at: DateTime<Utc>,
+    pub expires_at: Timestamp,
 }
