@@ -6,6 +6,7 @@ mod api;
 mod cleanup;
 mod cloudfront;
 mod downloads;
+mod faults;
 mod headers;
 mod qr;
 mod quota;

@@ -1,0 +1,1 @@
+//! Multi-step writes under faults.
