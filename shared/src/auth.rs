@@ -84,7 +84,13 @@ pub async fn register(
         session_version: 1,
     };
     let (session, refresh) = new_session(ctx, &user, client, CreatedVia::Register, now);
-    let history = login_record(user.id, LoginOutcome::Success, CreatedVia::Register, client, now);
+    let history = login_record(
+        user.id,
+        LoginOutcome::Success,
+        CreatedVia::Register,
+        client,
+        now,
+    );
     ctx.store
         .create_user(&user, &session, &history, now + HISTORY_RETENTION)
         .await?;

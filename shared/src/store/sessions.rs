@@ -8,12 +8,12 @@ use aws_sdk_dynamodb::types::{
 };
 use chrono::{DateTime, Utc};
 
+use super::history::login_record_put;
 use super::users::put;
 use super::{
     Item, Store, UserRef, conditional_write, expiring, from_item, is_condition_failed, key, keys,
     n, s, sdk_error, to_item,
 };
-use super::history::login_record_put;
 use crate::domain::{LoginRecord, RotatedRefresh, Session, SessionId, User, UserId};
 use crate::error::{Error, Result};
 

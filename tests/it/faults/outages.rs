@@ -9,8 +9,11 @@ use serde_json::json;
 use super::{FaultEnv, FaultProxy, assert_unavailable};
 use crate::support::{PASSWORD, TestEnv, access};
 
+/// Starts a fault on the proxy.
+type Start = fn(&FaultProxy);
+
 /// Every kind of outage, set on every request.
-fn outages() -> Vec<(&'static str, fn(&FaultProxy))> {
+fn outages() -> Vec<(&'static str, Start)> {
     vec![
         ("stall", |p| {
             p.stall();
@@ -105,4 +108,25 @@ async fn a_slow_store_within_the_timeouts_is_only_slow() {
         .send(env.get("/v1/auth/me").bearer(&access(&tokens)))
         .await;
     assert_eq!(me.status, StatusCode::OK, "{:?}", me.body);
+}
+
+#[test]
+fn the_default_aws_timeouts_fit_inside_the_lambda_timeout_with_margin() {
+    let template =
+        std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../template.yaml")).unwrap();
+    let globals = &template[template.find("Globals:").unwrap()..];
+    let seconds: u64 = globals
+        .lines()
+        .find_map(|line| line.trim().strip_prefix("Timeout:"))
+        .unwrap()
+        .trim()
+        .parse()
+        .unwrap();
+    let calls = shared::config::AwsCalls::default();
+    assert!(calls.attempt_timeout <= calls.operation_timeout);
+    assert!(
+        calls.operation_timeout * 2 < Duration::from_secs(seconds),
+        "a failed call ({:?}) must leave at least as much of the function timeout ({seconds} s)",
+        calls.operation_timeout
+    );
 }

@@ -75,7 +75,12 @@ async fn a_registration_failed_at_any_step_leaves_no_account_and_its_retry_creat
             let user = user_id(&retry.body);
             assert_eq!(sessions_and_logins(&env, user).await, (1, 1), "{operation}");
         } else {
-            assert_eq!(reply.status, StatusCode::CREATED, "{operation}: {:?}", reply.body);
+            assert_eq!(
+                reply.status,
+                StatusCode::CREATED,
+                "{operation}: {:?}",
+                reply.body
+            );
             let user = user_id(&reply.body);
             assert_eq!(sessions_and_logins(&env, user).await, (1, 1), "{operation}");
         }
@@ -94,11 +99,20 @@ async fn a_login_failed_at_any_step_opens_no_session_and_its_retry_opens_exactly
         env.proxy.heal();
         if reply.status == StatusCode::SERVICE_UNAVAILABLE {
             assert_unavailable(&reply);
-            assert_eq!(sessions_and_logins(&env, user).await, expected, "{operation}");
+            assert_eq!(
+                sessions_and_logins(&env, user).await,
+                expected,
+                "{operation}"
+            );
             let retry = env.login(&email, PASSWORD).await;
             assert_eq!(retry.status, StatusCode::OK, "{:?}", retry.body);
         } else {
-            assert_eq!(reply.status, StatusCode::OK, "{operation}: {:?}", reply.body);
+            assert_eq!(
+                reply.status,
+                StatusCode::OK,
+                "{operation}: {:?}",
+                reply.body
+            );
         }
         expected = (expected.0 + 1, expected.1 + 1);
         assert_eq!(
@@ -116,15 +130,30 @@ async fn a_rotation_whose_answer_was_lost_hands_out_its_successor() {
     // The rotation is applied, its answer cut; the SDK's retry then finds the token rotated.
     env.proxy.cut().on("UpdateItem").nth(1);
     let reply = env
-        .send(env.post("/v1/auth/refresh").json(json!({"refresh_token": refresh(&tokens)})))
+        .send(
+            env.post("/v1/auth/refresh")
+                .json(json!({"refresh_token": refresh(&tokens)})),
+        )
         .await;
     assert_eq!(reply.status, StatusCode::OK, "{:?}", reply.body);
-    assert_eq!(env.proxy.seen("UpdateItem"), 2, "the cut attempt and its retry");
+    assert_eq!(
+        env.proxy.seen("UpdateItem"),
+        2,
+        "the cut attempt and its retry"
+    );
     env.proxy.heal();
     let next = env
-        .send(env.post("/v1/auth/refresh").json(json!({"refresh_token": refresh(&reply.body)})))
+        .send(
+            env.post("/v1/auth/refresh")
+                .json(json!({"refresh_token": refresh(&reply.body)})),
+        )
         .await;
-    assert_eq!(next.status, StatusCode::OK, "the successor works: {:?}", next.body);
+    assert_eq!(
+        next.status,
+        StatusCode::OK,
+        "the successor works: {:?}",
+        next.body
+    );
 }
 
 #[tokio::test]
@@ -134,13 +163,19 @@ async fn a_refresh_that_failed_before_rotating_can_be_retried_with_the_same_toke
     for operation in ["GetItem", "BatchGetItem", "UpdateItem"] {
         env.proxy.throttle().on(operation);
         let reply = env
-            .send(env.post("/v1/auth/refresh").json(json!({"refresh_token": refresh(&tokens)})))
+            .send(
+                env.post("/v1/auth/refresh")
+                    .json(json!({"refresh_token": refresh(&tokens)})),
+            )
             .await;
         assert_unavailable(&reply);
         env.proxy.heal();
     }
     let retry = env
-        .send(env.post("/v1/auth/refresh").json(json!({"refresh_token": refresh(&tokens)})))
+        .send(
+            env.post("/v1/auth/refresh")
+                .json(json!({"refresh_token": refresh(&tokens)})),
+        )
         .await;
     assert_eq!(retry.status, StatusCode::OK, "{:?}", retry.body);
 }
@@ -169,7 +204,11 @@ async fn a_password_change_whose_session_ends_failed_is_finished_by_its_retry() 
     let change = json!({"current_password": PASSWORD, "new_password": "a brand new passphrase"});
     env.proxy.throttle().on("BatchWriteItem");
     let reply = env
-        .send(env.post("/v1/auth/password").bearer(&mine).json(change.clone()))
+        .send(
+            env.post("/v1/auth/password")
+                .bearer(&mine)
+                .json(change.clone()),
+        )
         .await;
     assert_unavailable(&reply);
     env.proxy.heal();
@@ -192,16 +231,31 @@ async fn a_deactivation_whose_session_ends_failed_is_finished_by_its_retry() {
     let path = format!("/v1/users/{user}");
     env.proxy.throttle().on("BatchWriteItem");
     let reply = env
-        .send(env.patch(&path).bearer(&admin).json(json!({"is_active": false})))
+        .send(
+            env.patch(&path)
+                .bearer(&admin)
+                .json(json!({"is_active": false})),
+        )
         .await;
     assert_unavailable(&reply);
     env.proxy.heal();
-    assert_eq!(env.me_status(&access(&tokens)).await, StatusCode::UNAUTHORIZED);
+    assert_eq!(
+        env.me_status(&access(&tokens)).await,
+        StatusCode::UNAUTHORIZED
+    );
     let retry = env
-        .send(env.patch(&path).bearer(&admin).json(json!({"is_active": false})))
+        .send(
+            env.patch(&path)
+                .bearer(&admin)
+                .json(json!({"is_active": false})),
+        )
         .await;
     assert_eq!(retry.status, StatusCode::OK, "{:?}", retry.body);
-    assert_eq!(sessions_and_logins(&env, user).await.0, 0, "no session left");
+    assert_eq!(
+        sessions_and_logins(&env, user).await.0,
+        0,
+        "no session left"
+    );
 }
 
 #[tokio::test]
@@ -212,19 +266,31 @@ async fn a_consumption_whose_answer_was_lost_counts_once_when_retried() {
     // Every attempt is applied or not, and every answer is lost: the caller sees a 503.
     env.proxy.cut().on("TransactWriteItems");
     let reply = env
-        .send(env.post("/v1/quota/consume").bearer(&token).json(consume.clone()))
+        .send(
+            env.post("/v1/quota/consume")
+                .bearer(&token)
+                .json(consume.clone()),
+        )
         .await;
     assert_unavailable(&reply);
     env.proxy.heal();
     let retry = env
-        .send(env.post("/v1/quota/consume").bearer(&token).json(consume.clone()))
+        .send(
+            env.post("/v1/quota/consume")
+                .bearer(&token)
+                .json(consume.clone()),
+        )
         .await;
     assert_eq!(retry.status, StatusCode::OK, "{:?}", retry.body);
     assert_eq!(retry.body["usage"]["videos_count"], 1, "{:?}", retry.body);
     let release = json!({"idempotency_key": "upload-1"});
     env.proxy.cut().on("TransactWriteItems");
     let reply = env
-        .send(env.post("/v1/quota/release").bearer(&token).json(release.clone()))
+        .send(
+            env.post("/v1/quota/release")
+                .bearer(&token)
+                .json(release.clone()),
+        )
         .await;
     assert_unavailable(&reply);
     env.proxy.heal();
@@ -233,4 +299,76 @@ async fn a_consumption_whose_answer_was_lost_counts_once_when_retried() {
         .await;
     assert_eq!(retry.status, StatusCode::OK, "{:?}", retry.body);
     assert_eq!(retry.body["usage"]["videos_count"], 0, "{:?}", retry.body);
+}
+
+/// A confirmed QR login from generation to the collecting poll, which runs under whatever
+/// fault is set by `fault`; returns that poll's reply and the code and poll token.
+async fn collect_qr(
+    env: &FaultEnv,
+    phone: &str,
+    fault: impl Fn(&FaultEnv),
+) -> (Value, String, String) {
+    let generated = env.send(env.post("/v1/qr-auth/generate")).await;
+    assert_eq!(
+        generated.status,
+        StatusCode::CREATED,
+        "{:?}",
+        generated.body
+    );
+    let code = generated.body["code"].as_str().unwrap().to_owned();
+    let poll_token = generated.body["poll_token"].as_str().unwrap().to_owned();
+    for action in ["scan", "confirm"] {
+        let reply = env
+            .send(
+                env.post(&format!("/v1/qr-auth/{action}"))
+                    .bearer(phone)
+                    .json(json!({"code": code})),
+            )
+            .await;
+        assert!(reply.status.is_success(), "{action}: {:?}", reply.body);
+    }
+    fault(env);
+    let polled = poll_qr(env, &code, &poll_token).await;
+    env.proxy.heal();
+    (polled, code, poll_token)
+}
+
+/// A browser's status poll, a poll interval after the previous one.
+async fn poll_qr(env: &FaultEnv, code: &str, poll_token: &str) -> Value {
+    env.clock.advance(chrono::Duration::seconds(2));
+    let reply = env
+        .send(
+            env.get(&format!("/v1/qr-auth/status/{code}"))
+                .header("x-qr-poll-token", poll_token),
+        )
+        .await;
+    json!({"status": reply.status.as_u16(), "body": reply.body, "retry_after": reply.headers.contains_key("retry-after")})
+}
+
+#[tokio::test]
+async fn a_qr_collection_whose_session_write_failed_issues_nothing_and_a_new_code_recovers() {
+    let env = FaultEnv::new().await;
+    let tokens = env.register(&TestEnv::email("qr")).await;
+    let (phone, user) = (access(&tokens), user_id(&tokens));
+    let (failed, code, poll_token) = collect_qr(&env, &phone, |env| {
+        env.proxy.throttle().on("TransactWriteItems");
+    })
+    .await;
+    assert_eq!(failed["status"], 503, "{failed:?}");
+    assert_eq!(failed["body"]["error"]["code"], "service_unavailable");
+    assert_eq!(failed["retry_after"], true);
+    // The request was consumed before the session write failed: no tokens, no session.
+    let later = poll_qr(&env, &code, &poll_token).await;
+    assert_eq!(later["body"]["status"], "consumed", "{later:?}");
+    assert!(later["body"].get("access_token").is_none());
+    assert_eq!(
+        sessions_and_logins(&env, user).await,
+        (1, 1),
+        "only the phone's"
+    );
+    // Recovery: a new code, scanned and confirmed again.
+    let (collected, _, _) = collect_qr(&env, &phone, |_| {}).await;
+    assert_eq!(collected["body"]["status"], "confirmed", "{collected:?}");
+    assert!(collected["body"]["access_token"].is_string());
+    assert_eq!(sessions_and_logins(&env, user).await, (2, 2));
 }
