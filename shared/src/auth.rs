@@ -84,16 +84,17 @@ pub async fn register(
         session_version: 1,
     };
     let (session, refresh) = new_session(ctx, &user, client, CreatedVia::Register, now);
-    ctx.store.create_user(&user, &session).await?;
-    tracing::info!(user_id = %user.id, session_id = %session.id, "account registered");
-    record_attempt(
-        ctx,
+    let history = login_record(
         user.id,
         LoginOutcome::Success,
         CreatedVia::Register,
         client,
-    )
-    .await?;
+        now,
+    );
+    ctx.store
+        .create_user(&user, &session, &history, now + HISTORY_RETENTION)
+        .await?;
+    tracing::info!(user_id = %user.id, session_id = %session.id, "account registered");
     token_response(ctx, &user, &session, &refresh, now)
 }
 
@@ -271,7 +272,8 @@ async fn lock_if_exhausted(
 /// How long login history is kept.
 const HISTORY_RETENTION: chrono::Duration = chrono::Duration::days(90);
 
-/// Appends a login attempt to the user's history.
+/// Appends a refused login attempt to the user's history. Successful logins are recorded in
+/// the transaction that opens their session.
 async fn record_attempt(
     ctx: &Context,
     user_id: UserId,
@@ -280,7 +282,21 @@ async fn record_attempt(
     client: &ClientInfo,
 ) -> Result<()> {
     let at = ctx.now();
-    let record = LoginRecord {
+    let record = login_record(user_id, outcome, method, client, at);
+    ctx.store
+        .add_login_record(&record, at + HISTORY_RETENTION)
+        .await
+}
+
+/// The history entry of a login attempt at `at`.
+fn login_record(
+    user_id: UserId,
+    outcome: LoginOutcome,
+    method: CreatedVia,
+    client: &ClientInfo,
+    at: DateTime<Utc>,
+) -> LoginRecord {
+    LoginRecord {
         id: uuid::Uuid::now_v7(),
         user_id,
         at,
@@ -289,17 +305,15 @@ async fn record_attempt(
         ip: client.ip.clone(),
         device: client.device.clone(),
         location: client.location.clone(),
-    };
-    ctx.store
-        .add_login_record(&record, at + HISTORY_RETENTION)
-        .await
+    }
 }
 
 /// Opens a session for a user whose credentials were checked, keeping at most
 /// `max_sessions` live sessions: the least recently active ones are evicted in the same
 /// transaction, and concurrent logins retry on the user's session version so the cap holds.
 /// Fails with 401 `invalid_credentials` when the user was deactivated or their password changed
-/// after `account` was read. The login is recorded in the user's history with `via` as its method.
+/// after `account` was read. The login is recorded in the user's history with `via` as its
+/// method, in the same transaction, so a store failure leaves neither.
 pub async fn start_session(
     ctx: &SigningContext,
     mut account: UserSessions,
@@ -314,13 +328,19 @@ pub async fn start_session(
         let now = ctx.now();
         let (session, refresh) = new_session(ctx, &account.user, client, via, now);
         let evict = sessions_to_evict(&account.sessions, ctx.config.max_sessions, now);
+        let history = login_record(account.user.id, LoginOutcome::Success, via, client, now);
         if ctx
             .store
-            .create_session(account.user.session_version, &session, &evict)
+            .create_session(
+                account.user.session_version,
+                &session,
+                &evict,
+                &history,
+                now + HISTORY_RETENTION,
+            )
             .await?
         {
             tracing::info!(user_id = %account.user.id, session_id = %session.id, evicted = evict.len(), "session started");
-            record_attempt(ctx, account.user.id, LoginOutcome::Success, via, client).await?;
             return token_response(ctx, &account.user, &session, &refresh, now);
         }
         let backoff = rand::rng().random_range(5..25) * (1 + attempt.min(4)) as u64;
@@ -450,11 +470,11 @@ pub async fn refresh(ctx: &SigningContext, raw_token: &str) -> Result<TokenRespo
         });
         let keep_from = previous.len().saturating_sub(REMEMBERED_REFRESH_TOKENS);
         previous.drain(..keep_from);
-        if !ctx
+        let rotated_now = ctx
             .store
             .rotate_refresh_token(&session, &next.hash(), &previous, now)
-            .await?
-        {
+            .await?;
+        if !rotated_now && !holds_refresh_token(ctx, &session, &next).await? {
             return Err(rotated());
         }
         return token_response(ctx, &user, &session, &next, now);
@@ -483,6 +503,21 @@ pub async fn refresh(ctx: &SigningContext, raw_token: &str) -> Result<TokenRespo
             "the refresh token is invalid",
         )),
     }
+}
+
+/// Whether `session` now holds `token`. A rotation reports a failed condition when the SDK
+/// retried it after its first attempt was applied but the answer was lost; the session then
+/// holds this call's successor, which is handed out rather than burned.
+async fn holds_refresh_token(
+    ctx: &Context,
+    session: &Session,
+    token: &RefreshToken,
+) -> Result<bool> {
+    let (_, current) = ctx
+        .store
+        .find_user_and_session(session.user_id, session.id)
+        .await?;
+    Ok(current.is_some_and(|current| hashes_equal(&current.refresh_hash, &token.hash())))
 }
 
 /// Ends the session a refresh token belongs to (RFC 7009: an unknown token is not an error).
@@ -556,6 +591,9 @@ pub async fn update_profile(
 /// The new hash is written only over the hash that was checked, so of two concurrent changes
 /// the second is refused the same way; writing it bumps the user's session version, which
 /// refuses logins that verified the old password and had not stored their session yet.
+/// When the stored password already is `new` (a retry of a change whose sessions could not all
+/// be ended), the retry ends them instead of being refused; checking `new` is one more check
+/// under the same budget, so a retry is no cheaper guess than another request.
 pub async fn change_password(
     ctx: &Context,
     who: &Principal,
@@ -568,9 +606,16 @@ pub async fn change_password(
     rate_limit::hit(ctx, PASSWORD_CHANGE_PER_USER, &who.user.id.to_string()).await?;
     let user_id = who.user.id;
     let old_hash = &who.user.password_hash;
-    let outcome = match check_password(ctx, &user_id.to_string(), current, Some(old_hash)).await? {
+    let account_key = user_id.to_string();
+    let outcome = match check_password(ctx, &account_key, current, Some(old_hash)).await? {
         Checked::Right => None,
-        Checked::Wrong => Some(LoginOutcome::WrongPassword),
+        Checked::Wrong => {
+            if let Checked::Right = check_password(ctx, &account_key, new, Some(old_hash)).await? {
+                end_all_sessions(ctx, user_id, Some(who.session.id)).await?;
+                return Ok(());
+            }
+            Some(LoginOutcome::WrongPassword)
+        }
         Checked::Locked => Some(LoginOutcome::Locked),
     };
     if let Some(outcome) = outcome {

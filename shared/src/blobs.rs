@@ -2,8 +2,9 @@
 //!
 //! Files never pass through a Lambda. The service asks for a presigned PUT whose signature fixes
 //! the object key, content type and content length, and later for a presigned GET; clients talk
-//! to S3 directly. SDK errors are translated here like the DynamoDB store does: throttling and
-//! outages become [`Error::Unavailable`], anything else [`Error::Internal`] with the detail logged.
+//! to S3 directly. SDK errors go through the store's one translation (`store::aws_error`):
+//! throttling and outages become [`Error::Unavailable`], anything else [`Error::Internal`] with
+//! the detail logged. Timeouts and retries come from the shared AWS configuration.
 
 use std::fmt::Debug;
 use std::time::{Duration, SystemTime};
@@ -16,6 +17,7 @@ use aws_sdk_s3::types::{BucketLocationConstraint, CreateBucketConfiguration};
 use chrono::{DateTime, Utc};
 use percent_encoding::{AsciiSet, NON_ALPHANUMERIC, utf8_percent_encode};
 
+use crate::config::AwsCalls;
 use crate::error::{Error, Result};
 
 /// A handle on the attachment bucket; cheap to clone.
@@ -47,9 +49,13 @@ impl Blobs {
         }
     }
 
-    /// A store on a local endpoint with static test credentials and path-style addressing.
+    /// A store on a local endpoint with static test credentials, path-style addressing and the
+    /// default timeouts and retries.
     pub fn local(endpoint: &str, region: &str, bucket: &str) -> Blobs {
+        let calls = AwsCalls::default();
         let config = aws_sdk_s3::Config::builder()
+            .timeout_config(calls.timeout_config())
+            .retry_config(calls.retry_config())
             .behavior_version(aws_sdk_s3::config::BehaviorVersion::latest())
             .region(Region::new(region.to_owned()))
             .endpoint_url(endpoint)
@@ -188,24 +194,9 @@ fn signed(presigned: &PresignedRequest) -> SignedUrl {
     }
 }
 
-/// Translates an S3 SDK failure.
+/// Translates an S3 SDK failure (see `store::aws_error`, the one translation).
 fn sdk_error<E: ProvideErrorMetadata + Debug>(operation: &str, error: SdkError<E>) -> Error {
-    let retryable = match &error {
-        SdkError::TimeoutError(_) | SdkError::DispatchFailure(_) | SdkError::ResponseError(_) => {
-            true
-        }
-        SdkError::ServiceError(e) => {
-            matches!(e.err().code(), Some("SlowDown" | "ServiceUnavailable"))
-                || e.raw().status().as_u16() >= 500
-        }
-        _ => false,
-    };
-    tracing::error!(operation, error = ?error, "S3 call failed");
-    if retryable {
-        Error::Unavailable
-    } else {
-        Error::internal(format!("{operation} failed"))
-    }
+    crate::store::aws_error("S3", operation, error)
 }
 
 #[cfg(test)]

@@ -20,6 +20,8 @@ use secrecy::{ExposeSecret, SecretString};
 pub struct Config {
     /// `SESAME_TABLE`: the DynamoDB table.
     pub table_name: String,
+    /// `SESAME_AWS_*`: timeouts and retries of every AWS client (DynamoDB, S3, Secrets Manager).
+    pub aws_calls: AwsCalls,
     /// `SESAME_BUCKET`: the S3 bucket of ticket attachments.
     pub bucket_name: String,
     /// `AWS_ENDPOINT_URL`: a local AWS endpoint such as LocalStack; unset in AWS.
@@ -111,6 +113,7 @@ impl std::fmt::Debug for Config {
         let redacted = |secret: &Option<SecretString>| secret.as_ref().map(|_| "[REDACTED]");
         f.debug_struct("Config")
             .field("table_name", &self.table_name)
+            .field("aws_calls", &self.aws_calls)
             .field("bucket_name", &self.bucket_name)
             .field("aws_endpoint_url", &self.aws_endpoint_url)
             .field("aws_region", &self.aws_region)
@@ -153,6 +156,7 @@ impl Default for Config {
     fn default() -> Self {
         Config {
             table_name: "sesame".into(),
+            aws_calls: AwsCalls::default(),
             bucket_name: "sesame-attachments".into(),
             aws_endpoint_url: None,
             aws_region: "us-east-1".into(),
@@ -189,6 +193,86 @@ impl Default for Config {
             cursor_key: CursorKey::generate(),
             max_ticket_responses: 200,
         }
+    }
+}
+
+/// How long Sesame waits for AWS and how often it retries, for every SDK client. A call to a
+/// hung or unreachable service ends after at most `operation_timeout` with a 503, so the
+/// defaults keep a request well inside the Lambda function's timeout (10 s in `template.yaml`).
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct AwsCalls {
+    /// `SESAME_AWS_CONNECT_TIMEOUT_MS`: opening a connection (1000).
+    pub connect_timeout: Duration,
+    /// `SESAME_AWS_ATTEMPT_TIMEOUT_MS`: one attempt of a call, from sending it to the end of its
+    /// response (1500).
+    pub attempt_timeout: Duration,
+    /// `SESAME_AWS_OPERATION_TIMEOUT_MS`: a whole call, every attempt and backoff included
+    /// (3000).
+    pub operation_timeout: Duration,
+    /// `SESAME_AWS_MAX_ATTEMPTS`: attempts per call, the first one included (3). Retries follow
+    /// the SDK's standard mode: throttling, transient and timed-out attempts only.
+    pub max_attempts: u32,
+    /// `SESAME_AWS_RETRY_BASE_MS`: the base of the jittered exponential backoff between
+    /// attempts (50); a backoff never exceeds one second.
+    pub retry_base: Duration,
+}
+
+impl Default for AwsCalls {
+    fn default() -> Self {
+        AwsCalls {
+            connect_timeout: Duration::from_millis(1000),
+            attempt_timeout: Duration::from_millis(1500),
+            operation_timeout: Duration::from_millis(3000),
+            max_attempts: 3,
+            retry_base: Duration::from_millis(50),
+        }
+    }
+}
+
+impl AwsCalls {
+    /// The SDK's timeouts: connect, per attempt, per operation.
+    pub fn timeout_config(&self) -> aws_config::timeout::TimeoutConfig {
+        aws_config::timeout::TimeoutConfig::builder()
+            .connect_timeout(self.connect_timeout)
+            .operation_attempt_timeout(self.attempt_timeout)
+            .operation_timeout(self.operation_timeout)
+            .build()
+    }
+
+    /// The SDK's standard retry mode with at most `max_attempts` attempts and full-jitter
+    /// exponential backoff from `retry_base`, capped at one second.
+    pub fn retry_config(&self) -> aws_config::retry::RetryConfig {
+        aws_config::retry::RetryConfig::standard()
+            .with_max_attempts(self.max_attempts.max(1))
+            .with_initial_backoff(self.retry_base)
+            .with_max_backoff(Duration::from_secs(1))
+    }
+
+    fn read_env(defaults: AwsCalls) -> Result<Self, ConfigError> {
+        let millis = |name| parsed(name).map(|v: Option<u64>| v.map(Duration::from_millis));
+        let calls = AwsCalls {
+            connect_timeout: millis("SESAME_AWS_CONNECT_TIMEOUT_MS")?
+                .unwrap_or(defaults.connect_timeout),
+            attempt_timeout: millis("SESAME_AWS_ATTEMPT_TIMEOUT_MS")?
+                .unwrap_or(defaults.attempt_timeout),
+            operation_timeout: millis("SESAME_AWS_OPERATION_TIMEOUT_MS")?
+                .unwrap_or(defaults.operation_timeout),
+            max_attempts: parsed("SESAME_AWS_MAX_ATTEMPTS")?.unwrap_or(defaults.max_attempts),
+            retry_base: millis("SESAME_AWS_RETRY_BASE_MS")?.unwrap_or(defaults.retry_base),
+        };
+        if calls.max_attempts == 0 {
+            return Err(ConfigError {
+                name: "SESAME_AWS_MAX_ATTEMPTS",
+                reason: "must be at least 1".into(),
+            });
+        }
+        if calls.attempt_timeout > calls.operation_timeout {
+            return Err(ConfigError {
+                name: "SESAME_AWS_ATTEMPT_TIMEOUT_MS",
+                reason: "must not exceed SESAME_AWS_OPERATION_TIMEOUT_MS".into(),
+            });
+        }
+        Ok(calls)
     }
 }
 
@@ -275,6 +359,7 @@ impl Config {
         let local_dev = parsed::<u8>("SESAME_LOCAL_DEV")?.is_some_and(|flag| flag == 1);
         Ok(Config {
             table_name: string("SESAME_TABLE").unwrap_or(defaults.table_name),
+            aws_calls: AwsCalls::read_env(defaults.aws_calls)?,
             bucket_name: string("SESAME_BUCKET").unwrap_or(defaults.bucket_name),
             aws_endpoint_url: string("AWS_ENDPOINT_URL"),
             aws_region: string("AWS_REGION").unwrap_or(defaults.aws_region),

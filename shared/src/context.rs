@@ -229,8 +229,13 @@ impl From<SigningContext> for Context {
 async fn connect(
     mut config: Config,
 ) -> Result<(Config, aws_config::SdkConfig, Secrets), crate::BoxError> {
+    // Every client built from this configuration (DynamoDB, S3, Secrets Manager) gets the
+    // configured timeouts and bounded retries, so a hung AWS endpoint costs a request at most
+    // the operation timeout.
     let mut loader = aws_config::defaults(aws_config::BehaviorVersion::latest())
-        .region(aws_config::Region::new(config.aws_region.clone()));
+        .region(aws_config::Region::new(config.aws_region.clone()))
+        .timeout_config(config.aws_calls.timeout_config())
+        .retry_config(config.aws_calls.retry_config());
     if let Some(endpoint) = &config.aws_endpoint_url {
         loader = loader.endpoint_url(endpoint);
     }

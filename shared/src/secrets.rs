@@ -15,7 +15,7 @@ pub struct Secrets {
 }
 
 impl Secrets {
-    /// Builds the client from the shared AWS configuration.
+    /// Builds the client from the shared AWS configuration (with its timeouts and retries).
     pub fn connect(sdk_config: &aws_config::SdkConfig) -> Secrets {
         Secrets {
             client: Client::new(sdk_config),
@@ -23,7 +23,8 @@ impl Secrets {
     }
 
     /// The `SecretString` of the secret with this id or ARN (its current version). Fails when
-    /// the secret is missing, unreadable with this function's role, or binary.
+    /// the secret is missing, unreadable with this function's role, or binary; 503 when Secrets
+    /// Manager is throttling or unreachable within the configured timeouts.
     pub async fn read(&self, id: &str) -> Result<SecretString> {
         let output = self
             .client
@@ -31,10 +32,12 @@ impl Secrets {
             .secret_id(id)
             .send()
             .await
-            .map_err(|e| {
-                tracing::error!(secret = id, error = ?e, "GetSecretValue failed");
-                Error::internal(format!("cannot read the secret {id}"))
-            })?;
+            .map_err(
+                |e| match crate::store::aws_error("SecretsManager", "GetSecretValue", e) {
+                    Error::Unavailable => Error::Unavailable,
+                    _ => Error::internal(format!("cannot read the secret {id}")),
+                },
+            )?;
         output
             .secret_string
             .map(SecretString::from)

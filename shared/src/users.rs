@@ -157,7 +157,9 @@ pub async fn update(
         if !ctx.store.update_user_admin(&before, &after).await? {
             continue;
         }
-        if before.is_active && !after.is_active {
+        // A deactivation ends the sessions even when the user was already inactive, so a
+        // retry of a deactivation whose session deletes failed finishes the job.
+        if changes.is_active == Some(false) {
             let ended = auth::end_all_sessions(ctx, user_id, None).await?;
             tracing::info!(%user_id, ended, "user deactivated");
         }

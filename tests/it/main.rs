@@ -8,6 +8,7 @@ mod brute_force;
 mod cleanup;
 mod cloudfront;
 mod downloads;
+mod faults;
 mod headers;
 mod lists;
 mod password_races;

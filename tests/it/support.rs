@@ -155,6 +155,21 @@ impl TestEnv {
         }
     }
 
+    /// This environment with another store on the same table (one that goes through a fault
+    /// proxy, say): same configuration, bucket, keys and clock, a new router.
+    pub fn with_store(self, store: Store) -> TestEnv {
+        let signer = Signer::from_pem(&self.signing_pem.clone().into()).unwrap();
+        let config = (*self.ctx.config).clone();
+        let blobs = self.ctx.blobs.clone();
+        let ctx = SigningContext::new(config, store, blobs, signer, self.clock.clone());
+        let router = local_server::app(ctx.clone());
+        TestEnv {
+            ctx,
+            router,
+            ..self
+        }
+    }
+
     /// A request; with `trust_geo_headers` on, it comes through CloudFront (it carries the
     /// origin secret), as every request of such a deployment does.
     pub fn call(&self, method: Method, path: &str) -> Call {

@@ -68,7 +68,7 @@ impl Store {
         table: &str,
         counter: &CallCounter,
     ) -> Store {
-        let config = super::local_config(endpoint, region)
+        let config = super::local_config(endpoint, region, &crate::config::AwsCalls::default())
             .interceptor(counter.clone())
             .build();
         Store::new(aws_sdk_dynamodb::Client::from_conf(config), table)

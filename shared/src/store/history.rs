@@ -1,9 +1,10 @@
 //! Login history: one item per attempt on an existing account, newest found first.
 
-use aws_sdk_dynamodb::types::AttributeValue;
+use aws_sdk_dynamodb::types::{AttributeValue, TransactWriteItem};
 use chrono::{DateTime, Utc};
 use uuid::Uuid;
 
+use super::users::put;
 use super::{
     Item, Store, conditional_write, expiring, from_item, key, keys, s, sdk_error, to_item,
 };
@@ -23,6 +24,29 @@ fn history_sk_at(at: DateTime<Utc>) -> String {
     keys::history_sk(Uuid::from_u128(floor))
 }
 
+/// The item of a login attempt that expires at `expires_at`.
+fn login_record_item(record: &LoginRecord, expires_at: DateTime<Utc>) -> Result<Item> {
+    let mut item = to_item(
+        record,
+        &[
+            (keys::PK, keys::history_pk(record.user_id)),
+            (keys::SK, keys::history_sk(record.id)),
+        ],
+    )?;
+    expiring(&mut item, expires_at.timestamp());
+    Ok(item)
+}
+
+/// The Put of a login attempt inside a transaction, so a session and the history entry of the
+/// login that opened it are written together or not at all.
+pub(super) fn login_record_put(
+    table: &str,
+    record: &LoginRecord,
+    expires_at: DateTime<Utc>,
+) -> Result<TransactWriteItem> {
+    put(table, login_record_item(record, expires_at)?, None)
+}
+
 impl Store {
     /// Stores a login attempt; it expires at `expires_at`.
     pub async fn add_login_record(
@@ -30,14 +54,7 @@ impl Store {
         record: &LoginRecord,
         expires_at: DateTime<Utc>,
     ) -> Result<()> {
-        let mut item = to_item(
-            record,
-            &[
-                (keys::PK, keys::history_pk(record.user_id)),
-                (keys::SK, keys::history_sk(record.id)),
-            ],
-        )?;
-        expiring(&mut item, expires_at.timestamp());
+        let item = login_record_item(record, expires_at)?;
         self.client
             .put_item()
             .table_name(&self.table)

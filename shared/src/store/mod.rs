@@ -2,14 +2,17 @@
 //!
 //! Services call typed methods (`find_user`, `create_session`, ...) and never see an
 //! `AttributeValue`. SDK errors are translated here: a failed condition becomes a domain answer
-//! (`false`, `None` or a 409), throttling and outages become [`Error::Unavailable`] (503), and
-//! anything else is [`Error::Internal`] with the detail in the log. [`CallCounter`] counts the
+//! (`false`, `None` or a 409); everything else goes through [`errors`], the one translation of
+//! AWS failures: throttling and outages become [`Error::Unavailable`] (503), anything else
+//! [`Error::Internal`] with the detail in the log. [`CallCounter`] counts the
 //! requests a store sends, for measurements.
 
 mod calls;
 pub use calls::CallCounter;
 mod counters;
 mod cursor;
+mod errors;
+pub(crate) use errors::aws_error;
 mod expiry;
 mod history;
 pub mod keys;
@@ -43,6 +46,7 @@ pub use counters::{AttemptBudget, LoginFailures};
 pub use expiry::ExpiredItem;
 pub use table::{TableSpec, table_spec};
 
+use crate::config::AwsCalls;
 use crate::error::{Error, Result};
 
 type Item = HashMap<String, AttributeValue>;
@@ -55,8 +59,8 @@ pub struct Store {
 }
 
 impl Store {
-    /// Builds the DynamoDB client from the shared AWS configuration (region, credentials and,
-    /// locally, the endpoint).
+    /// Builds the DynamoDB client from the shared AWS configuration (region, credentials,
+    /// timeouts and retries and, locally, the endpoint).
     pub fn connect(sdk_config: &aws_config::SdkConfig, table: &str) -> Store {
         Store::new(Client::new(sdk_config), table)
     }
@@ -69,10 +73,17 @@ impl Store {
         }
     }
 
-    /// A store on a local endpoint with static test credentials (LocalStack, DynamoDB Local).
+    /// A store on a local endpoint with static test credentials (LocalStack, DynamoDB Local)
+    /// and the default timeouts and retries.
     pub fn local(endpoint: &str, region: &str, table: &str) -> Store {
+        Store::local_with(endpoint, region, table, &AwsCalls::default())
+    }
+
+    /// Like [`Store::local`], with the given timeouts and retries (the fault tests use short
+    /// ones).
+    pub fn local_with(endpoint: &str, region: &str, table: &str, calls: &AwsCalls) -> Store {
         Store::new(
-            Client::from_conf(local_config(endpoint, region).build()),
+            Client::from_conf(local_config(endpoint, region, calls).build()),
             table,
         )
     }
@@ -128,8 +139,14 @@ impl Store {
 }
 
 /// Client configuration for a local endpoint with static test credentials.
-fn local_config(endpoint: &str, region: &str) -> aws_sdk_dynamodb::config::Builder {
+fn local_config(
+    endpoint: &str,
+    region: &str,
+    calls: &AwsCalls,
+) -> aws_sdk_dynamodb::config::Builder {
     aws_sdk_dynamodb::Config::builder()
+        .timeout_config(calls.timeout_config())
+        .retry_config(calls.retry_config())
         .behavior_version(aws_sdk_dynamodb::config::BehaviorVersion::latest())
         .region(aws_sdk_dynamodb::config::Region::new(region.to_owned()))
         .endpoint_url(endpoint)
@@ -142,33 +159,9 @@ fn local_config(endpoint: &str, region: &str) -> aws_sdk_dynamodb::config::Build
         ))
 }
 
-/// Translates an SDK failure that is not a domain answer.
+/// Translates a DynamoDB failure that is not a domain answer (see [`errors`]).
 fn sdk_error<E: ProvideErrorMetadata + Debug>(operation: &str, error: SdkError<E>) -> Error {
-    let retryable = match &error {
-        SdkError::TimeoutError(_) | SdkError::DispatchFailure(_) | SdkError::ResponseError(_) => {
-            true
-        }
-        SdkError::ServiceError(e) => {
-            matches!(
-                e.err().code(),
-                Some(
-                    "ProvisionedThroughputExceededException"
-                        | "ThrottlingException"
-                        | "RequestLimitExceeded"
-                        | "InternalServerError"
-                        | "ServiceUnavailable"
-                        | "TransactionConflictException"
-                )
-            ) || e.raw().status().as_u16() >= 500
-        }
-        _ => false,
-    };
-    tracing::error!(operation, error = ?error, "DynamoDB call failed");
-    if retryable {
-        Error::Unavailable
-    } else {
-        Error::internal(format!("{operation} failed"))
-    }
+    aws_error("DynamoDB", operation, error)
 }
 
 /// Which items (by position) failed their condition when a TransactWriteItems was cancelled;
@@ -241,7 +234,7 @@ impl Store {
                 Err(e) if is_transaction_conflict(&e) => conflict_backoff(attempt).await,
                 Err(e) => match cancelled_conditions(&e) {
                     Some(failed) if failed.contains(&true) => return Ok(Written::Refused(failed)),
-                    _ => return Err(sdk_error("TransactWriteItems", e)),
+                    _ => return Err(errors::transaction_error(e)),
                 },
             }
         }

@@ -8,12 +8,13 @@ use aws_sdk_dynamodb::types::{
 };
 use chrono::{DateTime, Utc};
 
+use super::history::login_record_put;
 use super::users::put;
 use super::{
     Item, Store, UserRef, conditional_write, expiring, from_item, is_condition_failed, key, keys,
     n, s, sdk_error, to_item,
 };
-use crate::domain::{RotatedRefresh, Session, SessionId, User, UserId};
+use crate::domain::{LoginRecord, RotatedRefresh, Session, SessionId, User, UserId};
 use crate::error::{Error, Result};
 
 /// A user's profile with every stored session (live or not yet deleted), read together.
@@ -94,14 +95,17 @@ impl Store {
         Ok(owner.map(|o| o.user_id))
     }
 
-    /// Adds a session and removes `evict` in one transaction, provided the user's session
-    /// version is still `expected_version` (then bumped). Returns `false` when another login
-    /// changed the user's sessions first; the caller re-reads and tries again.
+    /// Adds a session, the history entry of the login that opened it (kept until
+    /// `history_expires_at`) and removes `evict`, in one transaction, provided the user's
+    /// session version is still `expected_version` (then bumped). Returns `false` when another
+    /// login changed the user's sessions first; the caller re-reads and tries again.
     pub async fn create_session(
         &self,
         expected_version: u64,
         session: &Session,
         evict: &[SessionId],
+        history: &LoginRecord,
+        history_expires_at: DateTime<Utc>,
     ) -> Result<bool> {
         let bump = Update::builder()
             .table_name(&self.table)
@@ -117,6 +121,7 @@ impl Store {
             .map_err(Error::internal)?;
         let mut items = vec![TransactWriteItem::builder().update(bump).build()];
         items.extend(self.session_puts(session)?);
+        items.push(login_record_put(&self.table, history, history_expires_at)?);
         for evicted in evict {
             items.extend(self.session_deletes(session.user_id, *evicted, None)?);
         }

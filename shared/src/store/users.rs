@@ -3,11 +3,12 @@
 use aws_sdk_dynamodb::types::{AttributeValue, Put, ReturnValue, TransactWriteItem};
 use chrono::{DateTime, Utc};
 
+use super::history::login_record_put;
 use super::{
     Item, Store, UserRef, Written, conditional_write, from_item, is_condition_failed, key, keys, n,
     s, sdk_error, to_item,
 };
-use crate::domain::{Email, Session, User, UserId};
+use crate::domain::{Email, LoginRecord, Session, User, UserId};
 use crate::error::{Error, Result};
 
 impl Store {
@@ -22,9 +23,16 @@ impl Store {
         Ok(claim.map(|c| c.user_id))
     }
 
-    /// Creates a user, claims the e-mail address and stores the first session, all or nothing.
-    /// Fails with 409 `email_taken` when the address belongs to someone else.
-    pub async fn create_user(&self, user: &User, first_session: &Session) -> Result<()> {
+    /// Creates a user, claims the e-mail address, stores the first session and the history
+    /// entry of that login (kept until `history_expires_at`), all or nothing. Fails with 409
+    /// `email_taken` when the address belongs to someone else.
+    pub async fn create_user(
+        &self,
+        user: &User,
+        first_session: &Session,
+        history: &LoginRecord,
+        history_expires_at: DateTime<Utc>,
+    ) -> Result<()> {
         let profile = user_item(user)?;
         let mut claim = key(keys::email_pk(&user.email), keys::EMAIL_SK);
         claim.insert("user_id".into(), s(user.id.to_string()));
@@ -33,6 +41,7 @@ impl Store {
             put(&self.table, claim, Some("attribute_not_exists(pk)"))?,
         ];
         items.extend(self.session_puts(first_session)?);
+        items.push(login_record_put(&self.table, history, history_expires_at)?);
         match self.transact(items).await? {
             Written::Done => Ok(()),
             Written::Refused(failed) if failed.get(1) == Some(&true) => Err(Error::conflict(
