@@ -5,6 +5,7 @@ use std::time::Duration;
 
 use chrono::{DateTime, Utc};
 use rand::Rng;
+use secrecy::{ExposeSecret, SecretString};
 
 use crate::client::ClientInfo;
 use crate::context::{Context, SigningContext};
@@ -35,9 +36,9 @@ pub struct Principal {
 /// A validated registration. It holds a password, so it has no `Debug`.
 pub struct NewAccount {
     pub email: Email,
-    pub password: String,
+    pub password: SecretString,
     /// The password typed a second time; must equal `password`.
-    pub password2: String,
+    pub password2: SecretString,
     pub first_name: String,
     pub last_name: String,
     pub middle_name: Option<String>,
@@ -57,8 +58,9 @@ pub async fn register(
     account: NewAccount,
     client: &ClientInfo,
 ) -> Result<TokenResponse> {
-    password::check_policy("password", &account.password)?;
-    if account.password != account.password2 {
+    let password = account.password.expose_secret();
+    password::check_policy("password", password)?;
+    if password != account.password2.expose_secret() {
         return Err(Error::invalid_field("password2", "does not match password"));
     }
     let per_ip = Limit {
@@ -71,7 +73,7 @@ pub async fn register(
     let user = User {
         id: UserId::new(),
         email: account.email,
-        password_hash: ctx.hasher.hash(&account.password).await?,
+        password_hash: ctx.hasher.hash(password).await?,
         first_name: account.first_name,
         last_name: account.last_name,
         middle_name: account.middle_name,

@@ -14,6 +14,7 @@ use std::sync::LazyLock;
 use axum::extract::State;
 use axum::http::{StatusCode, header};
 use axum::response::IntoResponse;
+use secrecy::{ExposeSecret, SecretString};
 use serde::Deserialize;
 use shared::auth::{self, NewAccount, ProfileChanges};
 use shared::client::ClientInfo;
@@ -154,8 +155,10 @@ fn tokens(status: StatusCode, body: TokenResponse) -> impl IntoResponse {
 #[serde(deny_unknown_fields)]
 pub struct RegisterRequest {
     email: String,
-    password: String,
-    password2: String,
+    #[schema(value_type = String)]
+    password: SecretString,
+    #[schema(value_type = String)]
+    password2: SecretString,
     first_name: String,
     last_name: String,
     #[serde(default)]
@@ -198,7 +201,8 @@ pub(crate) fn optional_name(field: &str, raw: Option<&str>) -> Result<Option<Str
 #[serde(deny_unknown_fields)]
 pub struct LoginRequest {
     email: String,
-    password: String,
+    #[schema(value_type = String)]
+    password: SecretString,
 }
 
 /// Sign in with e-mail and password.
@@ -211,12 +215,13 @@ async fn login(
     Json(body): Json<LoginRequest>,
 ) -> Result<impl IntoResponse> {
     let email = Email::parse(&body.email)?;
-    if body.password.is_empty() || body.password.len() > 1024 {
+    let password = body.password.expose_secret();
+    if password.is_empty() || password.len() > 1024 {
         return Err(Error::invalid_field("password", "must be given"));
     }
     Ok(tokens(
         StatusCode::OK,
-        auth::login(&ctx, &email, &body.password, &client).await?,
+        auth::login(&ctx, &email, password, &client).await?,
     ))
 }
 
@@ -328,8 +333,10 @@ async fn update_me(
 #[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ChangePasswordRequest {
-    current_password: String,
-    new_password: String,
+    #[schema(value_type = String)]
+    current_password: SecretString,
+    #[schema(value_type = String)]
+    new_password: SecretString,
 }
 
 /// Change the password; every other session of the caller ends. Wrong current passwords count
@@ -347,8 +354,8 @@ async fn change_password(
     auth::change_password(
         &ctx,
         &who,
-        &body.current_password,
-        &body.new_password,
+        body.current_password.expose_secret(),
+        body.new_password.expose_secret(),
         &client,
     )
     .await?;
