@@ -84,6 +84,7 @@ pub async fn register(
         created_at: now,
         updated_at: now,
         session_version: 1,
+        password_changed_at: None,
     };
     let (session, refresh) = new_session(ctx, &user, client, CreatedVia::Register, now);
     let history = login_record(
@@ -593,9 +594,10 @@ pub async fn update_profile(
 /// The new hash is written only over the hash that was checked, so of two concurrent changes
 /// the second is refused the same way; writing it bumps the user's session version, which
 /// refuses logins that verified the old password and had not stored their session yet.
-/// When the stored password already is `new` (a retry of a change whose sessions could not all
-/// be ended), the retry ends them instead of being refused; checking `new` is one more check
-/// under the same budget, so a retry is no cheaper guess than another request.
+/// When the password was changed while the caller's session was alive and the stored password
+/// already is `new` (a retry of a change whose sessions could not all be ended), the retry ends
+/// them instead of being refused; checking `new` is one more check under the same budget, so a
+/// retry is no cheaper guess than another request.
 pub async fn change_password(
     ctx: &Context,
     who: &Principal,
@@ -611,13 +613,21 @@ pub async fn change_password(
     let account_key = user_id.to_string();
     let outcome = match check_password(ctx, &account_key, current, Some(old_hash)).await? {
         Checked::Right => None,
-        Checked::Wrong => {
+        // Only a password changed while this session was alive can be this caller's own
+        // change being retried; only then is `new` checked too.
+        Checked::Wrong
+            if who
+                .user
+                .password_changed_at
+                .is_some_and(|at| at > who.session.created_at) =>
+        {
             if let Checked::Right = check_password(ctx, &account_key, new, Some(old_hash)).await? {
                 end_all_sessions(ctx, user_id, Some(who.session.id)).await?;
                 return Ok(());
             }
             Some(LoginOutcome::WrongPassword)
         }
+        Checked::Wrong => Some(LoginOutcome::WrongPassword),
         Checked::Locked => Some(LoginOutcome::Locked),
     };
     if let Some(outcome) = outcome {

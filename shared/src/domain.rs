@@ -124,6 +124,9 @@ pub struct User {
     /// Bumped by every session creation; makes the session cap hold under concurrent logins.
     #[serde(default)]
     pub session_version: u64,
+    /// When the password was last changed through the API (`None`: never).
+    #[serde(default, with = "chrono::serde::ts_milliseconds_option")]
+    pub password_changed_at: Option<DateTime<Utc>>,
 }
 
 /// What kind of device a session runs on.

@@ -32,6 +32,7 @@ async fn holders(env: &TestEnv, role: &str, count: usize) -> Vec<UserId> {
             created_at: now,
             updated_at: now,
             session_version: 0,
+            password_changed_at: None,
         };
         assert!(
             env.ctx

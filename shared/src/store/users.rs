@@ -114,7 +114,7 @@ impl Store {
             .table_name(&self.table)
             .set_key(Some(key(keys::user_pk(user_id), keys::PROFILE)))
             .update_expression(
-                "SET password_hash = :new, updated_at = :updated, \
+                "SET password_hash = :new, updated_at = :updated, password_changed_at = :updated, \
                  session_version = if_not_exists(session_version, :zero) + :one",
             )
             .condition_expression("password_hash = :old")

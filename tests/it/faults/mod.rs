@@ -19,11 +19,13 @@ pub use proxy::FaultProxy;
 
 use crate::support::{Call, Reply, TestEnv, assert_error, endpoint};
 
-/// Short timeouts so faults resolve quickly; generous enough for a loaded LocalStack.
+/// Timeouts shorter than the defaults so faults resolve quickly, yet long enough that a healthy
+/// LocalStack on a loaded 2-core machine never runs into them (an attempt that timed out there
+/// would add a retry the tests count).
 pub const FAST: AwsCalls = AwsCalls {
-    connect_timeout: Duration::from_millis(300),
-    attempt_timeout: Duration::from_millis(500),
-    operation_timeout: Duration::from_millis(1200),
+    connect_timeout: Duration::from_millis(1000),
+    attempt_timeout: Duration::from_millis(2000),
+    operation_timeout: Duration::from_millis(4000),
     max_attempts: 2,
     retry_base: Duration::from_millis(10),
 };
@@ -32,7 +34,7 @@ pub const FAST: AwsCalls = AwsCalls {
 const DEADLINE: Duration = Duration::from_secs(30);
 
 /// A [`TestEnv`] whose store goes through a [`FaultProxy`] with [`FAST`] timeouts. The table
-/// is created directly, before any fault.
+/// is created directly, with the default timeouts, before any fault.
 pub struct FaultEnv {
     pub env: TestEnv,
     pub proxy: FaultProxy,
@@ -53,17 +55,13 @@ impl FaultEnv {
 
     pub async fn with_config(adjust: impl FnOnce(&mut Config)) -> FaultEnv {
         let proxy = FaultProxy::start(&endpoint()).await;
-        let env = TestEnv::with_config(|config| {
-            config.aws_calls = FAST;
-            adjust(config);
-        })
-        .await;
+        let env = TestEnv::with_config(adjust).await;
         let config = &env.ctx.config;
         let store = Store::local_with(
             &proxy.endpoint(),
             &config.aws_region,
             &config.table_name,
-            &config.aws_calls,
+            &FAST,
         );
         FaultEnv {
             env: env.with_store(store),

@@ -22,7 +22,7 @@ fn outages() -> Vec<(&'static str, Start)> {
             p.refuse();
         }),
         ("delay beyond the operation timeout", |p| {
-            p.delay(Duration::from_secs(5));
+            p.delay(Duration::from_secs(10));
         }),
         ("cut mid-response", |p| {
             p.cut();
