@@ -81,7 +81,12 @@ async fn main() -> Result<(), BoxError> {
     };
     let store = Store::local_counted(&endpoint, &config.aws_region, &config.table_name, &counter);
     create_table_when_ready(&store).await?;
-    let blobs = Blobs::local(&endpoint, &config.aws_region, &config.bucket_name);
+    let blobs = Blobs::local(
+        &endpoint,
+        &config.aws_region,
+        &config.bucket_name,
+        &config.aws_calls,
+    );
     let (signer, _) = Signer::generate()?;
     let ctx = SigningContext::new(config, store, blobs, signer, Arc::new(SystemClock));
     let hasher = PasswordHasher::new(1);

@@ -51,8 +51,7 @@ impl Blobs {
 
     /// A store on a local endpoint with static test credentials, path-style addressing and the
     /// default timeouts and retries.
-    pub fn local(endpoint: &str, region: &str, bucket: &str) -> Blobs {
-        let calls = AwsCalls::default();
+    pub fn local(endpoint: &str, region: &str, bucket: &str, calls: &AwsCalls) -> Blobs {
         let config = aws_sdk_s3::Config::builder()
             .timeout_config(calls.timeout_config())
             .retry_config(calls.retry_config())

@@ -43,6 +43,7 @@ async fn create_secret(name: &str, value: &str) -> String {
 async fn deployed() -> Config {
     Config {
         aws_endpoint_url: Some(endpoint()),
+        aws_calls: PATIENT,
         cursor_key_secret: Some(create_secret("cursor-key", &"cursor-key-".repeat(4)).await),
         ..Config::default()
     }

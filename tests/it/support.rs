@@ -4,6 +4,7 @@
 
 use std::net::SocketAddr;
 use std::sync::Arc;
+use std::time::Duration;
 
 use axum::body::Body;
 use axum::extract::ConnectInfo;
@@ -15,7 +16,7 @@ use shared::SigningContext;
 use shared::blobs::Blobs;
 use shared::client::ORIGIN_VERIFY_HEADER;
 use shared::clock::OffsetClock;
-use shared::config::Config;
+use shared::config::{AwsCalls, Config};
 use shared::store::Store;
 use shared::tokens::Signer;
 use tower::ServiceExt;
@@ -109,6 +110,16 @@ impl Call {
     }
 }
 
+/// The tests' AWS timeouts: a LocalStack on a loaded 2-core machine may take seconds to answer,
+/// and no test but the fault tests (which use `faults::FAST` through a proxy) is about timeouts.
+pub const PATIENT: AwsCalls = AwsCalls {
+    connect_timeout: Duration::from_secs(5),
+    attempt_timeout: Duration::from_secs(30),
+    operation_timeout: Duration::from_secs(60),
+    max_attempts: 3,
+    retry_base: Duration::from_millis(50),
+};
+
 pub fn endpoint() -> String {
     std::env::var("AWS_ENDPOINT_URL").unwrap_or_else(|_| "http://127.0.0.1:4566".into())
 }
@@ -132,15 +143,26 @@ impl TestEnv {
             hash_concurrency: 2,
             local_dev: true,
             origin_verify: Some(ORIGIN_SECRET.into()),
+            aws_calls: PATIENT,
             ..Config::default()
         };
         adjust(&mut config);
-        let store = Store::local(&endpoint(), &config.aws_region, &config.table_name);
+        let store = Store::local_with(
+            &endpoint(),
+            &config.aws_region,
+            &config.table_name,
+            &config.aws_calls,
+        );
         store
             .create_table()
             .await
             .expect("the local AWS endpoint is up (make localstack)");
-        let blobs = Blobs::local(&endpoint(), &config.aws_region, &config.bucket_name);
+        let blobs = Blobs::local(
+            &endpoint(),
+            &config.aws_region,
+            &config.bucket_name,
+            &config.aws_calls,
+        );
         blobs.create_bucket().await.expect("the local S3 is up");
         let (signer, signing_pem) = Signer::generate().unwrap();
         let signing_pem = signing_pem.expose_secret().to_owned();
