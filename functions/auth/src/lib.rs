@@ -231,12 +231,18 @@ fn tokens(status: StatusCode, body: TokenResponse) -> impl IntoResponse {
 #[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct RegisterRequest {
+    #[schema(format = Email)]
     email: String,
+    #[schema(min_length = 8, max_length = 128)]
     password: String,
+    #[schema(min_length = 8, max_length = 128)]
     password2: String,
+    #[schema(min_length = 1, max_length = 100)]
     first_name: String,
+    #[schema(min_length = 1, max_length = 100)]
     last_name: String,
     #[serde(default)]
+    #[schema(max_length = 100)]
     middle_name: Option<String>,
 }
 
@@ -275,7 +281,9 @@ pub(crate) fn optional_name(field: &str, raw: Option<&str>) -> Result<Option<Str
 #[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct LoginRequest {
+    #[schema(format = Email)]
     email: String,
+    #[schema(min_length = 1, max_length = 1024)]
     password: String,
 }
 
@@ -362,9 +370,13 @@ async fn me(Authenticated(who): Authenticated) -> axum::Json<UserView> {
 /// Profile changes; absent fields stay as they are, an empty `middle_name` removes it.
 #[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
+#[schema(min_properties = 1)]
 pub struct UpdateMeRequest {
+    #[schema(min_length = 1, max_length = 100)]
     first_name: Option<String>,
+    #[schema(min_length = 1, max_length = 100)]
     last_name: Option<String>,
+    #[schema(max_length = 100)]
     middle_name: Option<String>,
 }
 
@@ -407,6 +419,7 @@ async fn update_me(
 #[serde(deny_unknown_fields)]
 pub struct ChangePasswordRequest {
     current_password: String,
+    #[schema(min_length = 8, max_length = 128)]
     new_password: String,
 }
 
