@@ -7,12 +7,14 @@ SHELL := /bin/bash
 
 LOCAL_AWS := AWS_ENDPOINT_URL=http://127.0.0.1:4566 AWS_ACCESS_KEY_ID=test AWS_SECRET_ACCESS_KEY=test AWS_REGION=us-east-1
 VENV := localstack/.venv
+FUZZ_VENV := tests/fuzz/.venv
 
-.PHONY: help run test lint fmt clippy cfn-lint openapi-validator localstack localstack-stop build-lambdas bench
+.PHONY: help run test lint fmt clippy cfn-lint openapi-validator fuzz localstack localstack-stop build-lambdas bench
 
 help:
 	@echo "make run            serve every route group on http://127.0.0.1:3000 (starts LocalStack)"
-	@echo "make test           fmt check, clippy, cfn-lint, then every test against LocalStack"
+	@echo "make test           fmt check, clippy, cfn-lint, then every test against LocalStack, then make fuzz"
+	@echo "make fuzz           Schemathesis against the served OpenAPI document (a few minutes)"
 	@echo "make openapi-validator install openapi-spec-validator (make test does it first)"
 	@echo "make localstack     install (first time) and start LocalStack on 127.0.0.1:4566"
 	@echo "make localstack-stop stop the LocalStack this checkout started"
@@ -53,13 +55,27 @@ $(VENV)/bin/openapi-spec-validator:
 
 openapi-validator: $(VENV)/bin/openapi-spec-validator
 
+# Schemathesis lives in a venv of its own (its pins would fight LocalStack's), pinned with all its
+# dependencies by tests/fuzz/requirements.txt; installed on first use and again when the pins change.
+$(FUZZ_VENV)/bin/schemathesis: tests/fuzz/requirements.txt
+	python3 -m venv $(FUZZ_VENV)
+	$(FUZZ_VENV)/bin/python -m pip install --quiet --disable-pip-version-check -r tests/fuzz/requirements.txt
+	touch $@
+
+# Fuzzes every operation from the served OpenAPI document (tests/fuzz/run.sh): no 5xx, and every
+# status code, content type, header and body as documented. FUZZ_MAX_EXAMPLES / FUZZ_MAX_TIME
+# bound it.
+fuzz: localstack $(FUZZ_VENV)/bin/schemathesis
+	$(LOCAL_AWS) bash tests/fuzz/run.sh
+
 lint: fmt clippy cfn-lint
 
-# The last line adds up every test binary's result, so the run ends on the real totals rather
-# than on the last (empty) doc-test summary.
+# The fuzz run follows the cargo tests. The last line adds up every test binary's result, so the
+# run ends on the real totals rather than on the last (empty) doc-test summary.
 test: lint openapi-validator localstack
 	@mkdir -p .local
 	set -o pipefail; $(LOCAL_AWS) cargo test --workspace 2>&1 | tee .local/test.log
+	@$(MAKE) --no-print-directory fuzz
 	@awk '/^test result:/ {passed += $$4; failed += $$6} END {printf "%d passed, %d failed\n", passed, failed}' .local/test.log
 
 build-lambdas:

@@ -24,8 +24,12 @@ use shared::error::ErrorBody;
 use shared::http::{Authenticated, Json};
 use shared::views::{TokenResponse, UserView};
 use shared::{Context, Error, Result};
+use utoipa::openapi::header::{Header, HeaderBuilder};
+use utoipa::openapi::path::Operation;
+use utoipa::openapi::response::{Response, ResponseBuilder};
+use utoipa::openapi::schema::{ObjectBuilder, Type};
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
-use utoipa::openapi::{OpenApi, RefOr};
+use utoipa::openapi::{Content, OpenApi, Ref, RefOr};
 use utoipa::{OpenApi as _, ToSchema};
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
@@ -73,15 +77,14 @@ pub fn document() -> OpenApi {
             .merge(qr_auth::signing_routes())
             .into_openapi(),
     );
+    document_shared_refusals(&mut document);
     describe_responses(&mut document);
     document
 }
 
-/// Gives every response without a description its status code's reason phrase ("Not Found").
-/// OpenAPI requires a description on each response, and most annotations only name a status and
-/// a body, whose meaning the status already says.
-fn describe_responses(document: &mut OpenApi) {
-    let operations = document.paths.paths.values_mut().flat_map(|item| {
+/// Every operation of the document.
+fn operations_mut(document: &mut OpenApi) -> impl Iterator<Item = &mut Operation> {
+    document.paths.paths.values_mut().flat_map(|item| {
         [
             &mut item.get,
             &mut item.put,
@@ -94,8 +97,83 @@ fn describe_responses(document: &mut OpenApi) {
         ]
         .into_iter()
         .flatten()
-    });
-    for operation in operations {
+    })
+}
+
+/// Documents the refusals that come from the shared HTTP layer rather than from a handler, on
+/// every operation they can reach, so no annotation can forget them: a body that cannot be read
+/// (400 `invalid_body`), is over 64 KiB (413) or is not JSON (415) on every operation taking a
+/// body; missing or dead credentials (401) on every operation with a security requirement; and
+/// 503 `service_unavailable` on every operation that can fail at all (all but the two static
+/// documents, the JWKS and this one, reach the store). 429 and 503 answers carry `Retry-After`.
+fn document_shared_refusals(document: &mut OpenApi) {
+    for operation in operations_mut(document) {
+        let responses = &mut operation.responses.responses;
+        let fallible = responses.keys().any(|status| !status.starts_with('2'));
+        let mut refusals = Vec::new();
+        if operation.request_body.is_some() {
+            refusals.extend([
+                ("400", "invalid_body, unknown_field or validation_failed"),
+                ("413", "body_too_large: the body is over 64 KiB"),
+                (
+                    "415",
+                    "unsupported_media_type: the body is not application/json",
+                ),
+            ]);
+        }
+        if operation.security.as_ref().is_some_and(|s| !s.is_empty()) {
+            refusals.push((
+                "401",
+                "missing, invalid or expired access token, or a session that ended",
+            ));
+        }
+        if fallible {
+            refusals.push(("503", "service_unavailable: the store is unavailable or throttling; retry after `Retry-After`"));
+        }
+        for (status, description) in refusals {
+            responses
+                .entry(status.to_owned())
+                .or_insert_with(|| error_response(description).into());
+        }
+        for (status, response) in responses.iter_mut() {
+            if let ("429" | "503", RefOr::T(response)) = (status.as_str(), response) {
+                response
+                    .headers
+                    .entry(header::RETRY_AFTER.as_str().to_owned())
+                    .or_insert_with(|| retry_after_header().into());
+            }
+        }
+    }
+}
+
+/// An error response with the contract's error body.
+fn error_response(description: &str) -> Response {
+    ResponseBuilder::new()
+        .description(description)
+        .content(
+            "application/json",
+            Content::new(Some(Ref::from_schema_name("ErrorBody"))),
+        )
+        .build()
+}
+
+/// `Retry-After`: whole seconds to wait before trying again.
+fn retry_after_header() -> Header {
+    HeaderBuilder::new()
+        .schema(Some(
+            ObjectBuilder::new()
+                .schema_type(Type::Integer)
+                .minimum(Some(1)),
+        ))
+        .description(Some("seconds to wait before trying again"))
+        .build()
+}
+
+/// Gives every response without a description its status code's reason phrase ("Not Found").
+/// OpenAPI requires a description on each response, and most annotations only name a status and
+/// a body, whose meaning the status already says.
+fn describe_responses(document: &mut OpenApi) {
+    for operation in operations_mut(document) {
         for (status, response) in &mut operation.responses.responses {
             if let RefOr::T(response) = response
                 && response.description.is_empty()
@@ -154,14 +232,18 @@ fn tokens(status: StatusCode, body: TokenResponse) -> impl IntoResponse {
 #[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct RegisterRequest {
+    #[schema(format = Email)]
     email: String,
-    #[schema(value_type = String)]
+    #[schema(value_type = String, min_length = 8, max_length = 128)]
     password: SecretString,
-    #[schema(value_type = String)]
+    #[schema(value_type = String, min_length = 8, max_length = 128)]
     password2: SecretString,
+    #[schema(min_length = 1, max_length = 100)]
     first_name: String,
+    #[schema(min_length = 1, max_length = 100)]
     last_name: String,
     #[serde(default)]
+    #[schema(max_length = 100)]
     middle_name: Option<String>,
 }
 
@@ -200,8 +282,9 @@ pub(crate) fn optional_name(field: &str, raw: Option<&str>) -> Result<Option<Str
 #[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct LoginRequest {
+    #[schema(format = Email)]
     email: String,
-    #[schema(value_type = String)]
+    #[schema(value_type = String, min_length = 1, max_length = 1024)]
     password: SecretString,
 }
 
@@ -289,9 +372,13 @@ async fn me(Authenticated(who): Authenticated) -> axum::Json<UserView> {
 /// Profile changes; absent fields stay as they are, an empty `middle_name` removes it.
 #[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
+#[schema(min_properties = 1)]
 pub struct UpdateMeRequest {
+    #[schema(min_length = 1, max_length = 100)]
     first_name: Option<String>,
+    #[schema(min_length = 1, max_length = 100)]
     last_name: Option<String>,
+    #[schema(max_length = 100)]
     middle_name: Option<String>,
 }
 
@@ -335,7 +422,7 @@ async fn update_me(
 pub struct ChangePasswordRequest {
     #[schema(value_type = String)]
     current_password: SecretString,
-    #[schema(value_type = String)]
+    #[schema(value_type = String, min_length = 8, max_length = 128)]
     new_password: SecretString,
 }
 

@@ -32,7 +32,9 @@ pub fn routes() -> OpenApiRouter<Context> {
 #[serde(deny_unknown_fields)]
 pub struct CreateCatalogItemRequest {
     /// Immutable identifier: 1 to 64 of `a-z`, `0-9`, `_`, `-`, starting with a letter.
+    #[schema(pattern = "^[a-z][a-z0-9_-]{0,63}$")]
     code_name: String,
+    #[schema(min_length = 1, max_length = 100)]
     name: String,
     #[serde(default)]
     description: Option<String>,
@@ -51,6 +53,7 @@ impl CreateCatalogItemRequest {
 /// Changes to a resource or action; absent fields stay as they are.
 #[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
+#[schema(min_properties = 1)]
 pub struct UpdateCatalogItemRequest {
     name: Option<String>,
     description: Option<String>,
@@ -108,7 +111,9 @@ fn parse_permissions(raw: Vec<PermissionRequest>) -> Result<Vec<Permission>> {
 #[serde(deny_unknown_fields)]
 pub struct CreateRoleRequest {
     /// Immutable identifier: 1 to 64 of `a-z`, `0-9`, `_`, `-`, starting with a letter.
+    #[schema(pattern = "^[a-z][a-z0-9_-]{0,63}$")]
     code_name: String,
+    #[schema(min_length = 1, max_length = 100)]
     name: String,
     #[serde(default)]
     description: Option<String>,
@@ -119,6 +124,7 @@ pub struct CreateRoleRequest {
 /// Changes to a role; absent fields stay as they are, `permissions` replaces the whole set.
 #[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
+#[schema(min_properties = 1)]
 pub struct UpdateRoleRequest {
     name: Option<String>,
     description: Option<String>,

@@ -29,10 +29,13 @@ pub fn routes() -> OpenApiRouter<Context> {
 #[into_params(parameter_in = Query)]
 pub struct ListUsersQuery {
     /// Items per page, 1 to 100 (default 20).
+    #[param(minimum = 1, maximum = 100)]
     limit: Option<u32>,
     /// The `next_cursor` of the previous page.
+    #[param(max_length = 512)]
     cursor: Option<String>,
     /// `true` or `false`: only active or only inactive users.
+    #[param(value_type = Option<bool>)]
     is_active: Option<String>,
     /// Only users holding the role with this code name.
     role: Option<String>,
@@ -87,6 +90,7 @@ async fn get_user(
 /// whole list, an empty `middle_name` removes it. `is_superuser` cannot be set here.
 #[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
+#[schema(min_properties = 1)]
 pub struct UpdateUserRequest {
     is_active: Option<bool>,
     is_staff: Option<bool>,

@@ -90,6 +90,8 @@ async fn status(
 #[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct CodeRequest {
+    /// The code of the QR login: 43 base64url characters (32 random bytes).
+    #[schema(pattern = "^[A-Za-z0-9_-]{42}[AEIMQUYcgkosw048]$")]
     code: String,
 }
 

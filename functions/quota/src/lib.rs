@@ -53,12 +53,16 @@ async fn show(
 #[serde(deny_unknown_fields)]
 pub struct ConsumeRequest {
     /// Whole number of videos, 0 to 1000000.
+    #[schema(minimum = 0, maximum = 1000000)]
     videos: i64,
     /// Seconds of video, fractions allowed (counted to the millisecond).
+    #[schema(minimum = 0, maximum = 100000000)]
     duration_seconds: f64,
     /// Size of the file in MB, fractions allowed; checked against the per-file limit.
+    #[schema(minimum = 0, maximum = 1048576)]
     file_size_mb: f64,
     /// 1 to 128 characters of letters, digits, `-`, `_`, `.`, `:`; unique per consumption.
+    #[schema(pattern = "^[A-Za-z0-9._:-]{1,128}$")]
     idempotency_key: String,
 }
 
@@ -89,6 +93,7 @@ async fn consume(
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ReleaseRequest {
+    #[schema(pattern = "^[A-Za-z0-9._:-]{1,128}$")]
     idempotency_key: String,
 }
 

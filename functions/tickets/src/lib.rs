@@ -58,7 +58,9 @@ fn text(field: &str, raw: &str, max: usize) -> Result<String> {
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct CreateTicketRequest {
+    #[schema(min_length = 1, max_length = 200)]
     subject: String,
+    #[schema(min_length = 1, max_length = 10000)]
     description: String,
     category: Category,
     priority: Priority,
@@ -92,9 +94,10 @@ pub struct ListQuery {
     category: Option<Category>,
     priority: Option<Priority>,
     /// An operator's user id.
-    #[param(value_type = Option<String>)]
+    #[param(value_type = Option<String>, format = Uuid)]
     assigned_to: Option<UserId>,
     /// Page size, 1 to 100 (default 20).
+    #[param(minimum = 1, maximum = 100)]
     limit: Option<u32>,
     /// `next_cursor` of the previous page.
     cursor: Option<String>,
@@ -160,6 +163,7 @@ async fn responses(
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct RespondRequest {
+    #[schema(min_length = 1, max_length = 10000)]
     message: String,
     /// An internal note between operators (operators only).
     #[serde(default)]
@@ -212,7 +216,7 @@ async fn change_status(
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct AssignRequest {
-    #[schema(value_type = String)]
+    #[schema(value_type = String, format = Uuid)]
     operator_id: UserId,
 }
 
@@ -252,6 +256,7 @@ async fn close(
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct AttachmentRequest {
+    #[schema(min_length = 1, max_length = 255)]
     file_name: String,
     /// jpeg, png, gif, pdf, doc, docx, txt or zip, by media type.
     content_type: String,
