@@ -196,6 +196,8 @@ pub const ATTACHMENT_PREFIX: &str = "ATTACHMENT#";
 pub const ALL_TICKETS: &str = "TICKETS";
 /// Version attribute of a ticket (optimistic locking).
 pub const VERSION: &str = "version";
+/// Version of a ticket as its owner sees it (every change but internal notes).
+pub const PUBLIC_VERSION: &str = "public_version";
 /// Attachment-count attribute of a ticket or response item.
 pub const ATTACHMENT_COUNT: &str = "attachment_count";
 
