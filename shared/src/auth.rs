@@ -82,6 +82,7 @@ pub async fn register(
         created_at: now,
         updated_at: now,
         session_version: 1,
+        version: 1,
     };
     let (session, refresh) = new_session(ctx, &user, client, CreatedVia::Register, now);
     ctx.store.create_user(&user, &session).await?;

@@ -127,6 +127,7 @@ async fn ensure_admin(
             created_at: now,
             updated_at: now,
             session_version: 0,
+            version: 1,
         };
         if ctx.store.create_user_without_session(&user).await? {
             outcome.created_admin = true;

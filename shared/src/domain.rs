@@ -124,6 +124,11 @@ pub struct User {
     /// Bumped by every session creation; makes the session cap hold under concurrent logins.
     #[serde(default)]
     pub session_version: u64,
+    /// Bumped by every change of the profile (what a `UserView` shows); administrators' edits
+    /// are conditioned on it, and it is the user's `ETag`. Absent (0) on profiles stored before
+    /// it existed.
+    #[serde(default)]
+    pub version: u64,
 }
 
 /// What kind of device a session runs on.

@@ -32,6 +32,7 @@ async fn holders(env: &TestEnv, role: &str, count: usize) -> Vec<UserId> {
             created_at: now,
             updated_at: now,
             session_version: 0,
+            version: 1,
         };
         assert!(
             env.ctx
@@ -141,7 +142,7 @@ async fn an_interrupted_role_deletion_grants_nothing_and_completes_when_repeated
     assert!(
         env.ctx
             .store
-            .mark_role_deleting(&code)
+            .mark_role_deleting(&code, &|_| Ok(()))
             .await
             .unwrap()
             .is_some()

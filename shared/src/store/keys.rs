@@ -104,6 +104,8 @@ pub const RBAC_USAGE: &str = "usage";
 pub const RBAC_VERSION: &str = "version";
 /// A user profile's list of role code names.
 pub const USER_ROLES: &str = "roles";
+/// Version attribute of a user profile, bumped by every change of it.
+pub const USER_VERSION: &str = "version";
 /// Boolean attribute of a role being deleted: it grants nothing, is hidden, and is being
 /// stripped from its holders.
 pub const RBAC_DELETING: &str = "deleting";
