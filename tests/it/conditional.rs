@@ -65,7 +65,11 @@ async fn a_tickets_etag_lets_one_write_through_and_the_stale_one_gets_412() {
     assert_ne!(new_tag, tag);
 
     let stale = set_status(&env, &operator, &id, "awaiting_reply", &tag).await;
-    assert_error(&stale, StatusCode::PRECONDITION_FAILED, "precondition_failed");
+    assert_error(
+        &stale,
+        StatusCode::PRECONDITION_FAILED,
+        "precondition_failed",
+    );
     let now = get_ticket(&env, &operator, &id).await;
     assert_eq!(now.body["status"], "in_progress", "nothing changed");
     assert_eq!(etag(&now), new_tag);
@@ -146,7 +150,11 @@ async fn every_ticket_write_is_tagged_and_refuses_a_stale_tag() {
             "{route} answers with the ticket's new tag"
         );
         let again = env.send(call(&tag)).await;
-        assert_error(&again, StatusCode::PRECONDITION_FAILED, "precondition_failed");
+        assert_error(
+            &again,
+            StatusCode::PRECONDITION_FAILED,
+            "precondition_failed",
+        );
         assert_eq!(
             etag(&get_ticket(&env, &operator, &id).await),
             written,
@@ -250,7 +258,11 @@ async fn a_roles_etag_guards_its_edits_and_its_deletion() {
     let new_tag = etag(&renamed);
     assert_ne!(new_tag, tag);
     let stale = env.send(rename("Back desk", &tag)).await;
-    assert_error(&stale, StatusCode::PRECONDITION_FAILED, "precondition_failed");
+    assert_error(
+        &stale,
+        StatusCode::PRECONDITION_FAILED,
+        "precondition_failed",
+    );
     let malformed = env.send(rename("Back desk", "v2")).await;
     assert_error(&malformed, StatusCode::BAD_REQUEST, "invalid_if_match");
     let now = env.send(env.get("/v1/roles/desk").bearer(&root)).await;
@@ -269,7 +281,11 @@ async fn a_roles_etag_guards_its_edits_and_its_deletion() {
         "precondition_failed",
     );
     let kept = env.send(env.get("/v1/roles/desk").bearer(&root)).await;
-    assert_eq!(kept.status, StatusCode::OK, "a stale deletion deletes nothing");
+    assert_eq!(
+        kept.status,
+        StatusCode::OK,
+        "a stale deletion deletes nothing"
+    );
     assert_eq!(etag(&kept), new_tag, "nor marks the role");
     let any = env.send(delete("*")).await;
     assert_eq!(any.status, StatusCode::NO_CONTENT, "{:?}", any.body);
@@ -301,7 +317,11 @@ async fn a_users_etag_guards_admin_edits_and_moves_with_every_profile_change() {
     let stale = env
         .send(edit(json!({"is_staff": false, "first_name": "Eve"}), &tag))
         .await;
-    assert_error(&stale, StatusCode::PRECONDITION_FAILED, "precondition_failed");
+    assert_error(
+        &stale,
+        StatusCode::PRECONDITION_FAILED,
+        "precondition_failed",
+    );
     let malformed = env.send(edit(json!({"is_staff": false}), "W/")).await;
     assert_error(&malformed, StatusCode::BAD_REQUEST, "invalid_if_match");
     let now = env.send(env.get(&path).bearer(&root)).await;
@@ -318,9 +338,7 @@ async fn a_users_etag_guards_admin_edits_and_moves_with_every_profile_change() {
         )
         .await;
     assert_eq!(renamed.status, StatusCode::OK, "{:?}", renamed.body);
-    let overwrite = env
-        .send(edit(json!({"first_name": "Ada"}), &new_tag))
-        .await;
+    let overwrite = env.send(edit(json!({"first_name": "Ada"}), &new_tag)).await;
     assert_error(
         &overwrite,
         StatusCode::PRECONDITION_FAILED,
@@ -339,9 +357,10 @@ async fn the_document_describes_if_match_etag_and_412_together() {
     let mut conditional = Vec::new();
     for (path, item) in document["paths"].as_object().unwrap() {
         for (method, operation) in item.as_object().unwrap() {
-            let takes_if_match = operation["parameters"]
-                .as_array()
-                .is_some_and(|p| p.iter().any(|p| p["name"] == "If-Match" && p["in"] == "header"));
+            let takes_if_match = operation["parameters"].as_array().is_some_and(|p| {
+                p.iter()
+                    .any(|p| p["name"] == "If-Match" && p["in"] == "header")
+            });
             if !takes_if_match {
                 continue;
             }

@@ -169,10 +169,7 @@ fn parse_tags(mut rest: &[u8], tags: &mut Vec<EntityTag>) -> Result<()> {
             return Err(malformed());
         };
         // etagc = %x21 / %x23-7E / obs-text: anything visible but the quote.
-        let end = body
-            .iter()
-            .position(|b| *b == b'"')
-            .ok_or_else(malformed)?;
+        let end = body.iter().position(|b| *b == b'"').ok_or_else(malformed)?;
         let opaque = &body[..end];
         if opaque.iter().any(|b| *b < 0x21 || *b == 0x7f) {
             return Err(malformed());
@@ -267,11 +264,20 @@ mod tests {
         ] {
             let error = parse(&[bad]).unwrap_err();
             assert!(
-                matches!(error, Error::Validation { code: "invalid_if_match", .. }),
+                matches!(
+                    error,
+                    Error::Validation {
+                        code: "invalid_if_match",
+                        ..
+                    }
+                ),
                 "{bad}: {error:?}"
             );
         }
-        assert!(parse(&["*", "\"v7\""]).is_err(), "* with tags in another field");
+        assert!(
+            parse(&["*", "\"v7\""]).is_err(),
+            "* with tags in another field"
+        );
     }
 
     #[test]
