@@ -201,6 +201,10 @@ async fn an_owners_tag_does_not_reveal_internal_notes() {
         StatusCode::PRECONDITION_FAILED,
         "precondition_failed",
     );
+    // Refusals that do not depend on the request come first: the owner may not change the
+    // status at all, whatever the tag.
+    let not_an_operator = set_status(&env, &owner, &id, "in_progress", "\"v999\"").await;
+    assert_error(&not_an_operator, StatusCode::FORBIDDEN, "forbidden");
     let closed = env.send(close(&owners)).await;
     assert_eq!(closed.status, StatusCode::OK, "{:?}", closed.body);
     assert_ne!(etag(&closed), owners);

@@ -362,8 +362,9 @@ pub async fn respond(
     Err(changed())
 }
 
-/// Changes ticket `id` on behalf of `user`: on each read, once the caller may see it, checks
-/// `if_match`, then `allowed` (the route's rules, on the same snapshot), then writes `apply`'s
+/// Changes ticket `id` on behalf of `user`: on each read, once the caller may see it and
+/// `may_act` lets them act on it (403 otherwise), checks `if_match`, then `allowed` (the route's
+/// rules about the request, on the same snapshot), then writes `apply`'s
 /// change, made at one `now` (so every timestamp it writes is the same), on the condition that
 /// the ticket is still that snapshot. A lost race is 409 `ticket_changed` without `If-Match`;
 /// with it, the ticket is read again and the precondition decides (412 once it fails).
@@ -372,14 +373,16 @@ async fn change(
     user: &User,
     id: TicketId,
     if_match: &IfMatch,
-    allowed: impl Fn(&Ticket, Access) -> Result<()>,
+    may_act: fn(Access) -> Result<()>,
+    allowed: impl Fn(&Ticket) -> Result<()>,
     apply: impl Fn(&mut Ticket, DateTime<Utc>),
 ) -> Result<Tagged<TicketView>> {
     for _ in 0..WRITE_ATTEMPTS {
         let ticket = load(ctx, id).await?;
         let access = access(ctx, user, &ticket).await?;
+        may_act(access)?;
         if_match.check(&etag(&ticket, access.operator_read))?;
-        allowed(&ticket, access)?;
+        allowed(&ticket)?;
         let now = ctx.now();
         let mut next = ticket;
         apply(&mut next, now);
@@ -413,16 +416,22 @@ pub async fn change_status(
     status: Status,
     if_match: &IfMatch,
 ) -> Result<Tagged<TicketView>> {
-    let allowed = |ticket: &Ticket, access: Access| {
-        access.require_operator()?;
+    let allowed = |ticket: &Ticket| {
         if !ticket.status.can_move_to(status) {
             return Err(invalid_transition(ticket.status, status));
         }
         Ok(())
     };
-    change(ctx, user, id, if_match, allowed, |ticket, _| {
-        ticket.status = status
-    })
+    let apply = |ticket: &mut Ticket, _| ticket.status = status;
+    change(
+        ctx,
+        user,
+        id,
+        if_match,
+        Access::require_operator,
+        allowed,
+        apply,
+    )
     .await
 }
 
@@ -441,8 +450,7 @@ pub async fn assign(
         Some(assignee) if assignee.is_active => may(ctx, assignee, Action::Update).await?,
         _ => false,
     };
-    let allowed = |ticket: &Ticket, access: Access| {
-        access.require_operator()?;
+    let allowed = |ticket: &Ticket| {
         if !is_operator {
             return Err(Error::bad_request(
                 "not_an_operator",
@@ -454,9 +462,16 @@ pub async fn assign(
         }
         Ok(())
     };
-    change(ctx, user, id, if_match, allowed, |ticket, _| {
-        ticket.assigned_to = Some(operator_id)
-    })
+    let apply = |ticket: &mut Ticket, _| ticket.assigned_to = Some(operator_id);
+    change(
+        ctx,
+        user,
+        id,
+        if_match,
+        Access::require_operator,
+        allowed,
+        apply,
+    )
     .await
 }
 
@@ -468,17 +483,25 @@ pub async fn close(
     id: TicketId,
     if_match: &IfMatch,
 ) -> Result<Tagged<TicketView>> {
-    let allowed = |ticket: &Ticket, access: Access| {
-        access.require_participant()?;
+    let allowed = |ticket: &Ticket| {
         if !ticket.status.can_close() {
             return Err(invalid_transition(ticket.status, Status::Closed));
         }
         Ok(())
     };
-    change(ctx, user, id, if_match, allowed, |ticket, now| {
+    let apply = |ticket: &mut Ticket, now| {
         ticket.status = Status::Closed;
         ticket.closed_at = Some(now);
-    })
+    };
+    change(
+        ctx,
+        user,
+        id,
+        if_match,
+        Access::require_participant,
+        allowed,
+        apply,
+    )
     .await
 }
 
