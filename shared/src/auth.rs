@@ -85,6 +85,7 @@ pub async fn register(
         updated_at: now,
         session_version: 1,
         password_changed_at: None,
+        version: 1,
     };
     let (session, refresh) = new_session(ctx, &user, client, CreatedVia::Register, now);
     let history = login_record(
@@ -619,7 +620,7 @@ pub async fn change_password(
             if who
                 .user
                 .password_changed_at
-                .is_some_and(|at| at > who.session.created_at) =>
+                .is_some_and(|at| at >= who.session.created_at) =>
         {
             if let Checked::Right = check_password(ctx, &account_key, new, Some(old_hash)).await? {
                 end_all_sessions(ctx, user_id, Some(who.session.id)).await?;

@@ -128,6 +128,7 @@ async fn ensure_admin(
             updated_at: now,
             session_version: 0,
             password_changed_at: None,
+            version: 1,
         };
         if ctx.store.create_user_without_session(&user).await? {
             outcome.created_admin = true;

@@ -127,6 +127,11 @@ pub struct User {
     /// When the password was last changed through the API (`None`: never).
     #[serde(default, with = "chrono::serde::ts_milliseconds_option")]
     pub password_changed_at: Option<DateTime<Utc>>,
+    /// Bumped by every change of the profile (what a `UserView` shows); administrators' edits
+    /// are conditioned on it, and it is the user's `ETag`. Absent (0) on profiles stored before
+    /// it existed.
+    #[serde(default)]
+    pub version: u64,
 }
 
 /// What kind of device a session runs on.

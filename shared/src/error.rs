@@ -43,6 +43,9 @@ pub enum Error {
     /// The thing asked for existed but has expired (410).
     #[error("{message}")]
     Gone { code: &'static str, message: String },
+    /// The request's `If-Match` names a version the resource is no longer at (412).
+    #[error("the resource changed since the version named in If-Match; reload it and try again")]
+    PreconditionFailed,
     /// The body or a declared size is over a limit (413).
     #[error("{message}")]
     TooLarge { code: &'static str, message: String },
@@ -128,6 +131,7 @@ impl Error {
             Error::NotFound { .. } => StatusCode::NOT_FOUND,
             Error::Conflict { .. } => StatusCode::CONFLICT,
             Error::Gone { .. } => StatusCode::GONE,
+            Error::PreconditionFailed => StatusCode::PRECONDITION_FAILED,
             Error::TooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
             Error::UnsupportedMediaType { .. } => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             Error::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
@@ -148,6 +152,7 @@ impl Error {
             | Error::TooLarge { code, .. }
             | Error::UnsupportedMediaType { code, .. } => code,
             Error::MethodNotAllowed => "method_not_allowed",
+            Error::PreconditionFailed => "precondition_failed",
             Error::RateLimited { .. } => "rate_limited",
             Error::Unavailable => "service_unavailable",
             Error::Internal(_) => "internal_error",

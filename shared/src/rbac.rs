@@ -26,7 +26,7 @@ use crate::context::Context;
 use crate::cursor::{self, Cursor, List};
 use crate::domain::{CatalogItem, CatalogKind, CodeName, Permission, Role, User, UserId};
 use crate::error::{Error, Result};
-use crate::http::{Authenticated, Page};
+use crate::http::{Authenticated, ETag, IfMatch, Page, Tagged};
 use crate::store::{Removal, UserFilter};
 use crate::views::{CatalogItemView, RoleView};
 
@@ -483,8 +483,9 @@ pub async fn list_roles(
 
 /// Creates a role. Fails with 409 `already_exists` when the code name is taken, 400
 /// `unknown_resource`/`unknown_action` when a permission names something missing (checked in
-/// the same transaction) and 400 `too_many_permissions` over the limits.
-pub async fn create_role(ctx: &Context, new: NewRole) -> Result<RoleView> {
+/// the same transaction) and 400 `too_many_permissions` over the limits. Tagged with the new
+/// role's version.
+pub async fn create_role(ctx: &Context, new: NewRole) -> Result<Tagged<RoleView>> {
     let now = ctx.now();
     let role = Role {
         code_name: new.code_name,
@@ -496,26 +497,34 @@ pub async fn create_role(ctx: &Context, new: NewRole) -> Result<RoleView> {
         updated_at: now,
     };
     ctx.store.create_role(&role).await?;
-    Ok(RoleView::from(&role))
+    Ok(tagged(&role))
 }
 
-/// The role with this code name, or 404.
-pub async fn find_role(ctx: &Context, code_name: &CodeName) -> Result<RoleView> {
+/// A role's view with the `ETag` of its version.
+fn tagged(role: &Role) -> Tagged<RoleView> {
+    Tagged::new(ETag::of_version(role.version), RoleView::from(role))
+}
+
+/// The role with this code name, tagged with its version, or 404.
+pub async fn find_role(ctx: &Context, code_name: &CodeName) -> Result<Tagged<RoleView>> {
     ctx.store
         .find_role(code_name)
         .await?
-        .map(|role| RoleView::from(&role))
+        .map(|role| tagged(&role))
         .ok_or_else(|| Error::not_found("role"))
 }
 
 /// Changes a role's name, description or permissions; its holders get the new rights on their
-/// next request. Fails like [`create_role`] for bad permissions and with 404 when it does not
-/// exist; a concurrent edit is never lost (optimistic version check, retried).
+/// next request. Fails like [`create_role`] for bad permissions, with 404 when it does not
+/// exist and 412 when it is no longer at the version `if_match` names; a concurrent edit is
+/// never lost (optimistic version check on the snapshot the precondition passed, retried while
+/// the precondition holds). Tagged with the new version.
 pub async fn update_role(
     ctx: &Context,
     code_name: &CodeName,
     changes: Changes,
-) -> Result<RoleView> {
+    if_match: &IfMatch,
+) -> Result<Tagged<RoleView>> {
     let permissions = changes.permissions.map(normalize_permissions).transpose()?;
     for _ in 0..EDIT_ATTEMPTS {
         let before = ctx
@@ -523,6 +532,7 @@ pub async fn update_role(
             .find_role(code_name)
             .await?
             .ok_or_else(|| Error::not_found("role"))?;
+        if_match.check(&ETag::of_version(before.version))?;
         let after = Role {
             name: changes.name.clone().unwrap_or_else(|| before.name.clone()),
             description: changes
@@ -537,7 +547,7 @@ pub async fn update_role(
             ..before.clone()
         };
         if ctx.store.update_role(&before, &after).await? {
-            return Ok(RoleView::from(&after));
+            return Ok(tagged(&after));
         }
     }
     Err(Error::conflict(
@@ -557,10 +567,19 @@ const DELETE_PASSES: usize = 3;
 /// it does not exist. The role stops granting anything at once (it is marked before its
 /// holders are touched, see `store::rbac`); when the request returns no user holds it, and no
 /// view shows it. If it fails midway (503), the role stays marked, hidden and powerless, and
-/// repeating the deletion completes it.
-pub async fn delete_role(ctx: &Context, code_name: &CodeName) -> Result<()> {
+/// repeating the deletion (without `If-Match`, or with `*`: marking bumped its version)
+/// completes it. A role no longer at the version `if_match` names is 412 and stays as it is:
+/// the precondition is checked on the version the marking is conditioned on.
+pub async fn delete_role(ctx: &Context, code_name: &CodeName, if_match: &IfMatch) -> Result<()> {
+    let precondition = |role: &Role| if_match.check(&ETag::of_version(role.version));
     for pass in 0..DELETE_PASSES {
-        let Some(role) = ctx.store.mark_role_deleting(code_name).await? else {
+        // Later passes resume this deletion, whose own marking moved the version.
+        let accept: &(dyn Fn(&Role) -> Result<()> + Sync) = if pass == 0 {
+            &precondition
+        } else {
+            &|_| Ok(())
+        };
+        let Some(role) = ctx.store.mark_role_deleting(code_name, accept).await? else {
             // Gone already: either it never existed, or a concurrent deletion finished it.
             return if pass == 0 {
                 Err(Error::not_found("role"))

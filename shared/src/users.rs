@@ -9,14 +9,12 @@
 //! - the last active superuser cannot be deactivated (the store keeps a count of active
 //!   superusers in the same transaction as the flag, so this holds under concurrency).
 
-use chrono::Duration;
-
 use crate::auth;
 use crate::context::Context;
 use crate::cursor::{self, Cursor, List};
 use crate::domain::{CodeName, User, UserId};
 use crate::error::{Error, Result};
-use crate::http::Page;
+use crate::http::{ETag, IfMatch, Page, Tagged};
 use crate::rbac;
 use crate::store::UserFilter;
 use crate::views::UserView;
@@ -62,14 +60,19 @@ pub async fn list(
     ))
 }
 
-/// The user with this id, or 404.
-pub async fn find(ctx: &Context, user_id: UserId) -> Result<UserView> {
+/// A user's view with the `ETag` of the profile's version.
+fn tagged(user: &User) -> Tagged<UserView> {
+    Tagged::new(ETag::of_version(user.version), UserView::from(user))
+}
+
+/// The user with this id, tagged with the profile's version, or 404.
+pub async fn find(ctx: &Context, user_id: UserId) -> Result<Tagged<UserView>> {
     let user = ctx
         .store
         .find_user(user_id)
         .await?
         .ok_or_else(|| Error::not_found("user"))?;
-    Ok(UserView::from(&user))
+    Ok(tagged(&user))
 }
 
 fn apply(
@@ -97,8 +100,8 @@ fn apply(
     if let Some(middle) = &changes.middle_name {
         after.middle_name = middle.clone();
     }
-    // Strictly later than the read version, so the next optimistic check sees the change.
-    after.updated_at = now.max(before.updated_at + Duration::milliseconds(1));
+    after.updated_at = now;
+    after.version = before.version + 1;
     after
 }
 
@@ -125,14 +128,17 @@ fn ensure_may_change(actor: &User, before: &User, after: &User) -> Result<()> {
 /// [`MAX_USER_ROLES`] (400 `too_many_roles`). New rights apply on the user's next request.
 /// Deactivation ends every session of the user at once; their access tokens already fail on the
 /// next request because the guard refuses inactive users. Fails with 404 for an unknown user,
-/// 403 for a change `actor` may not make (module documentation) and 409 `last_superuser` when it
-/// would deactivate the last active superuser.
+/// 403 for a change `actor` may not make (module documentation), 412 when the profile is no
+/// longer at the version `if_match` names, and 409 `last_superuser` when it would deactivate
+/// the last active superuser. The write is conditioned on the version the precondition passed
+/// on (retried while the precondition holds). Tagged with the new version.
 pub async fn update(
     ctx: &Context,
     actor: &User,
     user_id: UserId,
     changes: UserChanges,
-) -> Result<UserView> {
+    if_match: &IfMatch,
+) -> Result<Tagged<UserView>> {
     let roles = changes.roles.as_ref().map(|roles| {
         let mut names: Vec<String> = roles.iter().map(|r| r.as_str().to_owned()).collect();
         names.sort();
@@ -154,6 +160,7 @@ pub async fn update(
         let after = apply(&before, &changes, roles.as_ref(), ctx.now());
         // Checked against the very profile the conditional write below replaces.
         ensure_may_change(actor, &before, &after)?;
+        if_match.check(&ETag::of_version(before.version))?;
         if !ctx.store.update_user_admin(&before, &after).await? {
             continue;
         }
@@ -163,7 +170,7 @@ pub async fn update(
             let ended = auth::end_all_sessions(ctx, user_id, None).await?;
             tracing::info!(%user_id, ended, "user deactivated");
         }
-        return Ok(UserView::from(&after));
+        return Ok(tagged(&after));
     }
     Err(Error::conflict(
         "concurrent_update",

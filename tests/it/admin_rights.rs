@@ -223,7 +223,7 @@ async fn a_superuser_cannot_deactivate_themselves_or_change_their_own_roles() {
 
 /// Two superusers deactivating each other at once: at most one succeeds, and an active
 /// superuser always remains.
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn two_superusers_deactivating_each_other_leave_one_active() {
     let (env, first) = seeded().await;
     let second = access(&env.superuser().await);

@@ -7,6 +7,7 @@ mod api;
 mod brute_force;
 mod cleanup;
 mod cloudfront;
+mod conditional;
 mod documented_refusals;
 mod downloads;
 mod faults;

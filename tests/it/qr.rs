@@ -310,7 +310,7 @@ async fn a_rejected_login_reads_rejected_and_can_no_longer_be_confirmed() {
     assert_eq!(qr_sessions(&env, user).await, 0);
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn parallel_confirmations_have_exactly_one_winner() {
     let env = TestEnv::new().await;
     let (phone_token, _) = phone_user(&env, "double").await;
@@ -337,7 +337,7 @@ async fn parallel_confirmations_have_exactly_one_winner() {
     }
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn a_confirmation_racing_a_rejection_has_exactly_one_winner() {
     let env = TestEnv::new().await;
     let (phone_token, user) = phone_user(&env, "race").await;
@@ -375,7 +375,7 @@ async fn a_confirmation_racing_a_rejection_has_exactly_one_winner() {
     assert_eq!(qr_sessions(&env, user).await, expected.1);
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn parallel_polls_after_confirmation_issue_one_token_pair() {
     let env = TestEnv::new().await;
     let (phone_token, user) = phone_user(&env, "polls").await;

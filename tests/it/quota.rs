@@ -137,7 +137,7 @@ async fn quota_belongs_to_the_user_across_logout_new_logins_and_devices() {
     assert_eq!(used(&quota(&env, &b.token).await), (1, 10.0));
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn parallel_consumes_never_exceed_the_limit() {
     let env = TestEnv::new().await;
     let a = user(&env, "a").await;

@@ -87,7 +87,7 @@ async fn a_made_up_secret_for_a_real_session_is_refused_and_revokes_nothing() {
     }
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn twenty_parallel_refreshes_of_one_token_have_exactly_one_winner() {
     let env = TestEnv::new().await;
     let tokens = env.register(&TestEnv::email("race")).await;

@@ -33,6 +33,7 @@ async fn holders(env: &TestEnv, role: &str, count: usize) -> Vec<UserId> {
             updated_at: now,
             session_version: 0,
             password_changed_at: None,
+            version: 1,
         };
         assert!(
             env.ctx
@@ -142,7 +143,7 @@ async fn an_interrupted_role_deletion_grants_nothing_and_completes_when_repeated
     assert!(
         env.ctx
             .store
-            .mark_role_deleting(&code)
+            .mark_role_deleting(&code, &|_| Ok(()))
             .await
             .unwrap()
             .is_some()

@@ -15,7 +15,7 @@ use serde_json::{Value, json};
 use shared::SigningContext;
 use shared::blobs::Blobs;
 use shared::client::ORIGIN_VERIFY_HEADER;
-use shared::clock::OffsetClock;
+use shared::clock::ManualClock;
 use shared::config::{AwsCalls, Config};
 use shared::store::Store;
 use shared::tokens::Signer;
@@ -37,7 +37,8 @@ pub const ORIGIN_SECRET: &str = "test-origin-secret";
 /// One test's world: its own table, clock, keys and router.
 pub struct TestEnv {
     pub ctx: SigningContext,
-    pub clock: Arc<OffsetClock>,
+    /// Stands still until the test advances it (see [`test_epoch`]).
+    pub clock: Arc<ManualClock>,
     /// The signing key's PEM, for tests that forge tokens with it.
     pub signing_pem: String,
     router: axum::Router,
@@ -120,6 +121,21 @@ pub const PATIENT: AwsCalls = AwsCalls {
     retry_base: Duration::from_millis(50),
 };
 
+/// Where a test's clock starts: the next whole hour of the wall clock. Every fixed window of
+/// the rate limits (a second, a minute, an hour) starts there, so a test's requests share one
+/// window however slowly they run, and cross into the next only when the test advances the
+/// clock by the window. Being ahead of the wall clock (by at most an hour), it keeps what the
+/// tests write (TTLs, token and URL lifetimes) in the real future, where LocalStack's own
+/// expiry never touches it.
+pub fn test_epoch() -> chrono::DateTime<chrono::Utc> {
+    use chrono::DurationRound;
+    let hour = chrono::Duration::hours(1);
+    chrono::Utc::now()
+        .duration_trunc(hour)
+        .expect("the wall clock is in range")
+        + hour
+}
+
 pub fn endpoint() -> String {
     std::env::var("AWS_ENDPOINT_URL").unwrap_or_else(|_| "http://127.0.0.1:4566".into())
 }
@@ -166,7 +182,7 @@ impl TestEnv {
         blobs.create_bucket().await.expect("the local S3 is up");
         let (signer, signing_pem) = Signer::generate().unwrap();
         let signing_pem = signing_pem.expose_secret().to_owned();
-        let clock = Arc::new(OffsetClock::default());
+        let clock = Arc::new(ManualClock::starting_at(test_epoch()));
         let ctx = SigningContext::new(config, store, blobs, signer, clock.clone());
         let router = local_server::app(ctx.clone());
         TestEnv {

@@ -8,7 +8,7 @@ use axum::http::StatusCode;
 use serde::Deserialize;
 use shared::domain::{CatalogKind, CodeName, Permission, parse_description, parse_name};
 use shared::error::ErrorBody;
-use shared::http::{Json, Page, PageParams, Query};
+use shared::http::{IfMatch, Json, Page, PageParams, Query, Tagged};
 use shared::rbac::{self, Admin, Changes, NewCatalogItem, NewRole, on};
 use shared::views::{CatalogItemView, RoleView};
 use shared::{Context, Error, Result};
@@ -307,7 +307,7 @@ async fn list_roles(
 
 /// Create a role. Its permissions must name existing resources and actions. Superusers only.
 #[utoipa::path(post, path = "/v1/roles", tag = "rbac", security(("bearer" = ["roles"])), request_body = CreateRoleRequest,
-    responses((status = 201, body = RoleView),
+    responses((status = 201, body = RoleView, headers(("ETag" = String, description = "The role's version; send it back in `If-Match`"))),
         (status = 400, description = "validation_failed, unknown_resource, unknown_action, too_many_permissions", body = ErrorBody),
         (status = 401, body = ErrorBody), (status = 403, body = ErrorBody),
         (status = 409, description = "already_exists", body = ErrorBody)))]
@@ -315,46 +315,46 @@ async fn create_role(
     State(ctx): State<Context>,
     _admin: Admin<on::Roles>,
     Json(body): Json<CreateRoleRequest>,
-) -> Result<(StatusCode, axum::Json<RoleView>)> {
+) -> Result<Tagged<(StatusCode, axum::Json<RoleView>)>> {
     let new = NewRole {
         code_name: CodeName::parse("code_name", &body.code_name)?,
         name: parse_name("name", &body.name)?,
         description: parse_description(body.description.as_deref().unwrap_or(""))?,
         permissions: parse_permissions(body.permissions)?,
     };
-    Ok((
-        StatusCode::CREATED,
-        axum::Json(rbac::create_role(&ctx, new).await?),
-    ))
+    let role = rbac::create_role(&ctx, new).await?;
+    Ok(role.map(|role| (StatusCode::CREATED, axum::Json(role))))
 }
 
 /// A role by code name.
 #[utoipa::path(get, path = "/v1/roles/{code_name}", tag = "rbac", security(("bearer" = ["roles"])),
     params(("code_name" = String, Path)),
-    responses((status = 200, body = RoleView), (status = 401, body = ErrorBody),
+    responses((status = 200, body = RoleView, headers(("ETag" = String, description = "The role's version; send it back in `If-Match`"))), (status = 401, body = ErrorBody),
         (status = 403, body = ErrorBody), (status = 404, body = ErrorBody)))]
 async fn get_role(
     State(ctx): State<Context>,
     _admin: Admin<on::Roles>,
     Path(code_name): Path<String>,
-) -> Result<axum::Json<RoleView>> {
+) -> Result<Tagged<axum::Json<RoleView>>> {
     let code_name = CodeName::from_path("role", &code_name)?;
-    Ok(axum::Json(rbac::find_role(&ctx, &code_name).await?))
+    Ok(rbac::find_role(&ctx, &code_name).await?.map(axum::Json))
 }
 
 /// Change a role's name, description or permissions; holders get the new rights on their next
 /// request. Superusers only.
 #[utoipa::path(patch, path = "/v1/roles/{code_name}", tag = "rbac", security(("bearer" = ["roles"])),
-    params(("code_name" = String, Path)), request_body = UpdateRoleRequest,
-    responses((status = 200, body = RoleView),
-        (status = 400, description = "validation_failed, unknown_resource, unknown_action, too_many_permissions", body = ErrorBody),
-        (status = 401, body = ErrorBody), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody)))]
+    params(("code_name" = String, Path), IfMatch), request_body = UpdateRoleRequest,
+    responses((status = 200, body = RoleView, headers(("ETag" = String, description = "The role's version; send it back in `If-Match`"))),
+        (status = 400, description = "validation_failed, unknown_resource, unknown_action, too_many_permissions, invalid_if_match", body = ErrorBody),
+        (status = 401, body = ErrorBody), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody),
+        (status = 412, description = "precondition_failed: the role is no longer at the version `If-Match` names", body = ErrorBody)))]
 async fn update_role(
     State(ctx): State<Context>,
     _admin: Admin<on::Roles>,
     Path(code_name): Path<String>,
+    if_match: IfMatch,
     Json(body): Json<UpdateRoleRequest>,
-) -> Result<axum::Json<RoleView>> {
+) -> Result<Tagged<axum::Json<RoleView>>> {
     let code_name = CodeName::from_path("role", &code_name)?;
     if body.name.is_none() && body.description.is_none() && body.permissions.is_none() {
         return Err(nothing_to_change());
@@ -372,24 +372,25 @@ async fn update_role(
             .transpose()?,
         permissions: body.permissions.map(parse_permissions).transpose()?,
     };
-    Ok(axum::Json(
-        rbac::update_role(&ctx, &code_name, changes).await?,
-    ))
+    let role = rbac::update_role(&ctx, &code_name, changes, &if_match).await?;
+    Ok(role.map(axum::Json))
 }
 
 /// Delete a role and take it from every user holding it. It grants nothing from the start of
 /// the request; when the request returns, no user holds it. An interrupted deletion (503) is
-/// completed by repeating it. Superusers only.
+/// completed by repeating it (without `If-Match`, or with `*`). Superusers only.
 #[utoipa::path(delete, path = "/v1/roles/{code_name}", tag = "rbac", security(("bearer" = ["roles"])),
-    params(("code_name" = String, Path)),
-    responses((status = 204), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody),
-        (status = 404, body = ErrorBody), (status = 503, description = "service_unavailable: repeat the request to finish the deletion", body = ErrorBody)))]
+    params(("code_name" = String, Path), IfMatch),
+    responses((status = 204), (status = 400, description = "invalid_if_match", body = ErrorBody), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody),
+        (status = 404, body = ErrorBody), (status = 412, description = "precondition_failed: the role is no longer at the version `If-Match` names", body = ErrorBody),
+        (status = 503, description = "service_unavailable: repeat the request to finish the deletion", body = ErrorBody)))]
 async fn delete_role(
     State(ctx): State<Context>,
     _admin: Admin<on::Roles>,
     Path(code_name): Path<String>,
+    if_match: IfMatch,
 ) -> Result<StatusCode> {
     let code_name = CodeName::from_path("role", &code_name)?;
-    rbac::delete_role(&ctx, &code_name).await?;
+    rbac::delete_role(&ctx, &code_name, &if_match).await?;
     Ok(StatusCode::NO_CONTENT)
 }

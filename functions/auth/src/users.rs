@@ -4,7 +4,7 @@ use axum::extract::{Path, State};
 use serde::{Deserialize, Serialize};
 use shared::domain::{CodeName, UserId, parse_name};
 use shared::error::ErrorBody;
-use shared::http::{Json, Page, PageParams, Query};
+use shared::http::{IfMatch, Json, Page, PageParams, Query, Tagged};
 use shared::rbac::{Admin, on};
 use shared::store::UserFilter;
 use shared::users::{self, UserChanges};
@@ -75,15 +75,15 @@ async fn list_users(
 /// A user by id.
 #[utoipa::path(get, path = "/v1/users/{id}", tag = "users", security(("bearer" = ["users"])),
     params(("id" = String, Path)),
-    responses((status = 200, body = UserView), (status = 401, body = ErrorBody),
+    responses((status = 200, body = UserView, headers(("ETag" = String, description = "The profile's version; send it back in `If-Match`"))), (status = 401, body = ErrorBody),
         (status = 403, body = ErrorBody), (status = 404, body = ErrorBody)))]
 async fn get_user(
     State(ctx): State<Context>,
     _admin: Admin<on::Users>,
     Path(id): Path<String>,
-) -> Result<axum::Json<UserView>> {
+) -> Result<Tagged<axum::Json<UserView>>> {
     let id: UserId = id.parse()?;
-    Ok(axum::Json(users::find(&ctx, id).await?))
+    Ok(users::find(&ctx, id).await?.map(axum::Json))
 }
 
 /// An administrator's changes to a user; absent fields stay as they are, `roles` replaces the
@@ -105,19 +105,21 @@ pub struct UpdateUserRequest {
 /// Only superusers change roles or edit a superuser; nobody changes their own roles or active
 /// flag here.
 #[utoipa::path(patch, path = "/v1/users/{id}", tag = "users", security(("bearer" = ["users"])),
-    params(("id" = String, Path)), request_body = UpdateUserRequest,
-    responses((status = 200, body = UserView),
-        (status = 400, description = "validation_failed, unknown_field, unknown_role, too_many_roles", body = ErrorBody),
+    params(("id" = String, Path), IfMatch), request_body = UpdateUserRequest,
+    responses((status = 200, body = UserView, headers(("ETag" = String, description = "The profile's version; send it back in `If-Match`"))),
+        (status = 400, description = "validation_failed, unknown_field, unknown_role, too_many_roles, invalid_if_match", body = ErrorBody),
         (status = 401, body = ErrorBody),
         (status = 403, description = "forbidden: no `users:update`; `roles` changed by a non-superuser; own `roles` or `is_active`; a superuser edited by a non-superuser", body = ErrorBody),
         (status = 404, body = ErrorBody),
-        (status = 409, description = "last_superuser: the last active superuser cannot be deactivated", body = ErrorBody)))]
+        (status = 409, description = "last_superuser: the last active superuser cannot be deactivated", body = ErrorBody),
+        (status = 412, description = "precondition_failed: the user is no longer at the version `If-Match` names", body = ErrorBody)))]
 async fn update_user(
     State(ctx): State<Context>,
     admin: Admin<on::Users>,
     Path(id): Path<String>,
+    if_match: IfMatch,
     Json(body): Json<UpdateUserRequest>,
-) -> Result<axum::Json<UserView>> {
+) -> Result<Tagged<axum::Json<UserView>>> {
     let id: UserId = id.parse()?;
     let changes = UserChanges {
         is_active: body.is_active,
@@ -154,9 +156,8 @@ async fn update_user(
             "give at least one field to change",
         ));
     }
-    Ok(axum::Json(
-        users::update(&ctx, admin.user(), id, changes).await?,
-    ))
+    let user = users::update(&ctx, admin.user(), id, changes, &if_match).await?;
+    Ok(user.map(axum::Json))
 }
 
 /// How many sessions were ended.
@@ -166,7 +167,8 @@ pub struct Terminated {
 }
 
 /// End every session of a user (they stay active and can sign in again). Needs `update` on
-/// `users`: it changes an existing account.
+/// `users`: it changes an existing account. Its profile (and so its `ETag`) stays as it is, so
+/// the route takes no `If-Match`.
 #[utoipa::path(post, path = "/v1/users/{id}/revoke-all", tag = "users", security(("bearer" = ["users"])),
     params(("id" = String, Path)),
     responses((status = 200, body = Terminated), (status = 401, body = ErrorBody),

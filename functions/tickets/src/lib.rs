@@ -10,7 +10,7 @@ use axum::http::StatusCode;
 use serde::Deserialize;
 use shared::domain::UserId;
 use shared::error::ErrorBody;
-use shared::http::{Authenticated, Json, Page, PageParams, Query};
+use shared::http::{Authenticated, IfMatch, Json, Page, PageParams, Query, Tagged};
 use shared::store::TicketFilter;
 use shared::tickets::model::{
     AttachmentId, Category, FileType, Priority, ResponseId, Status, TicketId,
@@ -69,12 +69,12 @@ pub struct CreateTicketRequest {
 /// Open a support ticket.
 #[utoipa::path(post, path = "/v1/tickets", tag = "tickets", security(("bearer" = [])),
     request_body = CreateTicketRequest,
-    responses((status = 201, body = TicketView), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody)))]
+    responses((status = 201, body = TicketView, headers(("ETag" = String, description = "The ticket's version as the caller sees it; send it back in `If-Match`"))), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody)))]
 async fn create(
     State(ctx): State<Context>,
     Authenticated(who): Authenticated,
     Json(body): Json<CreateTicketRequest>,
-) -> Result<(StatusCode, axum::Json<TicketView>)> {
+) -> Result<Tagged<(StatusCode, axum::Json<TicketView>)>> {
     let new = NewTicket {
         subject: text("subject", &body.subject, 200)?,
         description: text("description", &body.description, 10_000)?,
@@ -82,7 +82,7 @@ async fn create(
         priority: body.priority,
     };
     let view = tickets::create(&ctx, &who.user, new).await?;
-    Ok((StatusCode::CREATED, axum::Json(view)))
+    Ok(view.map(|view| (StatusCode::CREATED, axum::Json(view))))
 }
 
 /// List filters and paging.
@@ -132,14 +132,14 @@ async fn list(
 /// in `GET /v1/tickets/{id}/responses`) and attachments; internal notes for operators only.
 #[utoipa::path(get, path = "/v1/tickets/{id}", tag = "tickets", security(("bearer" = [])),
     params(("id" = String, Path, description = "Ticket id")),
-    responses((status = 200, body = TicketDetailView), (status = 401, body = ErrorBody), (status = 404, body = ErrorBody)))]
+    responses((status = 200, body = TicketDetailView, headers(("ETag" = String, description = "The ticket's version as the caller sees it; send it back in `If-Match`"))), (status = 401, body = ErrorBody), (status = 404, body = ErrorBody)))]
 async fn get(
     State(ctx): State<Context>,
     Authenticated(who): Authenticated,
     Path(id): Path<String>,
-) -> Result<axum::Json<TicketDetailView>> {
+) -> Result<Tagged<axum::Json<TicketDetailView>>> {
     let id: TicketId = id.parse()?;
-    Ok(axum::Json(tickets::get(&ctx, &who.user, id).await?))
+    Ok(tickets::get(&ctx, &who.user, id).await?.map(axum::Json))
 }
 
 /// A page of a ticket's responses, oldest first; internal notes for operators only.
@@ -172,19 +172,21 @@ pub struct RespondRequest {
 
 /// Respond to a ticket (or add an internal note).
 #[utoipa::path(post, path = "/v1/tickets/{id}/responses", tag = "tickets", security(("bearer" = [])),
-    params(("id" = String, Path, description = "Ticket id")), request_body = RespondRequest,
-    responses((status = 201, body = ResponseView), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody),
-        (status = 403, body = ErrorBody), (status = 404, body = ErrorBody), (status = 409, description = "ticket_closed, or too_many_responses: the ticket holds the most responses it takes", body = ErrorBody)))]
+    params(("id" = String, Path, description = "Ticket id"), IfMatch), request_body = RespondRequest,
+    responses((status = 201, body = ResponseView, headers(("ETag" = String, description = "The ticket's version as the caller sees it; send it back in `If-Match`"))), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody),
+        (status = 403, body = ErrorBody), (status = 404, body = ErrorBody), (status = 409, description = "ticket_closed, or too_many_responses: the ticket holds the most responses it takes", body = ErrorBody),
+        (status = 412, description = "precondition_failed: the ticket is no longer at the version `If-Match` names", body = ErrorBody)))]
 async fn respond(
     State(ctx): State<Context>,
     Authenticated(who): Authenticated,
     Path(id): Path<String>,
+    if_match: IfMatch,
     Json(body): Json<RespondRequest>,
-) -> Result<(StatusCode, axum::Json<ResponseView>)> {
+) -> Result<Tagged<(StatusCode, axum::Json<ResponseView>)>> {
     let id: TicketId = id.parse()?;
     let message = text("message", &body.message, 10_000)?;
-    let view = tickets::respond(&ctx, &who.user, id, message, body.is_internal).await?;
-    Ok((StatusCode::CREATED, axum::Json(view)))
+    let view = tickets::respond(&ctx, &who.user, id, message, body.is_internal, &if_match).await?;
+    Ok(view.map(|view| (StatusCode::CREATED, axum::Json(view))))
 }
 
 /// Status change body.
@@ -196,20 +198,21 @@ pub struct StatusRequest {
 
 /// Move a ticket through the workflow (operators).
 #[utoipa::path(post, path = "/v1/tickets/{id}/status", tag = "tickets", security(("bearer" = [])),
-    params(("id" = String, Path, description = "Ticket id")), request_body = StatusRequest,
-    responses((status = 200, body = TicketView), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody),
+    params(("id" = String, Path, description = "Ticket id"), IfMatch), request_body = StatusRequest,
+    responses((status = 200, body = TicketView, headers(("ETag" = String, description = "The ticket's version as the caller sees it; send it back in `If-Match`"))), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody),
         (status = 403, body = ErrorBody), (status = 404, body = ErrorBody),
-        (status = 409, description = "invalid_transition or ticket_changed", body = ErrorBody)))]
+        (status = 409, description = "invalid_transition or ticket_changed", body = ErrorBody),
+        (status = 412, description = "precondition_failed: the ticket is no longer at the version `If-Match` names", body = ErrorBody)))]
 async fn change_status(
     State(ctx): State<Context>,
     Authenticated(who): Authenticated,
     Path(id): Path<String>,
+    if_match: IfMatch,
     Json(body): Json<StatusRequest>,
-) -> Result<axum::Json<TicketView>> {
+) -> Result<Tagged<axum::Json<TicketView>>> {
     let id: TicketId = id.parse()?;
-    Ok(axum::Json(
-        tickets::change_status(&ctx, &who.user, id, body.status).await?,
-    ))
+    let view = tickets::change_status(&ctx, &who.user, id, body.status, &if_match).await?;
+    Ok(view.map(axum::Json))
 }
 
 /// Assignment body.
@@ -222,34 +225,37 @@ pub struct AssignRequest {
 
 /// Assign a ticket to an operator (operators).
 #[utoipa::path(post, path = "/v1/tickets/{id}/assign", tag = "tickets", security(("bearer" = [])),
-    params(("id" = String, Path, description = "Ticket id")), request_body = AssignRequest,
-    responses((status = 200, body = TicketView), (status = 400, description = "not_an_operator", body = ErrorBody),
+    params(("id" = String, Path, description = "Ticket id"), IfMatch), request_body = AssignRequest,
+    responses((status = 200, body = TicketView, headers(("ETag" = String, description = "The ticket's version as the caller sees it; send it back in `If-Match`"))), (status = 400, description = "not_an_operator", body = ErrorBody),
         (status = 401, body = ErrorBody), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody),
-        (status = 409, body = ErrorBody)))]
+        (status = 409, body = ErrorBody), (status = 412, description = "precondition_failed: the ticket is no longer at the version `If-Match` names", body = ErrorBody)))]
 async fn assign(
     State(ctx): State<Context>,
     Authenticated(who): Authenticated,
     Path(id): Path<String>,
+    if_match: IfMatch,
     Json(body): Json<AssignRequest>,
-) -> Result<axum::Json<TicketView>> {
+) -> Result<Tagged<axum::Json<TicketView>>> {
     let id: TicketId = id.parse()?;
-    Ok(axum::Json(
-        tickets::assign(&ctx, &who.user, id, body.operator_id).await?,
-    ))
+    let view = tickets::assign(&ctx, &who.user, id, body.operator_id, &if_match).await?;
+    Ok(view.map(axum::Json))
 }
 
 /// Close a ticket (its owner or an operator).
 #[utoipa::path(post, path = "/v1/tickets/{id}/close", tag = "tickets", security(("bearer" = [])),
-    params(("id" = String, Path, description = "Ticket id")),
-    responses((status = 200, body = TicketView), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody),
-        (status = 404, body = ErrorBody), (status = 409, description = "invalid_transition or ticket_changed", body = ErrorBody)))]
+    params(("id" = String, Path, description = "Ticket id"), IfMatch),
+    responses((status = 200, body = TicketView, headers(("ETag" = String, description = "The ticket's version as the caller sees it; send it back in `If-Match`"))), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody),
+        (status = 404, body = ErrorBody), (status = 409, description = "invalid_transition or ticket_changed", body = ErrorBody),
+        (status = 412, description = "precondition_failed: the ticket is no longer at the version `If-Match` names", body = ErrorBody)))]
 async fn close(
     State(ctx): State<Context>,
     Authenticated(who): Authenticated,
     Path(id): Path<String>,
-) -> Result<axum::Json<TicketView>> {
+    if_match: IfMatch,
+) -> Result<Tagged<axum::Json<TicketView>>> {
     let id: TicketId = id.parse()?;
-    Ok(axum::Json(tickets::close(&ctx, &who.user, id).await?))
+    let view = tickets::close(&ctx, &who.user, id, &if_match).await?;
+    Ok(view.map(axum::Json))
 }
 
 /// Attachment request body.
@@ -269,18 +275,20 @@ pub struct AttachmentRequest {
 
 /// Get a presigned upload URL for a new attachment (5 minutes).
 #[utoipa::path(post, path = "/v1/tickets/{id}/attachments", tag = "tickets", security(("bearer" = [])),
-    params(("id" = String, Path, description = "Ticket id")), request_body = AttachmentRequest,
-    responses((status = 201, body = UploadView), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody),
+    params(("id" = String, Path, description = "Ticket id"), IfMatch), request_body = AttachmentRequest,
+    responses((status = 201, body = UploadView, headers(("ETag" = String, description = "The ticket's version as the caller sees it; send it back in `If-Match`"))), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody),
         (status = 403, body = ErrorBody), (status = 404, body = ErrorBody),
         (status = 409, description = "too_many_attachments or ticket_closed", body = ErrorBody),
+        (status = 412, description = "precondition_failed: the ticket is no longer at the version `If-Match` names", body = ErrorBody),
         (status = 413, description = "file_too_large", body = ErrorBody),
         (status = 415, description = "unsupported_file_type", body = ErrorBody)))]
 async fn add_attachment(
     State(ctx): State<Context>,
     Authenticated(who): Authenticated,
     Path(id): Path<String>,
+    if_match: IfMatch,
     Json(body): Json<AttachmentRequest>,
-) -> Result<(StatusCode, axum::Json<UploadView>)> {
+) -> Result<Tagged<(StatusCode, axum::Json<UploadView>)>> {
     let id: TicketId = id.parse()?;
     let file_name = text("file_name", &body.file_name, 255)?;
     if file_name.chars().any(char::is_control) {
@@ -309,8 +317,8 @@ async fn add_attachment(
         size: body.size,
         response_id,
     };
-    let view = tickets::add_attachment(&ctx, &who.user, id, new).await?;
-    Ok((StatusCode::CREATED, axum::Json(view)))
+    let view = tickets::add_attachment(&ctx, &who.user, id, new, &if_match).await?;
+    Ok(view.map(|view| (StatusCode::CREATED, axum::Json(view))))
 }
 
 /// Get a presigned download URL for an attachment (5 minutes).

@@ -1,6 +1,8 @@
 //! HTTP glue shared by every route group: strict JSON, the request id, the caller's context,
-//! the authenticated-request guard, pagination and the finishing layers of a router.
+//! the authenticated-request guard, pagination, conditional requests (`ETag`, `If-Match`) and
+//! the finishing layers of a router.
 
+pub mod conditional;
 mod extract;
 mod headers;
 pub mod json;
@@ -12,6 +14,7 @@ use axum::extract::DefaultBodyLimit;
 use serde::Serialize;
 use utoipa_axum::router::OpenApiRouter;
 
+pub use conditional::{ETag, IfMatch, Tagged};
 pub use extract::{Authenticated, bearer_token};
 pub use json::Json;
 pub use query::{PageParams, Query};

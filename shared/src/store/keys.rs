@@ -104,6 +104,8 @@ pub const RBAC_USAGE: &str = "usage";
 pub const RBAC_VERSION: &str = "version";
 /// A user profile's list of role code names.
 pub const USER_ROLES: &str = "roles";
+/// Version attribute of a user profile, bumped by every change of it.
+pub const USER_VERSION: &str = "version";
 /// Boolean attribute of a role being deleted: it grants nothing, is hidden, and is being
 /// stripped from its holders.
 pub const RBAC_DELETING: &str = "deleting";
@@ -196,6 +198,8 @@ pub const ATTACHMENT_PREFIX: &str = "ATTACHMENT#";
 pub const ALL_TICKETS: &str = "TICKETS";
 /// Version attribute of a ticket (optimistic locking).
 pub const VERSION: &str = "version";
+/// Version of a ticket as its owner sees it (every change but internal notes).
+pub const PUBLIC_VERSION: &str = "public_version";
 /// Attachment-count attribute of a ticket or response item.
 pub const ATTACHMENT_COUNT: &str = "attachment_count";
 

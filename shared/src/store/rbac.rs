@@ -21,6 +21,7 @@ use aws_sdk_dynamodb::types::{
 use chrono::{DateTime, Utc};
 use serde::de::DeserializeOwned;
 
+use super::user_admin::VERSION_IS_PREVIOUS;
 use super::users::put;
 use super::{
     CONFLICT_ATTEMPTS, Item, Store, Written, conditional_write, conflict_backoff, from_item,
@@ -352,12 +353,18 @@ impl Store {
     /// Marks a role as being deleted (idempotent) and returns it as marked; `None` when it does
     /// not exist. From then on it grants nothing, every read but this one treats it as absent,
     /// and nobody can newly take it up; its holders keep it listed until
-    /// [`Store::strip_role`] takes it from them.
-    pub async fn mark_role_deleting(&self, code_name: &CodeName) -> Result<Option<Role>> {
+    /// [`Store::strip_role`] takes it from them. `accept` is asked about every version read
+    /// before it is marked (conditioned on that version), and its error ends the attempt.
+    pub async fn mark_role_deleting(
+        &self,
+        code_name: &CodeName,
+        accept: &(dyn Fn(&Role) -> Result<()> + Sync),
+    ) -> Result<Option<Role>> {
         for _ in 0..CONFLICT_ATTEMPTS {
             let Some((role, deleting)) = self.find_role_marked(code_name).await? else {
                 return Ok(None);
             };
+            accept(&role)?;
             if deleting {
                 return Ok(Some(role));
             }
@@ -386,8 +393,9 @@ impl Store {
     }
 
     /// Takes the role `code_name` from every user in `holders` (each as read, holding it) and
-    /// uncounts them from the role, in one transaction: so at most 99 holders. Returns `false`,
-    /// writing nothing, when one of the profiles changed since it was read.
+    /// uncounts them from the role, in one transaction: so at most 99 holders. Each profile is
+    /// written as its next version on the condition that it is still at the version read.
+    /// Returns `false`, writing nothing, when one of the profiles changed since it was read.
     pub async fn strip_role(
         &self,
         code_name: &CodeName,
@@ -403,17 +411,18 @@ impl Store {
                 .collect();
             let roles = serde_dynamo::aws_sdk_dynamodb_1::to_attribute_value(roles)
                 .map_err(Error::internal)?;
-            // Strictly later than the read version, so a concurrent edit's check sees the change.
-            let updated = now.max(user.updated_at + chrono::Duration::milliseconds(1));
             let update = Update::builder()
                 .table_name(&self.table)
                 .set_key(Some(key(keys::user_pk(user.id), keys::PROFILE)))
-                .update_expression("SET #roles = :roles, updated_at = :updated")
-                .condition_expression("updated_at = :previous")
+                .update_expression("SET #roles = :roles, updated_at = :updated, #version = :next")
+                .condition_expression(VERSION_IS_PREVIOUS)
                 .expression_attribute_names("#roles", keys::USER_ROLES)
+                .expression_attribute_names("#version", keys::USER_VERSION)
                 .expression_attribute_values(":roles", roles)
-                .expression_attribute_values(":updated", millis(updated))
-                .expression_attribute_values(":previous", millis(user.updated_at))
+                .expression_attribute_values(":updated", millis(now))
+                .expression_attribute_values(":next", n(user.version + 1))
+                .expression_attribute_values(":previous", n(user.version))
+                .expression_attribute_values(":zero", n(0))
                 .build()
                 .map_err(Error::internal)?;
             items.push(TransactWriteItem::builder().update(update).build());

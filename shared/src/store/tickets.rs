@@ -14,16 +14,17 @@ use crate::tickets::model::{
     Attachment, Category, Priority, Response, ResponseId, Status, Ticket, TicketId, TicketThread,
 };
 
-/// Ticket attributes a change may rewrite; everything else is fixed at creation (or, for the
-/// attachment count, only ever incremented on its own).
-const MUTABLE: [&str; 7] = [
+/// Ticket attributes a change may rewrite; everything else is fixed at creation.
+const MUTABLE: [&str; 9] = [
     "status",
     "assigned_to",
     "closed_at",
     "updated_at",
     "public_responses",
     "internal_responses",
+    keys::ATTACHMENT_COUNT,
     keys::VERSION,
+    keys::PUBLIC_VERSION,
 ];
 /// Query rounds a filtered list page may take before it returns what it found.
 const LIST_ROUNDS: usize = 5;
@@ -193,28 +194,37 @@ impl Store {
         self.transact_guarded(items).await
     }
 
-    /// Stores an attachment record and counts it on its ticket (or its response, when it has
-    /// one) in one transaction, provided that count is below `max`. Returns `false` when the
-    /// limit is reached.
-    pub async fn add_attachment(&self, attachment: &Attachment, max: u32) -> Result<bool> {
+    /// Stores an attachment record and writes the changed `ticket` (its new versions and, for a
+    /// file on the ticket itself, its count) in one transaction, on the same version condition
+    /// as [`Store::update_ticket`]; a file on a response is counted on the response in the same
+    /// transaction. The caller checked the count against the snapshot the condition names, so
+    /// racing uploads cannot pass the limit. Returns `false` when the ticket changed first.
+    pub async fn add_attachment(&self, ticket: &Ticket, attachment: &Attachment) -> Result<bool> {
         let pk = keys::ticket_pk(attachment.ticket_id);
-        let parent = match attachment.response_id {
-            Some(response) => key(pk.clone(), keys::response_sk(response)),
-            None => key(pk.clone(), keys::TICKET_SK),
-        };
-        let count = Update::builder()
+        let change = TicketChange::of(ticket)?;
+        let guard = Update::builder()
             .table_name(&self.table)
-            .set_key(Some(parent))
-            .update_expression("SET #count = if_not_exists(#count, :zero) + :one")
-            .condition_expression(
-                "attribute_exists(pk) AND (attribute_not_exists(#count) OR #count < :max)",
-            )
-            .expression_attribute_names("#count", keys::ATTACHMENT_COUNT)
-            .expression_attribute_values(":zero", n(0))
-            .expression_attribute_values(":one", n(1))
-            .expression_attribute_values(":max", n(max))
+            .set_key(Some(change.key))
+            .update_expression(change.expression)
+            .condition_expression(change.condition)
+            .set_expression_attribute_names(Some(change.names))
+            .set_expression_attribute_values(Some(change.values))
             .build()
             .map_err(Error::internal)?;
+        let mut items = vec![TransactWriteItem::builder().update(guard).build()];
+        if let Some(response) = attachment.response_id {
+            let count = Update::builder()
+                .table_name(&self.table)
+                .set_key(Some(key(pk.clone(), keys::response_sk(response))))
+                .update_expression("SET #count = if_not_exists(#count, :zero) + :one")
+                .condition_expression("attribute_exists(pk)")
+                .expression_attribute_names("#count", keys::ATTACHMENT_COUNT)
+                .expression_attribute_values(":zero", n(0))
+                .expression_attribute_values(":one", n(1))
+                .build()
+                .map_err(Error::internal)?;
+            items.push(TransactWriteItem::builder().update(count).build());
+        }
         let record = to_item(
             attachment,
             &[
@@ -222,10 +232,7 @@ impl Store {
                 (keys::SK, keys::attachment_sk(attachment.id)),
             ],
         )?;
-        let items = vec![
-            TransactWriteItem::builder().update(count).build(),
-            put(&self.table, record, Some("attribute_not_exists(pk)"))?,
-        ];
+        items.push(put(&self.table, record, Some("attribute_not_exists(pk)"))?);
         self.transact_guarded(items).await
     }
 

@@ -9,6 +9,11 @@ use super::{CONFLICT_ATTEMPTS, Item, Store, from_item, key, keys, n, s, sdk_erro
 use crate::domain::{CodeName, User, UserId};
 use crate::error::{Error, Result};
 
+/// The condition that a profile is still at version `:previous` (with `:zero` bound to 0): a
+/// profile stored before versions existed is at version 0.
+pub(super) const VERSION_IS_PREVIOUS: &str =
+    "(#version = :previous OR (attribute_not_exists(#version) AND :previous = :zero))";
+
 /// At most this many queries of the user index serve one filtered page, so a filter that
 /// matches little cannot make one request read the whole index.
 const LIST_QUERIES: usize = 10;
@@ -91,8 +96,9 @@ impl Store {
         Ok((users, next))
     }
 
-    /// Writes an administrator's change of a user's names, `is_active`, `is_staff` and roles,
-    /// provided the profile is unchanged since `before` was read (superuser flag included), and
+    /// Writes an administrator's change of a user's names, `is_active`, `is_staff` and roles as
+    /// version `after.version`, provided the profile is still at `before.version` (so unchanged
+    /// since `before` was read, superuser flag included), and
     /// in the same transaction moves the holder counts of the roles added and removed and, when
     /// a superuser's active flag changes, the count of active superusers. Returns `false` when
     /// the profile changed or vanished meanwhile; fails with 400 `unknown_role` when an added
@@ -112,12 +118,13 @@ impl Store {
             .update_expression(
                 "SET first_name = :first, last_name = :last, middle_name = :middle, \
                  is_active = :active, is_staff = :staff, #roles = :roles, updated_at = :updated, \
-                 session_version = if_not_exists(session_version, :zero) + :one",
+                 session_version = if_not_exists(session_version, :zero) + :one, #version = :next",
             )
-            .condition_expression(
-                "attribute_exists(pk) AND updated_at = :previous AND is_superuser = :superuser",
-            )
+            .condition_expression(format!(
+                "attribute_exists(pk) AND {VERSION_IS_PREVIOUS} AND is_superuser = :superuser"
+            ))
             .expression_attribute_names("#roles", keys::USER_ROLES)
+            .expression_attribute_names("#version", keys::USER_VERSION)
             .expression_attribute_values(":first", s(&after.first_name))
             .expression_attribute_values(":last", s(&after.last_name))
             .expression_attribute_values(":middle", middle)
@@ -125,7 +132,8 @@ impl Store {
             .expression_attribute_values(":staff", AttributeValue::Bool(after.is_staff))
             .expression_attribute_values(":roles", roles)
             .expression_attribute_values(":updated", n(after.updated_at.timestamp_millis()))
-            .expression_attribute_values(":previous", n(before.updated_at.timestamp_millis()))
+            .expression_attribute_values(":next", n(after.version))
+            .expression_attribute_values(":previous", n(before.version))
             .expression_attribute_values(":superuser", AttributeValue::Bool(before.is_superuser))
             .expression_attribute_values(":zero", n(0))
             .expression_attribute_values(":one", n(1))
@@ -223,10 +231,15 @@ impl Store {
             let update = Update::builder()
                 .table_name(&self.table)
                 .set_key(Some(key(keys::user_pk(user_id), keys::PROFILE)))
-                .update_expression("SET is_superuser = :yes")
+                .update_expression(
+                    "SET is_superuser = :yes, #version = if_not_exists(#version, :zero) + :one",
+                )
                 .condition_expression(
                     "attribute_exists(pk) AND is_superuser = :no AND is_active = :active",
                 )
+                .expression_attribute_names("#version", keys::USER_VERSION)
+                .expression_attribute_values(":zero", n(0))
+                .expression_attribute_values(":one", n(1))
                 .expression_attribute_values(":yes", AttributeValue::Bool(true))
                 .expression_attribute_values(":no", AttributeValue::Bool(false))
                 .expression_attribute_values(":active", AttributeValue::Bool(user.is_active))

@@ -54,8 +54,9 @@ impl Store {
         }
     }
 
-    /// Changes a user's own names and `updated_at`, writing only those attributes, so a
-    /// concurrent change of anything else (the password, flags, roles) is never undone. `None`
+    /// Changes a user's own names and `updated_at` and bumps the profile version, writing only
+    /// those attributes, so a concurrent change of anything else (the password, flags, roles) is
+    /// never undone, and an administrator's edit conditioned on the old version fails. `None`
     /// leaves a name as it is; `Some(None)` removes the middle name. Returns the user as
     /// stored afterwards; fails with 404 when the user does not exist.
     pub async fn update_user_names(
@@ -64,13 +65,19 @@ impl Store {
         changes: &ProfileChanges,
         now: DateTime<Utc>,
     ) -> Result<User> {
-        let mut sets = vec!["updated_at = :updated"];
+        let mut sets = vec![
+            "updated_at = :updated",
+            "#version = if_not_exists(#version, :zero) + :one",
+        ];
         let mut request = self
             .client
             .update_item()
             .table_name(&self.table)
             .set_key(Some(key(keys::user_pk(user_id), keys::PROFILE)))
             .condition_expression("attribute_exists(pk)")
+            .expression_attribute_names("#version", keys::USER_VERSION)
+            .expression_attribute_values(":zero", n(0))
+            .expression_attribute_values(":one", n(1))
             .expression_attribute_values(":updated", n(now.timestamp_millis()))
             .return_values(ReturnValue::AllNew);
         if let Some(first) = &changes.first_name {
@@ -98,7 +105,7 @@ impl Store {
     }
 
     /// Replaces a user's password hash, provided it is still `old_hash`, and bumps the user's
-    /// session version, so a login that verified the old password and has not yet stored its
+    /// profile version (its `updated_at` changes) and session version, so a login that verified the old password and has not yet stored its
     /// session is refused (see `auth::start_session`). Returns `false`, writing nothing, when
     /// the hash changed meanwhile or the user is gone.
     pub async fn change_password_hash(
@@ -115,9 +122,11 @@ impl Store {
             .set_key(Some(key(keys::user_pk(user_id), keys::PROFILE)))
             .update_expression(
                 "SET password_hash = :new, updated_at = :updated, password_changed_at = :updated, \
-                 session_version = if_not_exists(session_version, :zero) + :one",
+                 session_version = if_not_exists(session_version, :zero) + :one, \
+                 #version = if_not_exists(#version, :zero) + :one",
             )
             .condition_expression("password_hash = :old")
+            .expression_attribute_names("#version", keys::USER_VERSION)
             .expression_attribute_values(":new", s(new_hash))
             .expression_attribute_values(":old", s(old_hash))
             .expression_attribute_values(":updated", n(now.timestamp_millis()))

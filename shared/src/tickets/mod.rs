@@ -11,6 +11,14 @@
 //! `ticket_changed` (responses and attachments, whose outcome does not depend on what the
 //! caller saw, are retried instead).
 //!
+//! Conditional requests: every answer about one ticket carries its `ETag` ([`etag`]), and every
+//! change takes an `If-Match`, checked against the snapshot the version-conditioned write
+//! replaces (a stale tag is 412 `precondition_failed`, and nothing is written). With `If-Match`
+//! the precondition is what the caller's decision rests on, so a write that lost a race is
+//! re-read and retried while the precondition still holds, and 412 once it does not. Operators
+//! see every change, so their tag names `version`; an owner's tag names `public_version`, which
+//! internal notes leave alone, so the tag does not reveal them either.
+//!
 //! Responses move the status: the owner's response on `awaiting_reply` → `in_progress`; an
 //! operator's public response on `open` or `in_progress` → `awaiting_reply`; internal notes
 //! move nothing and leave `updated_at` alone, so the owner cannot notice them. Nobody responds
@@ -36,7 +44,7 @@ use model::{
 use views::{DownloadView, ResponseView, TicketDetailView, TicketView, UploadView};
 
 use crate::cursor::{self, Cursor, List};
-use crate::http::Page;
+use crate::http::{ETag, IfMatch, Page, Tagged};
 
 /// Files per ticket, and per response.
 pub const MAX_ATTACHMENTS: u32 = 5;
@@ -44,7 +52,8 @@ pub const MAX_ATTACHMENTS: u32 = 5;
 pub const MAX_ATTACHMENT_BYTES: u64 = 10 * 1024 * 1024;
 /// Lifetime of upload and download URLs.
 pub const URL_TTL: Duration = Duration::from_secs(5 * 60);
-/// How often a response or attachment is retried when the ticket changed meanwhile.
+/// How often a change is retried when the ticket changed meanwhile (responses and attachments
+/// always; other changes only under an `If-Match` that still holds).
 const WRITE_ATTEMPTS: usize = 10;
 /// Responses shown with a ticket; the rest are paged through `responses`.
 pub const FIRST_RESPONSES: usize = 20;
@@ -126,6 +135,28 @@ async fn load(ctx: &Context, id: TicketId) -> Result<Ticket> {
         .ok_or_else(|| Error::not_found("ticket"))
 }
 
+/// The `ETag` of `ticket` for a caller who does (`internal`) or does not see internal notes.
+pub fn etag(ticket: &Ticket, internal: bool) -> ETag {
+    if internal {
+        ETag::of_version(ticket.version)
+    } else {
+        ETag::of_view("p", ticket.public_version)
+    }
+}
+
+/// `view` of `ticket`, tagged for the caller.
+fn tagged<T>(ticket: &Ticket, access: Access, view: T) -> Tagged<T> {
+    Tagged::new(etag(ticket, access.operator_read), view)
+}
+
+/// Bumps the versions of a ticket for one change: `public` when its owner can see it.
+fn bump(ticket: &mut Ticket, public: bool) {
+    ticket.version += 1;
+    if public {
+        ticket.public_version += 1;
+    }
+}
+
 fn changed() -> Error {
     Error::conflict(
         "ticket_changed",
@@ -138,7 +169,7 @@ fn closed() -> Error {
 }
 
 /// Opens a ticket owned by `user`, in status `open`.
-pub async fn create(ctx: &Context, user: &User, new: NewTicket) -> Result<TicketView> {
+pub async fn create(ctx: &Context, user: &User, new: NewTicket) -> Result<Tagged<TicketView>> {
     let now = ctx.now();
     let ticket = Ticket {
         id: TicketId::new(),
@@ -153,14 +184,16 @@ pub async fn create(ctx: &Context, user: &User, new: NewTicket) -> Result<Ticket
         internal_responses: 0,
         attachment_count: 0,
         version: 1,
+        public_version: 1,
         created_at: now,
         updated_at: now,
         closed_at: None,
     };
     ctx.store.create_ticket(&ticket).await?;
-    Ok(TicketView::new(
-        &ticket,
-        may(ctx, user, Action::Read).await?,
+    let internal = may(ctx, user, Action::Read).await?;
+    Ok(Tagged::new(
+        etag(&ticket, internal),
+        TicketView::new(&ticket, internal),
     ))
 }
 
@@ -198,8 +231,9 @@ pub async fn list(
 
 /// The ticket with the first [`FIRST_RESPONSES`] responses in chronological order (the rest
 /// through [`responses`] with `responses_next_cursor`) and its attachments. Internal notes and
-/// files on them are left out unless the caller is an operator.
-pub async fn get(ctx: &Context, user: &User, id: TicketId) -> Result<TicketDetailView> {
+/// files on them are left out unless the caller is an operator. Tagged with the ticket's
+/// [`etag`] for the caller.
+pub async fn get(ctx: &Context, user: &User, id: TicketId) -> Result<Tagged<TicketDetailView>> {
     let thread = ctx
         .store
         .find_ticket_thread(id)
@@ -225,7 +259,7 @@ pub async fn get(ctx: &Context, user: &User, id: TicketId) -> Result<TicketDetai
             .cursor_key
             .seal(&List::Thread(id), &r.id.to_string())
     });
-    Ok(TicketDetailView {
+    let view = TicketDetailView {
         ticket: TicketView::new(&thread.ticket, internal),
         responses: visible.into_iter().map(ResponseView::from).collect(),
         responses_next_cursor: next,
@@ -235,7 +269,8 @@ pub async fn get(ctx: &Context, user: &User, id: TicketId) -> Result<TicketDetai
             .filter(|a| internal || a.response_id.is_none_or(|r| !hidden.contains(&r)))
             .map(Into::into)
             .collect(),
-    })
+    };
+    Ok(tagged(&thread.ticket, access, view))
 }
 
 /// A page of a ticket's responses in chronological order after `cursor` (from
@@ -268,19 +303,22 @@ pub async fn responses(
 /// Adds a response. Internal notes need an operator (403); responding to someone else's
 /// ticket needs an operator (403); a closed ticket takes no responses (409 `ticket_closed`),
 /// nor does one holding `max_ticket_responses` already (409 `too_many_responses`; the count is
-/// part of the version-checked write, so racing responses cannot pass it).
-/// The ticket's counters and status (see the module rules) change in the same transaction.
+/// part of the version-checked write, so racing responses cannot pass it); a stale `if_match`
+/// is 412. The ticket's counters and status (see the module rules) change in the same
+/// transaction; the answer is tagged with the ticket's new [`etag`].
 pub async fn respond(
     ctx: &Context,
     user: &User,
     id: TicketId,
     message: String,
     is_internal: bool,
-) -> Result<ResponseView> {
+    if_match: &IfMatch,
+) -> Result<Tagged<ResponseView>> {
     for _ in 0..WRITE_ATTEMPTS {
         let ticket = load(ctx, id).await?;
         let access = access(ctx, user, &ticket).await?;
         access.require_participant()?;
+        if_match.check(&etag(&ticket, access.operator_read))?;
         if is_internal {
             access.require_operator()?;
         }
@@ -305,7 +343,7 @@ pub async fn respond(
             created_at: now,
         };
         let mut next = ticket.clone();
-        next.version += 1;
+        bump(&mut next, !is_internal);
         if is_internal {
             next.internal_responses += 1;
         } else {
@@ -318,30 +356,47 @@ pub async fn respond(
             };
         }
         if ctx.store.add_response(&next, &response).await? {
-            return Ok(ResponseView::from(&response));
+            return Ok(tagged(&next, access, ResponseView::from(&response)));
         }
     }
     Err(changed())
 }
 
-/// Writes `apply`'s change, made at `now`, to a loaded ticket on the condition that nobody
-/// changed it since (409 `ticket_changed` otherwise) and returns it as the caller sees it. One
-/// `now` per change, so every timestamp it writes (`updated_at`, `closed_at`) is the same.
+/// Changes ticket `id` on behalf of `user`: on each read, once the caller may see it and
+/// `may_act` lets them act on it (403 otherwise), checks `if_match`, then `allowed` (the route's
+/// rules about the request, on the same snapshot), then writes `apply`'s
+/// change, made at one `now` (so every timestamp it writes is the same), on the condition that
+/// the ticket is still that snapshot. A lost race is 409 `ticket_changed` without `If-Match`;
+/// with it, the ticket is read again and the precondition decides (412 once it fails).
 async fn change(
     ctx: &Context,
-    ticket: Ticket,
-    access: Access,
-    now: DateTime<Utc>,
-    apply: impl FnOnce(&mut Ticket),
-) -> Result<TicketView> {
-    let mut next = ticket;
-    apply(&mut next);
-    next.version += 1;
-    next.updated_at = now;
-    if !ctx.store.update_ticket(&next).await? {
-        return Err(changed());
+    user: &User,
+    id: TicketId,
+    if_match: &IfMatch,
+    may_act: fn(Access) -> Result<()>,
+    allowed: impl Fn(&Ticket) -> Result<()>,
+    apply: impl Fn(&mut Ticket, DateTime<Utc>),
+) -> Result<Tagged<TicketView>> {
+    for _ in 0..WRITE_ATTEMPTS {
+        let ticket = load(ctx, id).await?;
+        let access = access(ctx, user, &ticket).await?;
+        may_act(access)?;
+        if_match.check(&etag(&ticket, access.operator_read))?;
+        allowed(&ticket)?;
+        let now = ctx.now();
+        let mut next = ticket;
+        apply(&mut next, now);
+        bump(&mut next, true);
+        next.updated_at = now;
+        if ctx.store.update_ticket(&next).await? {
+            let view = TicketView::new(&next, access.operator_read);
+            return Ok(tagged(&next, access, view));
+        }
+        if !if_match.is_present() {
+            break;
+        }
     }
-    Ok(TicketView::new(&next, access.operator_read))
+    Err(changed())
 }
 
 fn invalid_transition(from: Status, to: Status) -> Error {
@@ -352,163 +407,198 @@ fn invalid_transition(from: Status, to: Status) -> Error {
 }
 
 /// Moves a ticket through the workflow ([`Status::can_move_to`]); operators only (403).
-/// Fails with 409 `invalid_transition` off the workflow and 409 `ticket_changed` when
-/// someone else changed the ticket first.
+/// Fails with 412 for a stale `if_match`, 409 `invalid_transition` off the workflow and 409
+/// `ticket_changed` when someone else changed the ticket first (see [`change`]).
 pub async fn change_status(
     ctx: &Context,
     user: &User,
     id: TicketId,
     status: Status,
-) -> Result<TicketView> {
-    let ticket = load(ctx, id).await?;
-    let access = access(ctx, user, &ticket).await?;
-    access.require_operator()?;
-    if !ticket.status.can_move_to(status) {
-        return Err(invalid_transition(ticket.status, status));
-    }
-    change(ctx, ticket, access, ctx.now(), |ticket| {
-        ticket.status = status
-    })
+    if_match: &IfMatch,
+) -> Result<Tagged<TicketView>> {
+    let allowed = |ticket: &Ticket| {
+        if !ticket.status.can_move_to(status) {
+            return Err(invalid_transition(ticket.status, status));
+        }
+        Ok(())
+    };
+    let apply = |ticket: &mut Ticket, _| ticket.status = status;
+    change(
+        ctx,
+        user,
+        id,
+        if_match,
+        Access::require_operator,
+        allowed,
+        apply,
+    )
     .await
 }
 
 /// Assigns a ticket to an operator; operators only (403). The assignee must be an active
-/// user with `update` on tickets, else 400 `not_an_operator`; a closed ticket is 409
-/// `ticket_closed`.
+/// user with `update` on tickets, else 400 `not_an_operator`; a stale `if_match` is 412; a
+/// closed ticket is 409 `ticket_closed`.
 pub async fn assign(
     ctx: &Context,
     user: &User,
     id: TicketId,
     operator_id: UserId,
-) -> Result<TicketView> {
-    let ticket = load(ctx, id).await?;
-    let access = access(ctx, user, &ticket).await?;
-    access.require_operator()?;
+    if_match: &IfMatch,
+) -> Result<Tagged<TicketView>> {
     let assignee = ctx.store.find_user(operator_id).await?;
     let is_operator = match &assignee {
         Some(assignee) if assignee.is_active => may(ctx, assignee, Action::Update).await?,
         _ => false,
     };
-    if !is_operator {
-        return Err(Error::bad_request(
-            "not_an_operator",
-            "tickets can only be assigned to operators",
-        ));
-    }
-    if ticket.status == Status::Closed {
-        return Err(closed());
-    }
-    change(ctx, ticket, access, ctx.now(), |ticket| {
-        ticket.assigned_to = Some(operator_id)
-    })
+    let allowed = |ticket: &Ticket| {
+        if !is_operator {
+            return Err(Error::bad_request(
+                "not_an_operator",
+                "tickets can only be assigned to operators",
+            ));
+        }
+        if ticket.status == Status::Closed {
+            return Err(closed());
+        }
+        Ok(())
+    };
+    let apply = |ticket: &mut Ticket, _| ticket.assigned_to = Some(operator_id);
+    change(
+        ctx,
+        user,
+        id,
+        if_match,
+        Access::require_operator,
+        allowed,
+        apply,
+    )
     .await
 }
 
-/// Closes a ticket (owner or operator, else 403) and sets `closed_at`; a closed ticket is
-/// 409 `invalid_transition`.
-pub async fn close(ctx: &Context, user: &User, id: TicketId) -> Result<TicketView> {
-    let ticket = load(ctx, id).await?;
-    let access = access(ctx, user, &ticket).await?;
-    access.require_participant()?;
-    if !ticket.status.can_close() {
-        return Err(invalid_transition(ticket.status, Status::Closed));
-    }
-    let now = ctx.now();
-    change(ctx, ticket, access, now, |ticket| {
+/// Closes a ticket (owner or operator, else 403) and sets `closed_at`; a stale `if_match` is
+/// 412, a closed ticket 409 `invalid_transition`.
+pub async fn close(
+    ctx: &Context,
+    user: &User,
+    id: TicketId,
+    if_match: &IfMatch,
+) -> Result<Tagged<TicketView>> {
+    let allowed = |ticket: &Ticket| {
+        if !ticket.status.can_close() {
+            return Err(invalid_transition(ticket.status, Status::Closed));
+        }
+        Ok(())
+    };
+    let apply = |ticket: &mut Ticket, now| {
         ticket.status = Status::Closed;
         ticket.closed_at = Some(now);
-    })
+    };
+    change(
+        ctx,
+        user,
+        id,
+        if_match,
+        Access::require_participant,
+        allowed,
+        apply,
+    )
     .await
 }
 
 /// Records an attachment on the ticket or on one of the caller's own responses and returns a
-/// presigned PUT for it (valid [`URL_TTL`]). Participants only (403); a closed ticket is 409;
-/// a response that is not there (or not visible) is 404, someone else's 403; the sixth file
-/// on a ticket or response is 409 `too_many_attachments`. Type and size are checked by the
-/// caller into [`NewAttachment`].
+/// presigned PUT for it (valid [`URL_TTL`]), tagged with the ticket's new [`etag`].
+/// Participants only (403); a stale `if_match` is 412; a closed ticket is 409; a response that
+/// is not there (or not visible) is 404, someone else's 403; the sixth file on a ticket or
+/// response is 409 `too_many_attachments` (counted in the version-checked write, so racing
+/// uploads cannot pass it). Type and size are checked by the caller into [`NewAttachment`].
 pub async fn add_attachment(
     ctx: &Context,
     user: &User,
     id: TicketId,
     new: NewAttachment,
-) -> Result<UploadView> {
-    let thread = ctx
-        .store
-        .find_ticket_thread(id)
-        .await?
-        .ok_or_else(|| Error::not_found("ticket"))?;
-    let access = access(ctx, user, &thread.ticket).await?;
-    access.require_participant()?;
-    if thread.ticket.status == Status::Closed {
-        return Err(closed());
-    }
-    let count = match new.response_id {
-        None => thread.ticket.attachment_count,
-        Some(response_id) => {
-            let response = thread
-                .responses
-                .iter()
-                .find(|r| r.id == response_id && (access.operator_read || !r.is_internal))
-                .ok_or_else(|| Error::not_found("response"))?;
-            if response.author_id != user.id {
-                return Err(Error::forbidden(
-                    "not_your_response",
-                    "files can only be attached to your own responses",
-                ));
-            }
-            response.attachment_count
+    if_match: &IfMatch,
+) -> Result<Tagged<UploadView>> {
+    for _ in 0..WRITE_ATTEMPTS {
+        let thread = ctx
+            .store
+            .find_ticket_thread(id)
+            .await?
+            .ok_or_else(|| Error::not_found("ticket"))?;
+        let access = access(ctx, user, &thread.ticket).await?;
+        access.require_participant()?;
+        if_match.check(&etag(&thread.ticket, access.operator_read))?;
+        if thread.ticket.status == Status::Closed {
+            return Err(closed());
         }
-    };
-    let too_many = || {
-        Error::conflict(
-            "too_many_attachments",
-            format!("at most {MAX_ATTACHMENTS} files per ticket or response"),
-        )
-    };
-    if count >= MAX_ATTACHMENTS {
-        return Err(too_many());
+        let mut next = thread.ticket.clone();
+        let (count, public) = match new.response_id {
+            None => {
+                next.attachment_count += 1;
+                (thread.ticket.attachment_count, true)
+            }
+            Some(response_id) => {
+                let response = thread
+                    .responses
+                    .iter()
+                    .find(|r| r.id == response_id && (access.operator_read || !r.is_internal))
+                    .ok_or_else(|| Error::not_found("response"))?;
+                if response.author_id != user.id {
+                    return Err(Error::forbidden(
+                        "not_your_response",
+                        "files can only be attached to your own responses",
+                    ));
+                }
+                (response.attachment_count, !response.is_internal)
+            }
+        };
+        if count >= MAX_ATTACHMENTS {
+            return Err(Error::conflict(
+                "too_many_attachments",
+                format!("at most {MAX_ATTACHMENTS} files per ticket or response"),
+            ));
+        }
+        // A file on an internal note is as invisible to the owner as the note.
+        bump(&mut next, public);
+        let now = ctx.now();
+        let attachment_id = AttachmentId::new();
+        let attachment = Attachment {
+            id: attachment_id,
+            ticket_id: id,
+            response_id: new.response_id,
+            uploaded_by: user.id,
+            file_name: new.file_name.clone(),
+            content_type: new.file_type,
+            size: new.size,
+            object_key: keys::attachment_object(id, attachment_id),
+            created_at: now,
+        };
+        if !ctx.store.add_attachment(&next, &attachment).await? {
+            continue;
+        }
+        let signed = ctx
+            .blobs
+            .presign_put(
+                &attachment.object_key,
+                new.file_type.media_type(),
+                new.size,
+                now,
+                URL_TTL,
+            )
+            .await?;
+        let upload_headers: BTreeMap<String, String> = signed
+            .headers
+            .into_iter()
+            .filter(|(name, _)| !name.eq_ignore_ascii_case("content-length"))
+            .collect();
+        let view = UploadView {
+            attachment_id: attachment_id.to_string(),
+            upload_url: signed.url,
+            upload_headers,
+            expires_at: (now + URL_TTL).into(),
+        };
+        return Ok(tagged(&next, access, view));
     }
-    let now = ctx.now();
-    let attachment_id = AttachmentId::new();
-    let attachment = Attachment {
-        id: attachment_id,
-        ticket_id: id,
-        response_id: new.response_id,
-        uploaded_by: user.id,
-        file_name: new.file_name,
-        content_type: new.file_type,
-        size: new.size,
-        object_key: keys::attachment_object(id, attachment_id),
-        created_at: now,
-    };
-    if !ctx
-        .store
-        .add_attachment(&attachment, MAX_ATTACHMENTS)
-        .await?
-    {
-        return Err(too_many());
-    }
-    let signed = ctx
-        .blobs
-        .presign_put(
-            &attachment.object_key,
-            new.file_type.media_type(),
-            new.size,
-            now,
-            URL_TTL,
-        )
-        .await?;
-    let upload_headers: BTreeMap<String, String> = signed
-        .headers
-        .into_iter()
-        .filter(|(name, _)| !name.eq_ignore_ascii_case("content-length"))
-        .collect();
-    Ok(UploadView {
-        attachment_id: attachment_id.to_string(),
-        upload_url: signed.url,
-        upload_headers,
-        expires_at: (now + URL_TTL).into(),
-    })
+    Err(changed())
 }
 
 /// A presigned GET (valid [`URL_TTL`]) for an attachment of a ticket the caller can see;

@@ -107,7 +107,9 @@ impl fmt::Display for Status {
 }
 
 /// A support ticket. `version` increases with every change and every change is written on the
-/// condition that it did not move meanwhile, so no update is ever lost.
+/// condition that it did not move meanwhile, so no update is ever lost. `public_version`
+/// increases with every change the owner can see (everything but internal notes and files on
+/// them): it is the version named by the owner's `ETag`, which must not reveal internal notes.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Ticket {
     pub id: TicketId,
@@ -126,6 +128,8 @@ pub struct Ticket {
     #[serde(default)]
     pub attachment_count: u32,
     pub version: u64,
+    #[serde(default)]
+    pub public_version: u64,
     #[serde(with = "chrono::serde::ts_milliseconds")]
     pub created_at: DateTime<Utc>,
     #[serde(with = "chrono::serde::ts_milliseconds")]
