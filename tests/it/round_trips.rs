@@ -31,44 +31,48 @@ fn requests(expected: &[(&str, u64)]) -> BTreeMap<String, u64> {
         .collect()
 }
 
-#[tokio::test]
-async fn every_endpoint_sends_its_known_number_of_dynamodb_requests() {
+/// A counted environment with a registered user (the registration not counted): the e-mail
+/// and the registration's token response.
+async fn counted_user() -> (TestEnv, CallCounter, String, serde_json::Value) {
     let (env, counter) = counted().await;
     let email = TestEnv::email("counted");
-
     let tokens = env.register(&email).await;
+    counter.take();
+    (env, counter, email, tokens)
+}
+
+#[tokio::test]
+async fn register_sends_two_requests() {
+    let (env, counter) = counted().await;
+    env.register(&TestEnv::email("counted")).await;
     assert_eq!(
         counter.take(),
-        requests(&[("TransactWriteItems", 1), ("UpdateItem", 1)]),
-        "register"
+        requests(&[("TransactWriteItems", 1), ("UpdateItem", 1)])
     );
+}
 
-    let login = env.login_ok(&email).await;
-    assert_eq!(
-        counter.take(),
-        requests(&[("GetItem", 1), ("Query", 1), ("TransactWriteItems", 2)]),
-        "login"
-    );
+#[tokio::test]
+async fn a_successful_login_sends_four_requests() {
+    let (env, counter, email, _) = counted_user().await;
+    // Twice: the first login finds no failure record, the second the one the first reset.
+    for round in 0..2 {
+        env.login_ok(&email).await;
+        assert_eq!(
+            counter.take(),
+            requests(&[("GetItem", 1), ("Query", 1), ("TransactWriteItems", 2)]),
+            "round {round}"
+        );
+    }
+}
 
-    assert_eq!(env.me_status(&access(&login)).await, StatusCode::OK);
+#[tokio::test]
+async fn me_sessions_list_and_logout_send_one_two_and_two_requests() {
+    let (env, counter, _, tokens) = counted_user().await;
+    let token = access(&tokens);
+    assert_eq!(env.me_status(&token).await, StatusCode::OK);
     assert_eq!(counter.take(), requests(&[("BatchGetItem", 1)]), "me");
 
-    let refreshed = env
-        .send(
-            env.post("/v1/auth/refresh")
-                .json(json!({"refresh_token": refresh(&login)})),
-        )
-        .await;
-    assert_eq!(refreshed.status, StatusCode::OK, "{:?}", refreshed.body);
-    assert_eq!(
-        counter.take(),
-        requests(&[("BatchGetItem", 1), ("UpdateItem", 1)]),
-        "refresh"
-    );
-
-    let listed = env
-        .send(env.get("/v1/sessions").bearer(&access(&tokens)))
-        .await;
+    let listed = env.send(env.get("/v1/sessions").bearer(&token)).await;
     assert_eq!(listed.status, StatusCode::OK, "{:?}", listed.body);
     assert_eq!(
         counter.take(),
@@ -76,21 +80,7 @@ async fn every_endpoint_sends_its_known_number_of_dynamodb_requests() {
         "sessions list"
     );
 
-    let consumed = env
-        .send(env.post("/v1/quota/consume").bearer(&access(&tokens)).json(
-            json!({"videos": 1, "duration_seconds": 3.5, "file_size_mb": 2, "idempotency_key": "k1"}),
-        ))
-        .await;
-    assert_eq!(consumed.status, StatusCode::OK, "{:?}", consumed.body);
-    assert_eq!(
-        counter.take(),
-        requests(&[("BatchGetItem", 1), ("TransactWriteItems", 1)]),
-        "quota consume"
-    );
-
-    let logout = env
-        .send(env.post("/v1/auth/logout").bearer(&access(&tokens)))
-        .await;
+    let logout = env.send(env.post("/v1/auth/logout").bearer(&token)).await;
     assert_eq!(logout.status, StatusCode::NO_CONTENT);
     assert_eq!(
         counter.take(),
@@ -100,11 +90,48 @@ async fn every_endpoint_sends_its_known_number_of_dynamodb_requests() {
 }
 
 #[tokio::test]
+async fn a_refresh_sends_two_requests() {
+    let (env, counter, _, tokens) = counted_user().await;
+    let refreshed = env
+        .send(
+            env.post("/v1/auth/refresh")
+                .json(json!({"refresh_token": refresh(&tokens)})),
+        )
+        .await;
+    assert_eq!(refreshed.status, StatusCode::OK, "{:?}", refreshed.body);
+    assert_eq!(
+        counter.take(),
+        requests(&[("BatchGetItem", 1), ("UpdateItem", 1)])
+    );
+}
+
+#[tokio::test]
+async fn a_quota_consume_sends_two_requests() {
+    let (env, counter, _, tokens) = counted_user().await;
+    // Twice: the first creates the usage item, the second counts on the one it read.
+    for (round, key) in ["k1", "k2"].into_iter().enumerate() {
+        let consumed = env
+            .send(env.post("/v1/quota/consume").bearer(&access(&tokens)).json(
+                json!({"videos": 1, "duration_seconds": 3.5, "file_size_mb": 2, "idempotency_key": key}),
+            ))
+            .await;
+        assert_eq!(consumed.status, StatusCode::OK, "{:?}", consumed.body);
+        assert_eq!(
+            consumed.body["usage"]["videos_count"],
+            round + 1,
+            "the usage the transaction left"
+        );
+        assert_eq!(
+            counter.take(),
+            requests(&[("BatchGetItem", 1), ("TransactWriteItems", 1)]),
+            "round {round}"
+        );
+    }
+}
+
+#[tokio::test]
 async fn a_wrong_password_and_an_unknown_email_send_the_same_requests() {
-    let (env, counter) = counted().await;
-    let email = TestEnv::email("known");
-    env.register(&email).await;
-    counter.take();
+    let (env, counter, email, _) = counted_user().await;
     let failed = requests(&[
         ("GetItem", 1),
         ("PutItem", 1),
