@@ -10,13 +10,15 @@ use secrecy::{ExposeSecret, SecretString};
 use crate::client::ClientInfo;
 use crate::context::{Context, SigningContext};
 use crate::domain::{
-    CreatedVia, Email, LoginOutcome, LoginRecord, RotatedRefresh, Session, SessionId, User, UserId,
+    Consumption, CreatedVia, Email, IdempotencyKey, LoginOutcome, LoginRecord, QuotaUsage,
+    RotatedRefresh, Session, SessionId, User, UserId,
 };
 use crate::error::{Error, Result};
 use crate::password;
+use crate::rate_limit::RateHit;
 use crate::rate_limit::{self, Limit};
-use crate::store::{AttemptBudget, LoginFailures, UserSessions};
-use crate::tokens::{self, RefreshToken, hashes_equal};
+use crate::store::{AttemptBudget, FailuresReset, LoginFailures, Reservation, UserSessions};
+use crate::tokens::{self, AccessClaims, RefreshToken, hashes_equal};
 use crate::views::{TokenResponse, UserView};
 
 /// How many rotated-out refresh tokens a session remembers for reuse detection.
@@ -102,15 +104,18 @@ pub async fn register(
     token_response(ctx, &user, &session, &refresh, now)
 }
 
-/// Signs a user in with e-mail and password.
+/// Signs a user in with e-mail and password, in four DynamoDB requests when it succeeds: the
+/// e-mail's claim, one query of the account's partition (profile, sessions, failure record),
+/// one transaction counting the client's per-IP hit and reserving the password check, and the
+/// session's transaction (which also clears the failure record).
 ///
 /// Unknown e-mail, wrong password, locked account and inactive account all give the same 401
 /// `invalid_credentials` after the same hashing work, so answers reveal nothing about accounts;
-/// an unknown e-mail also sends the same DynamoDB requests as a wrong password (a failure
-/// record of its own, and a history write that stores nothing). Every attempt on an existing
-/// account goes to its login history. Too many attempts from one IP get 429 (see
-/// [`LOGIN_PER_IP`]); every password check is reserved against the account's budget before
-/// hashing (see [`check_password`]).
+/// an unknown e-mail also sends the same DynamoDB requests as a wrong password (a partition and
+/// failure record of its own, and a history write that stores nothing). Every attempt on an
+/// existing account goes to its login history. Too many attempts from one IP get 429 (see
+/// [`LOGIN_PER_IP`]), spending no check; every password check is reserved against the
+/// account's budget before hashing (see [`check_password`]).
 pub async fn login(
     ctx: &SigningContext,
     email: &Email,
@@ -121,26 +126,18 @@ pub async fn login(
         max: ctx.config.login_ip_limit,
         ..LOGIN_PER_IP
     };
-    rate_limit::hit_ip(ctx, per_ip, client).await?;
-    let user_id = ctx.store.find_user_id_by_email(email).await?;
-    // An unknown e-mail reads a partition that does not exist, like a known one reads its own.
-    let account = ctx
-        .store
-        .find_user_sessions(user_id.unwrap_or_default())
-        .await?;
+    let hit = per_ip.ip_hit_at(client, ctx.now());
+    let account_key = match ctx.store.find_user_id_by_email(email).await? {
+        Some(user_id) => user_id.to_string(),
+        None => unknown_account_key(email),
+    };
+    let (account, failures) = ctx.store.find_login_account(&account_key).await?;
+    let hash = account.as_ref().map(|a| a.user.password_hash.as_str());
+    let checked = check_password(ctx, &account_key, failures, Some(&hit), password, hash).await?;
     let Some(account) = account else {
-        check_password(ctx, &unknown_account_key(email), password, None).await?;
         ctx.store.add_no_login_record().await?;
         return Err(invalid_credentials());
     };
-    let user_id = account.user.id;
-    let checked = check_password(
-        ctx,
-        &user_id.to_string(),
-        password,
-        Some(&account.user.password_hash),
-    )
-    .await?;
     let refusal = match checked {
         Checked::Locked => Some(LoginOutcome::Locked),
         Checked::Wrong => Some(LoginOutcome::WrongPassword),
@@ -148,10 +145,11 @@ pub async fn login(
         Checked::Right => None,
     };
     if let Some(outcome) = refusal {
-        record_attempt(ctx, user_id, outcome, CreatedVia::Password, client).await?;
+        record_attempt(ctx, account.user.id, outcome, CreatedVia::Password, client).await?;
         return Err(invalid_credentials());
     }
-    start_session(ctx, account, client, CreatedVia::Password).await
+    let reset = failures_reset(ctx, &account_key);
+    open_session(ctx, account, client, CreatedVia::Password, Some(reset)).await
 }
 
 /// Login attempts allowed per client IP (per /64 for IPv6) and minute (the count is
@@ -197,18 +195,23 @@ enum Checked {
 }
 
 /// Checks a password against an account's hash (`None`: no account; a dummy hash is used),
-/// reserving the check first with one conditional write, so parallel guesses can never get
-/// more than `lockout_threshold` checks per window.
+/// reserving the check first with one conditional write over `failures`, the account's failure
+/// record as last read, so parallel guesses can never get more than `lockout_threshold` checks
+/// per window. A rate `hit` is counted in the same transaction (429 when its window is full,
+/// and then no check is spent).
 ///
 /// Every outcome spends one Argon2id verification (locked ones against a dummy hash), so the
-/// time does not tell them apart. A right password resets the account's failure record (the
-/// lock escalation starts over). A wrong one stays counted; when it took the window's last
-/// check, the account is locked for `lockout_base`, doubled for every earlier lock since the
-/// last right password, up to `lockout_max`. After a lock one more check is allowed before the
-/// next, longer lock; a window without a lock starts over after `lockout_window`.
+/// time does not tell them apart. A right password is the caller's to reset the failure record
+/// with (see [`failures_reset`]): the lock escalation starts over. A wrong one stays counted;
+/// when it took the window's last check, the account is locked for `lockout_base`, doubled for
+/// every earlier lock since the last right password, up to `lockout_max`. After a lock one more
+/// check is allowed before the next, longer lock; a window without a lock starts over after
+/// `lockout_window`.
 async fn check_password(
     ctx: &Context,
     account_key: &str,
+    failures: Option<LoginFailures>,
+    hit: Option<&RateHit>,
     password: &str,
     hash: Option<&str>,
 ) -> Result<Checked> {
@@ -220,13 +223,20 @@ async fn check_password(
         window_floor: now - window,
         expires_at: now + window.max(LOCK_MEMORY),
     };
-    let reserved = ctx
+    let reserved = match ctx
         .store
-        .reserve_login_attempt(account_key, now, budget)
-        .await?;
-    let Some(reserved) = reserved else {
-        ctx.hasher.verify_dummy(password).await?;
-        return Ok(Checked::Locked);
+        .reserve_login_attempt(account_key, failures, now, budget, hit)
+        .await?
+    {
+        Reservation::Reserved(reserved) => reserved,
+        Reservation::Exhausted => {
+            ctx.hasher.verify_dummy(password).await?;
+            return Ok(Checked::Locked);
+        }
+        Reservation::RateLimited => {
+            let hit = hit.ok_or_else(|| Error::internal("rate-limited without a hit"))?;
+            return Err(rate_limit::refusal(hit, now));
+        }
     };
     let matches = match hash {
         Some(hash) => ctx.hasher.verify(password, hash).await?,
@@ -237,11 +247,21 @@ async fn check_password(
         }
     };
     if matches {
-        ctx.store.reset_login_failures(account_key).await?;
         return Ok(Checked::Right);
     }
     lock_if_exhausted(ctx, account_key, &reserved, budget.max).await?;
     Ok(Checked::Wrong)
+}
+
+/// The reset of an account's failure record after a right password (written by the caller:
+/// in the login's session transaction, or on its own after a password change's check).
+fn failures_reset<'a>(ctx: &Context, account_key: &'a str) -> FailuresReset<'a> {
+    let now = ctx.now();
+    FailuresReset {
+        account: account_key,
+        now,
+        expires_at: now + LOCK_MEMORY,
+    }
 }
 
 /// Locks an account whose failed check took the last of its window's `max` checks (see
@@ -320,9 +340,21 @@ fn login_record(
 /// method, in the same transaction, so a store failure leaves neither.
 pub async fn start_session(
     ctx: &SigningContext,
+    account: UserSessions,
+    client: &ClientInfo,
+    via: CreatedVia,
+) -> Result<TokenResponse> {
+    open_session(ctx, account, client, via, None).await
+}
+
+/// [`start_session`], clearing the account's failure record in the session's transaction when
+/// `reset` is given (a password login).
+async fn open_session(
+    ctx: &SigningContext,
     mut account: UserSessions,
     client: &ClientInfo,
     via: CreatedVia,
+    reset: Option<FailuresReset<'_>>,
 ) -> Result<TokenResponse> {
     // The credentials were checked against this hash; a password change since then refuses
     // the login (it bumps the session version, so the write below fails and the user is
@@ -341,6 +373,7 @@ pub async fn start_session(
                 &evict,
                 &history,
                 now + HISTORY_RETENTION,
+                reset,
             )
             .await?
         {
@@ -384,7 +417,7 @@ fn new_session(
     now: DateTime<Utc>,
 ) -> (Session, RefreshToken) {
     let id = SessionId::new();
-    let refresh = RefreshToken::generate(id);
+    let refresh = RefreshToken::generate(user.id, id);
     let ttl =
         chrono::Duration::from_std(ctx.config.session_ttl).unwrap_or(chrono::Duration::days(30));
     let session = Session {
@@ -423,21 +456,16 @@ fn token_response(
     })
 }
 
-/// Loads the live session and active user a refresh token points at, or 401.
+/// Loads the live session and active user a refresh token names, in one batch, or 401.
 async fn refresh_target(
     ctx: &Context,
     token: &RefreshToken,
     now: DateTime<Utc>,
 ) -> Result<(User, Session)> {
     let invalid = || Error::unauthorized("invalid_refresh_token", "the refresh token is invalid");
-    let owner = ctx
-        .store
-        .find_session_owner(token.session_id)
-        .await?
-        .ok_or_else(invalid)?;
     match ctx
         .store
-        .find_user_and_session(owner, token.session_id)
+        .find_user_and_session(token.user_id, token.session_id)
         .await?
     {
         (Some(user), Some(session)) if user.is_active && session.is_live(now) => {
@@ -466,7 +494,7 @@ pub async fn refresh(ctx: &SigningContext, raw_token: &str) -> Result<TokenRespo
         )
     };
     if hashes_equal(&presented, &session.refresh_hash) {
-        let next = RefreshToken::generate(session.id);
+        let next = RefreshToken::generate(session.user_id, session.id);
         let mut previous = session.refresh_previous.clone();
         previous.push(RotatedRefresh {
             hash: session.refresh_hash.clone(),
@@ -608,12 +636,27 @@ pub async fn change_password(
 ) -> Result<()> {
     let wrong = || Error::forbidden("invalid_current_password", "the current password is wrong");
     password::check_policy("new_password", new)?;
-    rate_limit::hit(ctx, PASSWORD_CHANGE_PER_USER, &who.user.id.to_string()).await?;
     let user_id = who.user.id;
     let old_hash = &who.user.password_hash;
     let account_key = user_id.to_string();
-    let outcome = match check_password(ctx, &account_key, current, Some(old_hash)).await? {
-        Checked::Right => None,
+    let per_user = PASSWORD_CHANGE_PER_USER.hit_at(&account_key, ctx.now());
+    let failures = ctx.store.find_login_failures(&account_key).await?;
+    let checked = check_password(
+        ctx,
+        &account_key,
+        failures,
+        Some(&per_user),
+        current,
+        Some(old_hash),
+    )
+    .await?;
+    let outcome = match checked {
+        Checked::Right => {
+            ctx.store
+                .reset_login_failures(failures_reset(ctx, &account_key))
+                .await?;
+            None
+        }
         // Only a password changed while this session was alive can be this caller's own
         // change being retried; only then is `new` checked too.
         Checked::Wrong
@@ -622,7 +665,13 @@ pub async fn change_password(
                 .password_changed_at
                 .is_some_and(|at| at >= who.session.created_at) =>
         {
-            if let Checked::Right = check_password(ctx, &account_key, new, Some(old_hash)).await? {
+            let failures = ctx.store.find_login_failures(&account_key).await?;
+            let retried =
+                check_password(ctx, &account_key, failures, None, new, Some(old_hash)).await?;
+            if retried == Checked::Right {
+                ctx.store
+                    .reset_login_failures(failures_reset(ctx, &account_key))
+                    .await?;
                 end_all_sessions(ctx, user_id, Some(who.session.id)).await?;
                 return Ok(());
             }
@@ -652,20 +701,49 @@ pub async fn change_password(
 /// user in one round trip and refuses (401) a session that is gone or expired or a user that is
 /// inactive. This is what makes logout and revocation take effect on the very next request.
 pub async fn authenticate(ctx: &Context, token: &str) -> Result<Principal> {
-    let now = ctx.now();
-    let claims = tokens::verify_access_token(&ctx.verifier, &ctx.config, token, now)?;
+    let claims = tokens::verify_access_token(&ctx.verifier, &ctx.config, token, ctx.now())?;
+    authenticate_claims(ctx, &claims).await
+}
+
+/// [`authenticate`] for an access token already verified into `claims`.
+pub async fn authenticate_claims(ctx: &Context, claims: &AccessClaims) -> Result<Principal> {
     let (user, session) = ctx
         .store
         .find_user_and_session(claims.sub, claims.sid)
         .await?;
+    admit(ctx, claims, user, session).await
+}
+
+/// [`authenticate_claims`] reading, in the same round trip, the caller's quota usage and their
+/// consumption under `key` (what `quota::consume` needs), which are returned with the caller.
+pub async fn authenticate_with_quota(
+    ctx: &Context,
+    claims: &AccessClaims,
+    key: &IdempotencyKey,
+) -> Result<(Principal, Option<QuotaUsage>, Option<Consumption>)> {
+    let read = ctx
+        .store
+        .find_user_session_and_quota(claims.sub, claims.sid, key)
+        .await?;
+    let who = admit(ctx, claims, read.user, read.session).await?;
+    Ok((who, read.usage, read.consumption))
+}
+
+/// The guard's decision on the user and session an access token names, as loaded: 401 when
+/// the session is gone, expired or someone else's, or the user is missing or inactive. Records
+/// activity on the session at most once per [`ACTIVITY_WRITE_INTERVAL`].
+async fn admit(
+    ctx: &Context,
+    claims: &AccessClaims,
+    user: Option<User>,
+    session: Option<Session>,
+) -> Result<Principal> {
+    let now = ctx.now();
+    let ended = || Error::unauthorized("session_ended", "this session has ended; sign in again");
     let session = session
         .filter(|s| s.is_live(now) && s.user_id == claims.sub)
-        .ok_or_else(|| {
-            Error::unauthorized("session_ended", "this session has ended; sign in again")
-        })?;
-    let user = user.filter(|u| u.is_active).ok_or_else(|| {
-        Error::unauthorized("session_ended", "this session has ended; sign in again")
-    })?;
+        .ok_or_else(ended)?;
+    let user = user.filter(|u| u.is_active).ok_or_else(ended)?;
     if now - session.last_active_at >= ACTIVITY_WRITE_INTERVAL {
         ctx.store
             .touch_session(user.id, session.id, now, now - ACTIVITY_WRITE_INTERVAL)

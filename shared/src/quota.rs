@@ -12,6 +12,7 @@ use std::time::Duration;
 
 use rand::Rng;
 
+use crate::auth;
 use crate::context::Context;
 use crate::cursor::{self, Cursor, List};
 use crate::domain::{
@@ -20,6 +21,7 @@ use crate::domain::{
 use crate::error::{Error, Result};
 use crate::http::Page;
 use crate::store::QuotaWrite;
+use crate::tokens::AccessClaims;
 use crate::views::QuotaView;
 
 /// How often a consume or release re-reads and tries again when the usage changed under it.
@@ -62,21 +64,31 @@ pub async fn show(ctx: &Context, user_id: UserId) -> Result<QuotaView> {
     ))
 }
 
-/// Counts `amounts` against the quota of `user_id` under `key` and returns the quota after it.
+/// Counts `amounts` against the quota of the caller (an access token verified into `caller`)
+/// under `key` and returns the quota after it.
 ///
-/// Fails with 413 `file_too_large` when the declared file is over the user's per-file limit,
-/// 403 `quota_exceeded` when the videos or the duration would go over a limit (nothing is
-/// counted), and 409 `idempotency_key_reused` when `key` was used for other amounts or was
-/// released. The same key with the same amounts again (within [`CONSUMPTION_RETENTION_DAYS`])
-/// returns the current quota without counting again. A consumption of no videos and no duration
-/// is 400 `empty_consumption` (it would store a record that counts nothing). 503 when the usage
-/// keeps changing under it.
+/// Without contention this is two DynamoDB requests: one batch read of the caller's profile
+/// and session (the authentication guard, [`auth::authenticate_with_quota`]), usage item and
+/// consumption under `key`; and one transaction that counts the amounts and stores the
+/// consumption, conditioned on the usage read, so the quota after it is known without reading
+/// it again. When the usage changed first, it is read again (with the consumption) and tried
+/// again.
+///
+/// Fails with 401 like every protected route, 413 `file_too_large` when the declared file is
+/// over the user's per-file limit, 403 `quota_exceeded` when the videos or the duration would go
+/// over a limit (nothing is counted), and 409 `idempotency_key_reused` when `key` was used for
+/// other amounts or was released. The same key with the same amounts again (within
+/// [`CONSUMPTION_RETENTION_DAYS`]) returns the current quota without counting again. A
+/// consumption of no videos and no duration is 400 `empty_consumption` (it would store a record
+/// that counts nothing). 503 when the usage keeps changing under it.
 pub async fn consume(
     ctx: &Context,
-    user_id: UserId,
+    caller: &AccessClaims,
     key: IdempotencyKey,
     amounts: QuotaAmounts,
 ) -> Result<QuotaView> {
+    let (who, mut stored, mut existing) = auth::authenticate_with_quota(ctx, caller, &key).await?;
+    let user_id = who.user.id;
     if amounts.videos == 0 && amounts.duration_ms == 0 {
         let reason = "videos and duration_seconds cannot both be 0";
         return Err(Error::Validation {
@@ -89,12 +101,13 @@ pub async fn consume(
         });
     }
     for attempt in 0..WRITE_ATTEMPTS {
+        if attempt > 0 {
+            (stored, existing) = ctx.store.find_quota_and_consumption(user_id, &key).await?;
+        }
         let now = ctx.now();
-        let (stored, existing) = ctx.store.find_quota_and_consumption(user_id, &key).await?;
-        let existing = existing.filter(|c| c.is_live(now));
         let usage = stored.clone().unwrap_or_else(|| QuotaUsage::empty(user_id));
-        if let Some(existing) = existing {
-            check_replay(&existing, &amounts)?;
+        if let Some(existing) = existing.as_ref().filter(|c| c.is_live(now)) {
+            check_replay(existing, &amounts)?;
             return Ok(view(ctx, &usage));
         }
         let limits = limits(ctx, &usage);
@@ -127,12 +140,19 @@ pub async fn consume(
         };
         match ctx
             .store
-            .consume_quota(stored.as_ref(), &limits, &consumption, now)
+            .consume_quota(stored.as_ref(), &consumption, now)
             .await?
         {
             QuotaWrite::Done => {
                 tracing::info!(%user_id, videos = amounts.videos, duration_ms = amounts.duration_ms, "quota consumed");
-                return show(ctx, user_id).await;
+                // The write landed on exactly `usage`, so this is the usage it left.
+                let after = QuotaUsage {
+                    videos: usage.videos + amounts.videos,
+                    duration_ms: usage.duration_ms + amounts.duration_ms,
+                    updated_at: Some(now),
+                    ..usage
+                };
+                return Ok(view(ctx, &after));
             }
             QuotaWrite::Stale => {}
             QuotaWrite::Contended => back_off(attempt).await,

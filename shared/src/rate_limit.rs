@@ -2,7 +2,10 @@
 //!
 //! A limit allows `max` hits per `window` for one key (an IP, a QR code, a user). Windows are
 //! aligned to the epoch, so a burst straddling a boundary may get up to twice `max` through;
-//! that is the usual price of one write per hit.
+//! that is the usual price of one write per hit. A hit is one conditional write that counts it
+//! only while the window has room ([`crate::store::RateHit`]), so the same write can also be
+//! one item of a transaction (the login counts its per-IP hit in the transaction that reserves
+//! the password check).
 //!
 //! Per-IP limits count IPv6 clients by their /64 network ([`ip_subject`]): one subscriber
 //! usually holds a whole /64 and can pick any address in it, so a per-address count would be
@@ -11,9 +14,12 @@
 use std::net::{IpAddr, Ipv6Addr};
 use std::time::Duration;
 
+use chrono::{DateTime, Utc};
+
 use crate::client::ClientInfo;
 use crate::context::Context;
 use crate::error::{Error, Result};
+pub use crate::store::RateHit;
 
 /// A named limit: at most `max` hits per `window`.
 #[derive(Debug, Clone, Copy)]
@@ -24,30 +30,46 @@ pub struct Limit {
     pub window: Duration,
 }
 
+impl Limit {
+    /// The hit of `subject` at `now`: the counter of the window `now` falls in.
+    pub fn hit_at(&self, subject: &str, now: DateTime<Utc>) -> RateHit {
+        let window_ms = self.window.as_millis().max(1) as i64;
+        let window_start = now.timestamp_millis().div_euclid(window_ms) * window_ms;
+        RateHit {
+            key: format!("{}#{subject}", self.name),
+            window_start,
+            window_end: DateTime::from_timestamp_millis(window_start + window_ms).unwrap_or(now),
+            max: self.max,
+        }
+    }
+
+    /// The hit of the client's address at `now`; IPv6 clients are counted per /64 network
+    /// (see [`ip_subject`]).
+    pub fn ip_hit_at(&self, client: &ClientInfo, now: DateTime<Utc>) -> RateHit {
+        self.hit_at(&ip_subject(client.ip.as_deref()), now)
+    }
+}
+
+/// The 429 `rate_limited` answer to a refused `hit` at `now`, with a `Retry-After` of the rest
+/// of its window.
+pub fn refusal(hit: &RateHit, now: DateTime<Utc>) -> Error {
+    let retry_after = (hit.window_end - now)
+        .to_std()
+        .unwrap_or_default()
+        .max(Duration::from_secs(1));
+    Error::RateLimited { retry_after }
+}
+
 /// Counts a hit of `subject` against `limit`; fails with 429 `rate_limited` and a
-/// `Retry-After` of the rest of the window when the limit is exceeded.
+/// `Retry-After` of the rest of the window when the window's `max` hits are taken.
 pub async fn hit(ctx: &Context, limit: Limit, subject: &str) -> Result<()> {
     let now = ctx.now();
-    let window_ms = limit.window.as_millis().max(1) as i64;
-    let window_start = now.timestamp_millis().div_euclid(window_ms) * window_ms;
-    let window_end =
-        chrono::DateTime::from_timestamp_millis(window_start + window_ms).unwrap_or(now);
-    let hits = ctx
-        .store
-        .count_hit(
-            &format!("{}#{subject}", limit.name),
-            window_start,
-            window_end,
-        )
-        .await?;
-    if hits > limit.max {
-        let retry_after = (window_end - now)
-            .to_std()
-            .unwrap_or_default()
-            .max(Duration::from_secs(1));
-        return Err(Error::RateLimited { retry_after });
+    let hit = limit.hit_at(subject, now);
+    if ctx.store.count_hit(&hit).await? {
+        Ok(())
+    } else {
+        Err(refusal(&hit, now))
     }
-    Ok(())
 }
 
 /// Counts a hit of the client's address against a per-IP `limit`, like [`hit`]; IPv6 clients

@@ -30,7 +30,6 @@ async fn cleanup_removes_exactly_the_expired_items_of_every_kind_once() {
     let report = run_cleanup(&env).await;
     let deleted = |kind: &str| report.deleted.get(kind).copied().unwrap_or(0);
     assert_eq!(deleted("session"), 1, "{report:?}");
-    assert_eq!(deleted("session_owner"), 1, "{report:?}");
     assert_eq!(deleted("lockout"), 1, "{report:?}");
     assert_eq!(
         deleted("rate"),
@@ -38,7 +37,7 @@ async fn cleanup_removes_exactly_the_expired_items_of_every_kind_once() {
         "the per-IP counters of the first registration and the login: {report:?}"
     );
     assert_eq!(deleted("history"), 0, "history lives 90 days: {report:?}");
-    assert_eq!(report.total(), 5, "{report:?}");
+    assert_eq!(report.total(), 4, "{report:?}");
 
     let stored = env
         .ctx

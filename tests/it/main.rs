@@ -19,6 +19,7 @@ mod quota;
 mod rbac;
 mod refresh;
 mod role_deletion;
+mod round_trips;
 mod secrets;
 mod sessions;
 mod support;

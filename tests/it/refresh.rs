@@ -69,6 +69,7 @@ async fn a_made_up_secret_for_a_real_session_is_refused_and_revokes_nothing() {
     let env = TestEnv::new().await;
     let tokens = env.register(&TestEnv::email("forge")).await;
     let forged = shared::tokens::RefreshToken::generate(
+        tokens["user"]["id"].as_str().unwrap().parse().unwrap(),
         tokens["session_id"].as_str().unwrap().parse().unwrap(),
     );
     let reply = refresh_with(&env, &forged.expose()).await;

@@ -12,7 +12,7 @@ use shared::domain::{
     parse_duration_ms, parse_file_size_mb, parse_whole_number,
 };
 use shared::error::ErrorBody;
-use shared::http::{Authenticated, Json, Page, PageParams, Query};
+use shared::http::{Authenticated, Json, Page, PageParams, Query, VerifiedToken};
 use shared::rbac::{Admin, on};
 use shared::views::QuotaView;
 use shared::{Context, Result, quota};
@@ -75,7 +75,7 @@ pub struct ConsumeRequest {
         (status = 413, description = "file_too_large", body = ErrorBody)))]
 async fn consume(
     State(ctx): State<Context>,
-    Authenticated(who): Authenticated,
+    VerifiedToken(caller): VerifiedToken,
     Json(body): Json<ConsumeRequest>,
 ) -> Result<axum::Json<QuotaView>> {
     let amounts = QuotaAmounts {
@@ -84,8 +84,9 @@ async fn consume(
         file_size_mb: parse_file_size_mb("file_size_mb", body.file_size_mb)?,
     };
     let key = IdempotencyKey::parse(&body.idempotency_key)?;
+    // The service authenticates the caller in the same round trip as it reads the quota.
     Ok(axum::Json(
-        quota::consume(&ctx, who.user.id, key, amounts).await?,
+        quota::consume(&ctx, &caller, key, amounts).await?,
     ))
 }
 

@@ -1,4 +1,5 @@
-//! Extractors that read who is calling: [`ClientInfo`] and [`Authenticated`].
+//! Extractors that read who is calling: [`ClientInfo`], [`Authenticated`] and
+//! [`VerifiedToken`].
 
 use std::net::SocketAddr;
 
@@ -12,6 +13,7 @@ use crate::client::{self, ClientInfo};
 use crate::context::Context;
 use crate::domain::{Device, Location};
 use crate::error::Error;
+use crate::tokens::{self, AccessClaims};
 
 impl<S> FromRequestParts<S> for ClientInfo
 where
@@ -81,9 +83,33 @@ where
     type Rejection = Error;
 
     async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
+        let VerifiedToken(claims) = VerifiedToken::from_request_parts(parts, state).await?;
+        let ctx = Context::from_ref(state);
+        Ok(Authenticated(
+            auth::authenticate_claims(&ctx, &claims).await?,
+        ))
+    }
+}
+
+/// A verified access token whose session and user are not loaded yet: for a route whose
+/// service loads them in the same round trip as its own data and applies the guard itself
+/// (`quota::consume`, through `auth::authenticate_with_quota`). Refuses like
+/// [`Authenticated`] does before it reads the store (401 `missing_token`, `invalid_token`).
+#[derive(Debug, Clone)]
+pub struct VerifiedToken(pub AccessClaims);
+
+impl<S> FromRequestParts<S> for VerifiedToken
+where
+    S: Send + Sync,
+    Context: FromRef<S>,
+{
+    type Rejection = Error;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
         let token = bearer_token(parts)
             .ok_or_else(|| Error::unauthorized("missing_token", "an access token is required"))?;
         let ctx = Context::from_ref(state);
-        Ok(Authenticated(auth::authenticate(&ctx, token).await?))
+        let claims = tokens::verify_access_token(&ctx.verifier, &ctx.config, token, ctx.now())?;
+        Ok(VerifiedToken(claims))
     }
 }

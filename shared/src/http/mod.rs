@@ -15,7 +15,7 @@ use serde::Serialize;
 use utoipa_axum::router::OpenApiRouter;
 
 pub use conditional::{ETag, IfMatch, Tagged};
-pub use extract::{Authenticated, bearer_token};
+pub use extract::{Authenticated, VerifiedToken, bearer_token};
 pub use json::Json;
 pub use query::{PageParams, Query};
 

@@ -5,9 +5,8 @@
 //! | user profile    | `USER#<user id>`  | `PROFILE`         | gsi1: `USERS` / `<user id>`        |
 //! | e-mail claim    | `EMAIL#<email>`   | `EMAIL`           |                                    |
 //! | session         | `USER#<user id>`  | `SESSION#<sid>`   | expires_at (TTL)                   |
-//! | session owner   | `SESSION#<sid>`   | `OWNER`           | expires_at (TTL)                   |
 //! | rate counter    | `RATE#<name>#<subject>` | `<window start ms>` | expires_at (TTL)           |
-//! | login failures  | `LOCKOUT#<user id>` | `LOCKOUT`       | expires_at (TTL)                   |
+//! | login failures  | `USER#<user id>` or `USER#unknown-<e-mail hash>` | `LOCKOUT` | expires_at (TTL) |
 //! | login history   | `HISTORY#<user id>` | `LOGIN#<uuid v7>` | expires_at (TTL, 90 days)        |
 //! | quota usage     | `QUOTA#<user id>` | `USAGE`           | gsi1: `QUOTAS` / `<user id>`       |
 //! | consumption     | `QUOTA#<user id>` | `CONSUMPTION#<idempotency key>` | expires_at (TTL, 30 days) |
@@ -23,9 +22,12 @@
 //! Every item with a lifetime also has `expiry_bucket` (its expiry day), which puts it in the
 //! sparse `expiry` index that the cleanup function queries instead of scanning.
 //!
-//! A user's profile and sessions share a partition so that one consistent query returns both
-//! (the session cap needs them together), and an authenticated request reads both keys in one
-//! batch. The owner item maps a refresh token's session id back to its user.
+//! A user's profile, sessions and login-failure record share a partition so that one
+//! consistent query returns everything a login needs (the hash, the session cap's sessions,
+//! the attempt budget), and an authenticated request reads profile and session in one batch.
+//! An e-mail without an account keeps its failure record under a partition of its own, named by
+//! a hash of the address, so a login for it sends the same query. A refresh token names its
+//! user and session, so a refresh reads both keys in one batch too.
 //!
 //! A user's quota lives in its own partition: the usage item (counters, per-user limit
 //! overrides, the limits version and the reset epoch) and one consumption item per idempotency
@@ -64,8 +66,6 @@ pub const EXPIRES_AT: &str = "expires_at";
 pub const PROFILE: &str = "PROFILE";
 /// Sort key of an e-mail claim item.
 pub const EMAIL_SK: &str = "EMAIL";
-/// Sort key of a session-owner item.
-pub const OWNER_SK: &str = "OWNER";
 /// Prefix of session sort keys.
 pub const SESSION_PREFIX: &str = "SESSION#";
 /// gsi1 partition listing every user.
@@ -126,10 +126,6 @@ pub fn session_sk(session_id: impl std::fmt::Display) -> String {
     format!("{SESSION_PREFIX}{session_id}")
 }
 
-pub fn session_owner_pk(session_id: impl std::fmt::Display) -> String {
-    format!("SESSION#{session_id}")
-}
-
 /// Sort key of a login-failure record.
 pub const LOCKOUT_SK: &str = "LOCKOUT";
 /// Prefix of login-history sort keys.
@@ -137,10 +133,6 @@ pub const LOGIN_PREFIX: &str = "LOGIN#";
 
 pub fn rate_pk(limit_key: &str) -> String {
     format!("RATE#{limit_key}")
-}
-
-pub fn lockout_pk(account: &str) -> String {
-    format!("LOCKOUT#{account}")
 }
 
 pub fn history_pk(user_id: impl std::fmt::Display) -> String {
@@ -170,12 +162,12 @@ pub fn expiry_bucket(expires_at: i64) -> String {
     format!("EXP#{}", day.format("%Y-%m-%d"))
 }
 
-/// A short name for the kind of an item, for the cleanup report: `session`, `session_owner`,
-/// or the lower-cased partition-key prefix (`rate`, `lockout`, `history`, ...).
+/// A short name for the kind of an item, for the cleanup report: `session`, `lockout`, or the
+/// lower-cased partition-key prefix (`rate`, `history`, ...).
 pub fn kind_of(pk: &str, sk: &str) -> String {
     match pk.split('#').next().unwrap_or_default() {
         "USER" if sk.starts_with(SESSION_PREFIX) => "session".into(),
-        "SESSION" => "session_owner".into(),
+        "USER" if sk == LOCKOUT_SK => "lockout".into(),
         prefix => prefix.to_lowercase(),
     }
 }

@@ -21,7 +21,7 @@ pub use qr_auth::QrStep;
 mod sessions;
 pub use sessions::UserSessions;
 mod quota;
-pub use quota::QuotaWrite;
+pub use quota::{QuotaRead, QuotaWrite};
 mod rbac;
 pub use rbac::Removal;
 mod table;
@@ -42,7 +42,7 @@ use aws_sdk_dynamodb::types::{AttributeValue, TransactWriteItem};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 
-pub use counters::{AttemptBudget, LoginFailures};
+pub use counters::{AttemptBudget, FailuresReset, LoginFailures, RateHit, Reservation};
 pub use expiry::ExpiredItem;
 pub use table::{TableSpec, table_spec};
 
@@ -164,16 +164,24 @@ fn sdk_error<E: ProvideErrorMetadata + Debug>(operation: &str, error: SdkError<E
     aws_error("DynamoDB", operation, error)
 }
 
-/// Which items (by position) failed their condition when a TransactWriteItems was cancelled;
+/// Which items (by position) failed their condition when a TransactWriteItems was cancelled,
+/// with the stored item of each that asked for it (`ReturnValuesOnConditionCheckFailure`);
 /// `None` when the failure was something else.
-fn cancelled_conditions(error: &SdkError<TransactWriteItemsError>) -> Option<Vec<bool>> {
+fn cancelled_conditions(error: &SdkError<TransactWriteItemsError>) -> Option<Refusal> {
     match error.as_service_error()? {
-        TransactWriteItemsError::TransactionCanceledException(e) => Some(
-            e.cancellation_reasons()
-                .iter()
-                .map(|r| r.code() == Some("ConditionalCheckFailed"))
-                .collect(),
-        ),
+        TransactWriteItemsError::TransactionCanceledException(e) => {
+            let reasons = e.cancellation_reasons();
+            Some(Refusal {
+                failed: reasons
+                    .iter()
+                    .map(|r| r.code() == Some("ConditionalCheckFailed"))
+                    .collect(),
+                old: reasons
+                    .iter()
+                    .map(|r| r.item().filter(|item| !item.is_empty()).cloned())
+                    .collect(),
+            })
+        }
         _ => None,
     }
 }
@@ -185,7 +193,17 @@ pub(super) const CONFLICT_ATTEMPTS: u32 = 6;
 pub(super) enum Written {
     Done,
     /// Cancelled by failed conditions: `true` at the position of each failing item.
-    Refused(Vec<bool>),
+    Refused(Vec<bool>, StoredItems),
+}
+
+/// The stored items of a cancelled transaction, by position: `Some` for an item whose condition
+/// failed, that asked for its old values and existed.
+pub(super) type StoredItems = Vec<Option<Item>>;
+
+/// The cancellation reasons of a transaction, by position.
+struct Refusal {
+    failed: Vec<bool>,
+    old: StoredItems,
 }
 
 impl Written {
@@ -194,8 +212,8 @@ impl Written {
     fn guarded(self) -> Result<bool> {
         match self {
             Written::Done => Ok(true),
-            Written::Refused(failed) if failed.first() == Some(&true) => Ok(false),
-            Written::Refused(failed) => Err(Error::internal(format!(
+            Written::Refused(failed, _) if failed.first() == Some(&true) => Ok(false),
+            Written::Refused(failed, _) => Err(Error::internal(format!(
                 "unexpected failed conditions {failed:?}"
             ))),
         }
@@ -233,7 +251,9 @@ impl Store {
                 Ok(_) => return Ok(Written::Done),
                 Err(e) if is_transaction_conflict(&e) => conflict_backoff(attempt).await,
                 Err(e) => match cancelled_conditions(&e) {
-                    Some(failed) if failed.contains(&true) => return Ok(Written::Refused(failed)),
+                    Some(refusal) if refusal.failed.contains(&true) => {
+                        return Ok(Written::Refused(refusal.failed, refusal.old));
+                    }
                     _ => return Err(errors::transaction_error(e)),
                 },
             }
@@ -304,7 +324,7 @@ fn expiring(item: &mut Item, expires_at: i64) {
     );
 }
 
-/// An item that points at a user (an e-mail claim, a session owner).
+/// An item that points at a user (an e-mail claim).
 #[derive(serde::Deserialize)]
 struct UserRef {
     user_id: crate::domain::UserId,

@@ -1,9 +1,10 @@
 //! Quota usage items and consumption (idempotency) records.
 //!
-//! DynamoDB conditions cannot add, so a consumption is written with a condition comparing the
-//! stored counters with `limit - requested`, computed by the service from the limits it read;
-//! the condition also pins the limits version and the reset epoch it read, so a concurrent
-//! limit change or reset sends the service back to re-read instead of slipping through.
+//! DynamoDB conditions cannot add, so a consumption is checked against the limits by the
+//! service on the usage it read, and written with a condition pinning that usage exactly: its
+//! counters, the limits version and the reset epoch. A concurrent consumption, limit change or
+//! reset sends the service back to re-read instead of slipping through; and a consumption that
+//! lands knows the usage it leaves without reading it back.
 
 use std::collections::HashMap;
 use std::str::FromStr;
@@ -15,11 +16,23 @@ use aws_sdk_dynamodb::types::{
 };
 use chrono::{DateTime, Utc};
 
+use super::sessions::{Found, user_and_session_keys};
 use super::{Item, Store, expiring, key, keys, n, s, sdk_error};
 use crate::domain::{
-    Consumption, IdempotencyKey, LimitOverrides, QuotaAmounts, QuotaLimits, QuotaUsage, UserId,
+    Consumption, IdempotencyKey, LimitOverrides, QuotaAmounts, QuotaUsage, Session, SessionId,
+    User, UserId,
 };
 use crate::error::{Error, Result};
+
+/// The caller's profile and session, usage item and consumption under one key, as read
+/// together by [`Store::find_user_session_and_quota`].
+#[derive(Debug)]
+pub struct QuotaRead {
+    pub user: Option<User>,
+    pub session: Option<Session>,
+    pub usage: Option<QuotaUsage>,
+    pub consumption: Option<Consumption>,
+}
 
 /// How a conditional quota write ended.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -121,25 +134,55 @@ impl Store {
         ))
     }
 
+    /// What a consumption needs, in one consistent batch read: the caller's profile and
+    /// session (named by their access token, for the authentication guard), their usage item
+    /// and the consumption under `idempotency_key` (each may be absent). The items are read
+    /// consistently one by one, not as a snapshot; the consumption's transaction pins what it
+    /// relies on.
+    pub async fn find_user_session_and_quota(
+        &self,
+        user_id: UserId,
+        session_id: SessionId,
+        idempotency_key: &IdempotencyKey,
+    ) -> Result<QuotaRead> {
+        let mut wanted = user_and_session_keys(user_id, session_id);
+        wanted.push(usage_key(user_id));
+        wanted.push(consumption_key(user_id, idempotency_key));
+        let mut found = Found::default();
+        let (mut usage, mut consumption) = (None, None);
+        for item in self.batch_get(wanted).await? {
+            if found.sort(item.clone())? {
+                continue;
+            }
+            match item.get(keys::SK) {
+                Some(AttributeValue::S(sk)) if sk == keys::QUOTA_USAGE_SK => {
+                    usage = Some(usage_from_item(&item)?)
+                }
+                _ => consumption = Some(consumption_from_item(&item, idempotency_key)?),
+            }
+        }
+        Ok(QuotaRead {
+            user: found.user,
+            session: found.session,
+            usage,
+            consumption,
+        })
+    }
+
     /// Counts `consumption` against its user's usage and stores it under its idempotency key,
-    /// in one transaction. It lands only if the usage is still the `seen` one as far as limits
-    /// and epoch go (or still absent), the counters leave room for the amounts under `limits`,
-    /// and the key is unused; otherwise [`QuotaWrite::Stale`] and nothing changed.
+    /// in one transaction. It lands only if the usage is still exactly the `seen` one (counters,
+    /// limits version and epoch; or still absent), which the caller checked the amounts
+    /// against, and the key is unused; otherwise [`QuotaWrite::Stale`] and nothing changed.
+    /// Because the usage it lands on is the one seen, the usage it leaves is known without
+    /// reading it back: `seen` plus the amounts, updated at `now`.
     pub async fn consume_quota(
         &self,
         seen: Option<&QuotaUsage>,
-        limits: &QuotaLimits,
         consumption: &Consumption,
         now: DateTime<Utc>,
     ) -> Result<QuotaWrite> {
         let user_id = consumption.user_id;
         let amounts = consumption.amounts;
-        let (Some(videos_room), Some(duration_room)) = (
-            limits.max_videos.checked_sub(amounts.videos),
-            limits.max_duration_ms.checked_sub(amounts.duration_ms),
-        ) else {
-            return Ok(QuotaWrite::Stale);
-        };
         let mut values = usage_base_values(user_id, now);
         values.insert(":v".into(), n(amounts.videos));
         values.insert(":d".into(), n(amounts.duration_ms));
@@ -148,9 +191,9 @@ impl Store {
             Some(usage) => {
                 values.insert(":version".into(), n(usage.limits_version));
                 values.insert(":epoch".into(), n(usage.epoch));
-                values.insert(":vroom".into(), n(videos_room));
-                values.insert(":droom".into(), n(duration_room));
-                "#version = :version AND #epoch = :epoch AND #videos <= :vroom AND #dur <= :droom"
+                values.insert(":seen_v".into(), n(usage.videos));
+                values.insert(":seen_d".into(), n(usage.duration_ms));
+                "#version = :version AND #epoch = :epoch AND #videos = :seen_v AND #dur = :seen_d"
             }
         };
         let update = Update::builder()

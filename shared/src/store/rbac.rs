@@ -242,11 +242,11 @@ impl Store {
         items.extend(counts);
         match self.transact(items).await? {
             Written::Done => Ok(()),
-            Written::Refused(failed) if failed.first() == Some(&true) => Err(Error::conflict(
+            Written::Refused(failed, _) if failed.first() == Some(&true) => Err(Error::conflict(
                 "already_exists",
                 format!("a role with code name `{}` already exists", role.code_name),
             )),
-            Written::Refused(failed) => Err(unknown_item(&failed, 1, &named)),
+            Written::Refused(failed, _) => Err(unknown_item(&failed, 1, &named)),
         }
     }
 
@@ -301,8 +301,8 @@ impl Store {
         items.extend(counts);
         match self.transact(items).await? {
             Written::Done => Ok(true),
-            Written::Refused(failed) if failed.first() == Some(&true) => Ok(false),
-            Written::Refused(failed) => Err(unknown_item(&failed, 1, &named)),
+            Written::Refused(failed, _) if failed.first() == Some(&true) => Ok(false),
+            Written::Refused(failed, _) => Err(unknown_item(&failed, 1, &named)),
         }
     }
 
@@ -330,7 +330,7 @@ impl Store {
         items.extend(self.role_counts(Some(role), &unused)?.0);
         match self.transact(items).await? {
             Written::Done => Ok(Removal::Deleted),
-            Written::Refused(_) => Ok(match self.find_role_marked(&role.code_name).await? {
+            Written::Refused(..) => Ok(match self.find_role_marked(&role.code_name).await? {
                 None => Removal::Missing,
                 Some((current, _)) if current.version != role.version => Removal::Stale,
                 Some(_) => Removal::InUse,
@@ -431,10 +431,10 @@ impl Store {
         items.push(self.usage_update(keys::ROLE_PREFIX, code_name, -count)?);
         match self.transact(items).await? {
             Written::Done => Ok(true),
-            Written::Refused(failed) if failed.last() == Some(&true) => Err(Error::internal(
+            Written::Refused(failed, _) if failed.last() == Some(&true) => Err(Error::internal(
                 "a role vanished while it was being taken from its holders",
             )),
-            Written::Refused(_) => Ok(false),
+            Written::Refused(..) => Ok(false),
         }
     }
 

@@ -1,4 +1,4 @@
-//! Sessions and the session-owner pointers of refresh tokens.
+//! Sessions, in their user's partition.
 
 use std::collections::HashMap;
 
@@ -11,8 +11,8 @@ use chrono::{DateTime, Utc};
 use super::history::login_record_put;
 use super::users::put;
 use super::{
-    Item, Store, UserRef, conditional_write, expiring, from_item, is_condition_failed, key, keys,
-    n, s, sdk_error, to_item,
+    FailuresReset, Item, LoginFailures, Store, conditional_write, expiring, from_item,
+    is_condition_failed, key, keys, n, s, sdk_error, to_item,
 };
 use crate::domain::{LoginRecord, RotatedRefresh, Session, SessionId, User, UserId};
 use crate::error::{Error, Result};
@@ -24,6 +24,37 @@ pub struct UserSessions {
     pub sessions: Vec<Session>,
 }
 
+/// The keys of a user's profile and one of their sessions.
+pub(super) fn user_and_session_keys(user_id: UserId, session_id: SessionId) -> Vec<Item> {
+    vec![
+        key(keys::user_pk(user_id), keys::PROFILE),
+        key(keys::user_pk(user_id), keys::session_sk(session_id)),
+    ]
+}
+
+/// A profile and a session picked out of a batch read.
+#[derive(Default)]
+pub(super) struct Found {
+    pub user: Option<User>,
+    pub session: Option<Session>,
+}
+
+impl Found {
+    /// Keeps `item` when it is a profile or a session; `false` for anything else.
+    pub fn sort(&mut self, item: Item) -> Result<bool> {
+        match item.get(keys::SK) {
+            Some(AttributeValue::S(sk)) if sk == keys::PROFILE => {
+                self.user = Some(from_item(item)?)
+            }
+            Some(AttributeValue::S(sk)) if sk.starts_with(keys::SESSION_PREFIX) => {
+                self.session = Some(from_item(item)?)
+            }
+            _ => return Ok(false),
+        }
+        Ok(true)
+    }
+}
+
 impl Store {
     /// The user and the session named by an access token, in one consistent round trip.
     pub async fn find_user_and_session(
@@ -31,13 +62,25 @@ impl Store {
         user_id: UserId,
         session_id: SessionId,
     ) -> Result<(Option<User>, Option<Session>)> {
+        let items = self
+            .batch_get(user_and_session_keys(user_id, session_id))
+            .await?;
+        let mut found = Found::default();
+        for item in items {
+            found.sort(item)?;
+        }
+        Ok((found.user, found.session))
+    }
+
+    /// Items by key, each read consistently, in one BatchGetItem (and more only for keys
+    /// DynamoDB left unprocessed). Absent items are left out.
+    pub(super) async fn batch_get(&self, keys: Vec<Item>) -> Result<Vec<Item>> {
         let mut wanted = KeysAndAttributes::builder()
-            .keys(key(keys::user_pk(user_id), keys::PROFILE))
-            .keys(key(keys::user_pk(user_id), keys::session_sk(session_id)))
+            .set_keys(Some(keys))
             .consistent_read(true)
             .build()
             .map_err(Error::internal)?;
-        let (mut user, mut session) = (None, None);
+        let mut found = Vec::new();
         for _ in 0..5 {
             let output = self
                 .client
@@ -46,26 +89,20 @@ impl Store {
                 .send()
                 .await
                 .map_err(|e| sdk_error("BatchGetItem", e))?;
-            for item in output
-                .responses
-                .unwrap_or_default()
-                .remove(&self.table)
-                .unwrap_or_default()
-            {
-                match item.get(keys::SK) {
-                    Some(AttributeValue::S(sk)) if sk == keys::PROFILE => {
-                        user = Some(from_item(item)?)
-                    }
-                    _ => session = Some(from_item(item)?),
-                }
-            }
+            found.extend(
+                output
+                    .responses
+                    .unwrap_or_default()
+                    .remove(&self.table)
+                    .unwrap_or_default(),
+            );
             match output
                 .unprocessed_keys
                 .unwrap_or_default()
                 .remove(&self.table)
             {
                 Some(rest) if !rest.keys().is_empty() => wanted = rest,
-                _ => return Ok((user, session)),
+                _ => return Ok(found),
             }
         }
         Err(Error::Unavailable)
@@ -73,31 +110,39 @@ impl Store {
 
     /// A user with all their stored sessions, in one consistent query of their partition.
     pub async fn find_user_sessions(&self, user_id: UserId) -> Result<Option<UserSessions>> {
+        Ok(self.find_login_account(&user_id.to_string()).await?.0)
+    }
+
+    /// What a login needs of an account, in one consistent query of its partition: the user
+    /// with their stored sessions, and the account's failure record. `account` is a user id, or
+    /// the key of an e-mail without an account (whose partition holds only its failure record),
+    /// so both kinds of login send the same request.
+    pub async fn find_login_account(
+        &self,
+        account: &str,
+    ) -> Result<(Option<UserSessions>, Option<LoginFailures>)> {
         let mut user = None;
         let mut sessions = Vec::new();
-        for item in self.query_partition(keys::user_pk(user_id)).await? {
+        let mut failures = None;
+        for item in self.query_partition(keys::user_pk(account)).await? {
             match item.get(keys::SK) {
                 Some(AttributeValue::S(sk)) if sk == keys::PROFILE => user = Some(from_item(item)?),
+                Some(AttributeValue::S(sk)) if sk == keys::LOCKOUT_SK => {
+                    failures = Some(from_item(item)?)
+                }
                 Some(AttributeValue::S(sk)) if sk.starts_with(keys::SESSION_PREFIX) => {
                     sessions.push(from_item(item)?)
                 }
                 _ => {}
             }
         }
-        Ok(user.map(|user| UserSessions { user, sessions }))
-    }
-
-    /// The user a session belongs to, from the session-owner pointer.
-    pub async fn find_session_owner(&self, session_id: SessionId) -> Result<Option<UserId>> {
-        let owner: Option<UserRef> = self
-            .get(key(keys::session_owner_pk(session_id), keys::OWNER_SK))
-            .await?;
-        Ok(owner.map(|o| o.user_id))
+        Ok((user.map(|user| UserSessions { user, sessions }), failures))
     }
 
     /// Adds a session, the history entry of the login that opened it (kept until
     /// `history_expires_at`) and removes `evict`, in one transaction, provided the user's
-    /// session version is still `expected_version` (then bumped). Returns `false` when another
+    /// session version is still `expected_version` (then bumped); a password login also
+    /// clears the account's failure record in it (`reset`). Returns `false` when another
     /// login changed the user's sessions first; the caller re-reads and tries again.
     pub async fn create_session(
         &self,
@@ -106,6 +151,7 @@ impl Store {
         evict: &[SessionId],
         history: &LoginRecord,
         history_expires_at: DateTime<Utc>,
+        reset: Option<FailuresReset<'_>>,
     ) -> Result<bool> {
         let bump = Update::builder()
             .table_name(&self.table)
@@ -119,11 +165,16 @@ impl Store {
             .expression_attribute_values(":zero", n(0))
             .build()
             .map_err(Error::internal)?;
-        let mut items = vec![TransactWriteItem::builder().update(bump).build()];
-        items.extend(self.session_puts(session)?);
+        let mut items = vec![
+            TransactWriteItem::builder().update(bump).build(),
+            self.session_put(session)?,
+        ];
         items.push(login_record_put(&self.table, history, history_expires_at)?);
+        if let Some(reset) = reset {
+            items.push(self.failures_reset_item(reset)?);
+        }
         for evicted in evict {
-            items.extend(self.session_deletes(session.user_id, *evicted, None)?);
+            items.push(self.session_delete(session.user_id, *evicted, None)?);
         }
         self.transact_guarded(items).await
     }
@@ -192,20 +243,15 @@ impl Store {
 
     /// Deletes one session of a user. Returns whether it existed.
     pub async fn delete_session(&self, user_id: UserId, session_id: SessionId) -> Result<bool> {
-        let items = self.session_deletes(user_id, session_id, Some("attribute_exists(pk)"))?;
-        self.transact_guarded(items).await
+        let item = self.session_delete(user_id, session_id, Some("attribute_exists(pk)"))?;
+        self.transact_guarded(vec![item]).await
     }
 
-    /// Deletes many sessions of a user (and their owner pointers) in batches.
+    /// Deletes many sessions of a user in batches.
     pub async fn delete_sessions(&self, user_id: UserId, session_ids: &[SessionId]) -> Result<()> {
         let requests = session_ids
             .iter()
-            .flat_map(|sid| {
-                [
-                    key(keys::user_pk(user_id), keys::session_sk(sid)),
-                    key(keys::session_owner_pk(sid), keys::OWNER_SK),
-                ]
-            })
+            .map(|sid| key(keys::user_pk(user_id), keys::session_sk(sid)))
             .map(|k| {
                 DeleteRequest::builder()
                     .set_key(Some(k))
@@ -237,9 +283,8 @@ impl Store {
         Ok(())
     }
 
-    /// The Puts that store a session and its owner pointer.
-    pub(super) fn session_puts(&self, session: &Session) -> Result<Vec<TransactWriteItem>> {
-        let expires_at = session.expires_at.timestamp();
+    /// The Put that stores a new session.
+    pub(super) fn session_put(&self, session: &Session) -> Result<TransactWriteItem> {
         let mut record = to_item(
             session,
             &[
@@ -247,41 +292,26 @@ impl Store {
                 (keys::SK, keys::session_sk(session.id)),
             ],
         )?;
-        expiring(&mut record, expires_at);
-        let mut owner = key(keys::session_owner_pk(session.id), keys::OWNER_SK);
-        owner.insert("user_id".into(), s(session.user_id.to_string()));
-        expiring(&mut owner, expires_at);
-        Ok(vec![
-            put(&self.table, record, Some("attribute_not_exists(pk)"))?,
-            put(&self.table, owner, None)?,
-        ])
+        expiring(&mut record, session.expires_at.timestamp());
+        put(&self.table, record, Some("attribute_not_exists(pk)"))
     }
 
-    /// The Deletes that remove a session and its owner pointer.
-    fn session_deletes(
+    /// The Delete that removes a session.
+    fn session_delete(
         &self,
         user_id: UserId,
         session_id: SessionId,
         condition: Option<&str>,
-    ) -> Result<Vec<TransactWriteItem>> {
-        let delete = |k: Item, condition: Option<&str>| {
-            Delete::builder()
-                .table_name(&self.table)
-                .set_key(Some(k))
-                .set_condition_expression(condition.map(str::to_owned))
-                .build()
-                .map(|d| TransactWriteItem::builder().delete(d).build())
-                .map_err(Error::internal)
-        };
-        Ok(vec![
-            delete(
-                key(keys::user_pk(user_id), keys::session_sk(session_id)),
-                condition,
-            )?,
-            delete(
-                key(keys::session_owner_pk(session_id), keys::OWNER_SK),
-                None,
-            )?,
-        ])
+    ) -> Result<TransactWriteItem> {
+        let delete = Delete::builder()
+            .table_name(&self.table)
+            .set_key(Some(key(
+                keys::user_pk(user_id),
+                keys::session_sk(session_id),
+            )))
+            .set_condition_expression(condition.map(str::to_owned))
+            .build()
+            .map_err(Error::internal)?;
+        Ok(TransactWriteItem::builder().delete(delete).build())
     }
 }

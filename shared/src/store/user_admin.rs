@@ -157,11 +157,11 @@ impl Store {
         }
         match self.transact(items).await? {
             Written::Done => Ok(true),
-            Written::Refused(failed) if failed.first() == Some(&true) => Ok(false),
-            Written::Refused(failed) if counts_superuser && failed.get(1) == Some(&true) => {
+            Written::Refused(failed, _) if failed.first() == Some(&true) => Ok(false),
+            Written::Refused(failed, _) if counts_superuser && failed.get(1) == Some(&true) => {
                 Err(last_superuser())
             }
-            Written::Refused(failed) => {
+            Written::Refused(failed, _) => {
                 let missing = failed
                     .iter()
                     .skip(first_role)

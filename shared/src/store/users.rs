@@ -40,15 +40,15 @@ impl Store {
             put(&self.table, profile, Some("attribute_not_exists(pk)"))?,
             put(&self.table, claim, Some("attribute_not_exists(pk)"))?,
         ];
-        items.extend(self.session_puts(first_session)?);
+        items.push(self.session_put(first_session)?);
         items.push(login_record_put(&self.table, history, history_expires_at)?);
         match self.transact(items).await? {
             Written::Done => Ok(()),
-            Written::Refused(failed) if failed.get(1) == Some(&true) => Err(Error::conflict(
+            Written::Refused(failed, _) if failed.get(1) == Some(&true) => Err(Error::conflict(
                 "email_taken",
                 "an account with this e-mail already exists",
             )),
-            Written::Refused(failed) => Err(Error::internal(format!(
+            Written::Refused(failed, _) => Err(Error::internal(format!(
                 "registration refused by conditions {failed:?}"
             ))),
         }

@@ -1,0 +1,152 @@
+//! DynamoDB round trips per endpoint, counted exactly by the store's call counter: every
+//! request the SDK sends (retries included) is counted by operation, so the numbers are
+//! deterministic and asserted here; a change that adds a request to an endpoint fails.
+
+use std::collections::BTreeMap;
+
+use axum::http::StatusCode;
+use serde_json::json;
+use shared::store::{CallCounter, Store};
+
+use crate::support::*;
+
+/// A fresh environment whose store counts its requests.
+async fn counted() -> (TestEnv, CallCounter) {
+    let env = TestEnv::new().await;
+    let counter = CallCounter::new();
+    let store = Store::local_counted(
+        &endpoint(),
+        &env.ctx.config.aws_region,
+        &env.ctx.config.table_name,
+        &counter,
+    );
+    (env.with_store(store), counter)
+}
+
+/// The expected counts, by operation.
+fn requests(expected: &[(&str, u64)]) -> BTreeMap<String, u64> {
+    expected
+        .iter()
+        .map(|(operation, count)| ((*operation).to_owned(), *count))
+        .collect()
+}
+
+/// A counted environment with a registered user (the registration not counted): the e-mail
+/// and the registration's token response.
+async fn counted_user() -> (TestEnv, CallCounter, String, serde_json::Value) {
+    let (env, counter) = counted().await;
+    let email = TestEnv::email("counted");
+    let tokens = env.register(&email).await;
+    counter.take();
+    (env, counter, email, tokens)
+}
+
+#[tokio::test]
+async fn register_sends_two_requests() {
+    let (env, counter) = counted().await;
+    env.register(&TestEnv::email("counted")).await;
+    assert_eq!(
+        counter.take(),
+        requests(&[("TransactWriteItems", 1), ("UpdateItem", 1)])
+    );
+}
+
+#[tokio::test]
+async fn a_successful_login_sends_four_requests() {
+    let (env, counter, email, _) = counted_user().await;
+    // Twice: the first login finds no failure record, the second the one the first reset.
+    for round in 0..2 {
+        env.login_ok(&email).await;
+        assert_eq!(
+            counter.take(),
+            requests(&[("GetItem", 1), ("Query", 1), ("TransactWriteItems", 2)]),
+            "round {round}"
+        );
+    }
+}
+
+#[tokio::test]
+async fn me_sessions_list_and_logout_send_one_two_and_two_requests() {
+    let (env, counter, _, tokens) = counted_user().await;
+    let token = access(&tokens);
+    assert_eq!(env.me_status(&token).await, StatusCode::OK);
+    assert_eq!(counter.take(), requests(&[("BatchGetItem", 1)]), "me");
+
+    let listed = env.send(env.get("/v1/sessions").bearer(&token)).await;
+    assert_eq!(listed.status, StatusCode::OK, "{:?}", listed.body);
+    assert_eq!(
+        counter.take(),
+        requests(&[("BatchGetItem", 1), ("Query", 1)]),
+        "sessions list"
+    );
+
+    let logout = env.send(env.post("/v1/auth/logout").bearer(&token)).await;
+    assert_eq!(logout.status, StatusCode::NO_CONTENT);
+    assert_eq!(
+        counter.take(),
+        requests(&[("BatchGetItem", 1), ("TransactWriteItems", 1)]),
+        "logout"
+    );
+}
+
+#[tokio::test]
+async fn a_refresh_sends_two_requests() {
+    let (env, counter, _, tokens) = counted_user().await;
+    let refreshed = env
+        .send(
+            env.post("/v1/auth/refresh")
+                .json(json!({"refresh_token": refresh(&tokens)})),
+        )
+        .await;
+    assert_eq!(refreshed.status, StatusCode::OK, "{:?}", refreshed.body);
+    assert_eq!(
+        counter.take(),
+        requests(&[("BatchGetItem", 1), ("UpdateItem", 1)])
+    );
+}
+
+#[tokio::test]
+async fn a_quota_consume_sends_two_requests() {
+    let (env, counter, _, tokens) = counted_user().await;
+    // Twice: the first creates the usage item, the second counts on the one it read.
+    for (round, key) in ["k1", "k2"].into_iter().enumerate() {
+        let consumed = env
+            .send(env.post("/v1/quota/consume").bearer(&access(&tokens)).json(
+                json!({"videos": 1, "duration_seconds": 3.5, "file_size_mb": 2, "idempotency_key": key}),
+            ))
+            .await;
+        assert_eq!(consumed.status, StatusCode::OK, "{:?}", consumed.body);
+        assert_eq!(
+            consumed.body["usage"]["videos_count"],
+            round + 1,
+            "the usage the transaction left"
+        );
+        assert_eq!(
+            counter.take(),
+            requests(&[("BatchGetItem", 1), ("TransactWriteItems", 1)]),
+            "round {round}"
+        );
+    }
+}
+
+#[tokio::test]
+async fn a_wrong_password_and_an_unknown_email_send_the_same_requests() {
+    let (env, counter, email, _) = counted_user().await;
+    let failed = requests(&[
+        ("GetItem", 1),
+        ("PutItem", 1),
+        ("Query", 1),
+        ("TransactWriteItems", 1),
+    ]);
+    // Twice each: the first failure starts a failure record, the second adds to it.
+    for round in 0..2 {
+        let wrong = env.login(&email, "a wrong password").await;
+        assert_error(&wrong, StatusCode::UNAUTHORIZED, "invalid_credentials");
+        assert_eq!(counter.take(), failed, "wrong password, round {round}");
+        let nobody = env
+            .login(&TestEnv::email("nobody"), "a wrong password")
+            .await;
+        assert_error(&nobody, StatusCode::UNAUTHORIZED, "invalid_credentials");
+        assert_eq!(counter.take(), failed, "unknown e-mail, round {round}");
+    }
+}
