@@ -857,9 +857,9 @@ impl Report {
              sending its next request when its last is answered) through the same router. \
              DynamoDB requests are counted for the whole load (mean per call). Memory: this \
              process's VmRSS just before the endpoint's load, and its peak (VmHWM, reset to the \
-             current size first) during it; the Argon2 memory (19 MiB per permitted concurrent \
-             hash, `SESAME_HASH_CONCURRENCY`) is allocated when the hasher is built, so it is \
-             part of the resident memory before the load\n",
+             current size first) during it. The Argon2 memory (19 MiB per permitted concurrent \
+             hash, `SESAME_HASH_CONCURRENCY`) is allocated once and kept; the concurrent \
+             registrations already needed every set, so it is resident before the login load\n",
             first.latencies.len(),
             first.clients,
         );
