@@ -69,10 +69,18 @@ impl Budget {
     }
 }
 
-/// How many times a reservation is tried again when concurrent reservations changed the record
-/// between its read and its write. Every retry follows another check's write, of which a
-/// window holds at most `max` reservations and a lock, so a burst of guesses stays far below.
+/// How many times a reservation is tried at least when concurrent checks changed the record
+/// between its read and its write (see [`reserve_attempts`]).
 const RESERVE_ATTEMPTS: usize = 16;
+
+/// How many times a reservation is tried. Every retry follows another check's write: one of at
+/// most `max` reservations of the window, the lock, or the reset after a correct password (each
+/// of which follows a reservation), so `2 × max + 2` retries outlast any burst of guesses and of
+/// parallel logins of the account's owner; more means the store keeps failing, which is a 503.
+fn reserve_attempts(budget: AttemptBudget) -> usize {
+    let max = usize::try_from(budget.max).unwrap_or(usize::MAX);
+    RESERVE_ATTEMPTS.max(max.saturating_mul(2).saturating_add(2))
+}
 
 /// A hit of a fixed-window rate limit: the counter of one window of one key.
 #[derive(Debug, Clone)]
@@ -190,7 +198,7 @@ impl Store {
         budget: AttemptBudget,
         hit: Option<&RateHit>,
     ) -> Result<Reservation> {
-        for _ in 0..RESERVE_ATTEMPTS {
+        for _ in 0..reserve_attempts(budget) {
             let mut items = hit
                 .map(|hit| self.rate_hit_item(hit))
                 .into_iter()

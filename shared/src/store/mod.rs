@@ -187,7 +187,7 @@ fn cancelled_conditions(error: &SdkError<TransactWriteItemsError>) -> Option<Ref
 }
 
 /// How often a write is retried when DynamoDB reports a conflicting concurrent transaction.
-pub(super) const CONFLICT_ATTEMPTS: u32 = 6;
+pub(super) const CONFLICT_ATTEMPTS: u32 = 8;
 
 /// How a transaction ended when it did not fail outright.
 pub(super) enum Written {
@@ -220,9 +220,13 @@ impl Written {
     }
 }
 
-/// Waits before retrying a write that collided with a concurrent transaction.
+/// Waits before retrying a write that collided with a concurrent transaction: exponential
+/// backoff (10 ms doubling up to 160 ms) with jitter over its upper half, so writers that
+/// collided do not all retry at the same instant and collide again.
 pub(super) async fn conflict_backoff(attempt: u32) {
-    tokio::time::sleep(std::time::Duration::from_millis(10 << attempt.min(4))).await;
+    let ceiling = 10u64 << attempt.min(4);
+    let wait = rand::random_range(ceiling / 2..=ceiling);
+    tokio::time::sleep(std::time::Duration::from_millis(wait)).await;
 }
 
 /// Whether a transaction was cancelled only because another transaction touched its items.
