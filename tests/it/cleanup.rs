@@ -9,7 +9,7 @@ use crate::support::*;
 pub async fn run_cleanup(env: &TestEnv) -> shared::cleanup::CleanupReport {
     let event = std::fs::read_to_string(concat!(
         env!("CARGO_MANIFEST_DIR"),
-        "/../functions/cleanup/events/scheduled.json"
+        "/../events/cleanup/scheduled.json"
     ))
     .unwrap();
     cleanup::handle(&env.ctx, serde_json::from_str(&event).unwrap())
