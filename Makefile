@@ -9,10 +9,11 @@ LOCAL_AWS := AWS_ENDPOINT_URL=http://127.0.0.1:4566 AWS_ACCESS_KEY_ID=test AWS_S
 VENV := localstack/.venv
 FUZZ_VENV := tests/fuzz/.venv
 
-.PHONY: help run test lint fmt clippy cfn-lint openapi-validator fuzz localstack localstack-stop build-lambdas bench bench-peers
+.PHONY: help run invoke test lint fmt clippy cfn-lint openapi-validator fuzz localstack localstack-stop build-lambdas bench bench-peers
 
 help:
 	@echo "make run            serve every route group on http://127.0.0.1:3000 (starts LocalStack)"
+	@echo "make invoke FN=auth EVENT=events/auth/login.json  run one Lambda binary once under the emulator"
 	@echo "make test           fmt check, clippy, cfn-lint, then every test against LocalStack, then make fuzz"
 	@echo "make fuzz           Schemathesis against the served OpenAPI document (a few minutes)"
 	@echo "make openapi-validator install openapi-spec-validator (make test does it first)"
@@ -31,6 +32,23 @@ localstack-stop:
 run: localstack
 	@set -a; [ -f .env ] && . ./.env; set +a; \
 	$(LOCAL_AWS) SESAME_LOCAL_DEV=1 cargo run -p local-server
+
+# One function's real Lambda binary (debug build), invoked once with EVENT (see events/) under the
+# Runtime API emulator (lambda-emulator) against LocalStack. The local server's set-up mode first
+# creates `make run`'s table and bucket and stores its development keys as Secrets Manager secrets,
+# which the binary reads as a deployment does: local mode and plain-text secrets are cleared.
+TARGET_DIR := $(or $(CARGO_TARGET_DIR),target)
+LAMBDA_ENV := SESAME_LOCAL_DEV= SESAME_ADMIN_PASSWORD= SESAME_ORIGIN_VERIFY= SESAME_CURSOR_KEY= \
+	SESAME_SIGNING_KEY_SECRET=sesame-local/signing-key SESAME_VERIFY_KEY_SECRET=sesame-local/verify-key \
+	SESAME_CURSOR_KEY_SECRET=sesame-local/cursor-key
+
+invoke: localstack
+	@[ -n "$(FN)" ] && [ -f "$(EVENT)" ] || { echo "usage: make invoke FN=auth EVENT=events/auth/login.json"; exit 2; }
+	cargo build --quiet -p $(FN)
+	cargo build --quiet -p lambda-emulator
+	@set -a; [ -f .env ] && . ./.env; set +a; \
+	$(LOCAL_AWS) SESAME_LOCAL_DEV=1 cargo run --quiet -p local-server -- --lambda-secrets && \
+	$(LOCAL_AWS) $(LAMBDA_ENV) $(TARGET_DIR)/debug/lambda-emulator $(TARGET_DIR)/debug/$(FN) $(EVENT)
 
 fmt:
 	cargo fmt --all -- --check

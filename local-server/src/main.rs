@@ -3,6 +3,10 @@
 //! and the attachment bucket if they are missing and seeds the table like the auth Lambda's cold
 //! start. Not deployed; the Lambdas are, so it always runs in the explicit local mode
 //! (`SESAME_LOCAL_DEV`): without a configured signing key it generates a development key.
+//!
+//! `local-server --lambda-secrets` sets up and exits instead of serving: it also stores the
+//! development key pair and a cursor key as the Secrets Manager secrets that `make invoke` hands
+//! a Lambda binary (see `local_server::LAMBDA_SECRETS`).
 
 use std::net::SocketAddr;
 
@@ -16,6 +20,9 @@ async fn main() -> Result<(), shared::BoxError> {
     ctx.store.create_table().await?;
     shared::bootstrap::run(&ctx).await?;
     ctx.blobs.create_bucket().await?;
+    if std::env::args().nth(1).as_deref() == Some("--lambda-secrets") {
+        return local_server::store_lambda_secrets(&ctx).await;
+    }
     let app = local_server::app(ctx.clone());
     let bind = std::env::var("SESAME_BIND").unwrap_or_else(|_| "127.0.0.1:3000".into());
     let listener = tokio::net::TcpListener::bind(&bind).await?;

@@ -22,6 +22,55 @@ impl Secrets {
         }
     }
 
+    /// A client for a local endpoint (LocalStack) with static test credentials, as
+    /// `Store::local` builds one; for local set-up only.
+    pub fn local(endpoint: &str, region: &str) -> Secrets {
+        use aws_sdk_secretsmanager::config::{BehaviorVersion, Credentials, Region};
+        let config = aws_sdk_secretsmanager::Config::builder()
+            .behavior_version(BehaviorVersion::latest())
+            .region(Region::new(region.to_owned()))
+            .endpoint_url(endpoint)
+            .credentials_provider(Credentials::new("test", "test", None, None, "sesame-local"))
+            .build();
+        Secrets {
+            client: Client::from_conf(config),
+        }
+    }
+
+    /// Stores `value` under `name`: creates the secret, or gives an existing one this value as
+    /// its current version. Only local set-up writes secrets (`local-server --lambda-secrets`);
+    /// a deployment's secrets are created outside Sesame.
+    pub async fn put(&self, name: &str, value: &str) -> Result<()> {
+        let created = self
+            .client
+            .create_secret()
+            .name(name)
+            .secret_string(value)
+            .send()
+            .await;
+        let Err(error) = created else {
+            return Ok(());
+        };
+        if !error
+            .as_service_error()
+            .is_some_and(|e| e.is_resource_exists_exception())
+        {
+            return Err(crate::store::aws_error(
+                "SecretsManager",
+                "CreateSecret",
+                error,
+            ));
+        }
+        self.client
+            .put_secret_value()
+            .secret_id(name)
+            .secret_string(value)
+            .send()
+            .await
+            .map_err(|e| crate::store::aws_error("SecretsManager", "PutSecretValue", e))?;
+        Ok(())
+    }
+
     /// The `SecretString` of the secret with this id or ARN (its current version). Fails when
     /// the secret is missing, unreadable with this function's role, or binary; 503 when Secrets
     /// Manager is throttling or unreachable within the configured timeouts.
