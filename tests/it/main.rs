@@ -12,6 +12,7 @@ mod documented_refusals;
 mod downloads;
 mod faults;
 mod headers;
+mod lambda;
 mod lists;
 mod password_races;
 mod qr;

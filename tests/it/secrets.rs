@@ -12,7 +12,7 @@ use shared::{Context, SigningContext};
 
 use crate::support::*;
 
-fn secrets_client() -> aws_sdk_secretsmanager::Client {
+pub fn secrets_client() -> aws_sdk_secretsmanager::Client {
     let config = aws_sdk_secretsmanager::Config::builder()
         .behavior_version(BehaviorVersion::latest())
         .region(Region::new("us-east-1"))
@@ -23,7 +23,7 @@ fn secrets_client() -> aws_sdk_secretsmanager::Client {
 }
 
 /// Creates a uniquely named secret; returns its ARN.
-async fn create_secret(name: &str, value: &str) -> String {
+pub async fn create_secret(name: &str, value: &str) -> String {
     secrets_client()
         .create_secret()
         .name(format!(
