@@ -3,6 +3,8 @@
 //! and the attachment bucket if they are missing and seeds the table like the auth Lambda's cold
 //! start. Not deployed; the Lambdas are, so it always runs in the explicit local mode
 //! (`SESAME_LOCAL_DEV`): without a configured signing key it generates a development key.
+//!
+//! `--print-openapi` prints the OpenAPI document instead and exits (`make openapi`).
 
 use std::net::SocketAddr;
 
@@ -11,6 +13,10 @@ use shared::config::Config;
 
 #[tokio::main]
 async fn main() -> Result<(), shared::BoxError> {
+    if std::env::args().nth(1).as_deref() == Some("--print-openapi") {
+        print!("{}", local_server::openapi::document_json());
+        return Ok(());
+    }
     shared::telemetry::init();
     let ctx = SigningContext::from_config(Config::local_from_env()?).await?;
     ctx.store.create_table().await?;
