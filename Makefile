@@ -8,8 +8,15 @@ SHELL := /bin/bash
 LOCAL_AWS := AWS_ENDPOINT_URL=http://127.0.0.1:4566 AWS_ACCESS_KEY_ID=test AWS_SECRET_ACCESS_KEY=test AWS_REGION=us-east-1
 VENV := localstack/.venv
 FUZZ_VENV := tests/fuzz/.venv
+CARGO_LAMBDA_VENV := tools/cargo-lambda/.venv
+SAM_VENV := tools/sam/.venv
+# The six Lambda functions; `make build-lambdas` fails when a zip is over MAX_ZIP_BYTES.
+LAMBDAS := auth sessions qr-auth tickets quota cleanup
+MAX_ZIP_BYTES := 5000000
+LAMBDA_TARGET := aarch64-unknown-linux-gnu
+LAMBDA_DIR := $(or $(CARGO_TARGET_DIR),target)/lambda
 
-.PHONY: help run invoke test lint fmt clippy cfn-lint openapi-validator fuzz localstack localstack-stop build-lambdas bench bench-peers
+.PHONY: help run invoke test lint fmt clippy cfn-lint openapi-validator openapi fuzz localstack localstack-stop build-lambdas lambda-sizes lambda-target sam bench bench-peers
 
 help:
 	@echo "make run            serve every route group on http://127.0.0.1:3000 (starts LocalStack)"
@@ -19,7 +26,9 @@ help:
 	@echo "make openapi-validator install openapi-spec-validator (make test does it first)"
 	@echo "make localstack     install (first time) and start LocalStack on 127.0.0.1:4566"
 	@echo "make localstack-stop stop the LocalStack this checkout started"
-	@echo "make build-lambdas  release bootstrap zips with cargo-lambda (arm64)"
+	@echo "make openapi        regenerate openapi.json, the OpenAPI document the auth Lambda serves"
+	@echo "make build-lambdas  release arm64 bootstrap zips of the six functions; prints sizes, fails over 5 MB"
+	@echo "make sam            sam validate --lint and sam build (installs aws-sam-cli on first use)"
 	@echo "make bench          measure endpoints against DynamoDB Local, write bench/RESULTS.md"
 	@echo "make bench-peers    Sesame side by side with fastapi-users and simplejwt, write bench/PEERS.md"
 
@@ -97,9 +106,52 @@ test: lint openapi-validator localstack
 	@$(MAKE) --no-print-directory fuzz
 	@awk '/^test result:/ {passed += $$4; failed += $$6} END {printf "%d passed, %d failed\n", passed, failed}' .local/test.log
 
-build-lambdas:
-	pip install --quiet cargo-lambda
-	cargo lambda build --release --arm64 --output-format zip
+# The document every route group describes, checked in so the auth Lambda serves it without
+# linking the other groups (tests/it/api.rs fails while it is stale). Written through a temporary
+# file, so a failed build leaves the old one.
+openapi:
+	cargo run --quiet -p local-server -- --print-openapi > openapi.json.tmp
+	mv openapi.json.tmp openapi.json
+
+# cargo-lambda (and the zig it cross-links with) live in a venv of their own, pinned by
+# tools/cargo-lambda/requirements.txt; installed on first use and again when the pins change.
+$(CARGO_LAMBDA_VENV)/bin/cargo-lambda: tools/cargo-lambda/requirements.txt
+	python3 -m venv $(CARGO_LAMBDA_VENV)
+	$(CARGO_LAMBDA_VENV)/bin/python -m pip install --quiet --disable-pip-version-check -r tools/cargo-lambda/requirements.txt
+	touch $@
+
+lambda-target:
+	@rustup target list --installed | grep -qx $(LAMBDA_TARGET) || rustup target add $(LAMBDA_TARGET)
+
+# One cargo run per function: cargo unifies features across the packages of one run, so building
+# tickets (which enables shared's `blobs`) beside the others would link S3 into all of them.
+build-lambdas: $(CARGO_LAMBDA_VENV)/bin/cargo-lambda lambda-target
+	@set -e; export PATH="$(CURDIR)/$(CARGO_LAMBDA_VENV)/bin:$$PATH"; \
+	for fn in $(LAMBDAS); do \
+	  cargo lambda build --release --arm64 --output-format zip --lambda-dir $(LAMBDA_DIR) -p $$fn; \
+	done
+	@$(MAKE) --no-print-directory lambda-sizes
+
+# Each function's zip in bytes; fails when one is over MAX_ZIP_BYTES.
+lambda-sizes:
+	@over=0; for fn in $(LAMBDAS); do \
+	  bytes=$$(wc -c < $(LAMBDA_DIR)/$$fn/bootstrap.zip); \
+	  printf '%-9s %9d bytes\n' $$fn $$bytes; \
+	  if [ $$bytes -gt $(MAX_ZIP_BYTES) ]; then echo "$$fn: over $(MAX_ZIP_BYTES) bytes" >&2; over=1; fi; \
+	done; exit $$over
+
+# The SAM CLI lives in a venv of its own, pinned by tools/sam/requirements.txt. `sam build`
+# builds each function with cargo-lambda (`BuildMethod: rust-cargolambda`, a beta feature), so
+# the cargo-lambda venv goes on PATH.
+$(SAM_VENV)/bin/sam: tools/sam/requirements.txt
+	python3 -m venv $(SAM_VENV)
+	$(SAM_VENV)/bin/python -m pip install --quiet --disable-pip-version-check -r tools/sam/requirements.txt
+	touch $@
+
+sam: $(SAM_VENV)/bin/sam $(CARGO_LAMBDA_VENV)/bin/cargo-lambda lambda-target
+	AWS_REGION=us-east-1 $(SAM_VENV)/bin/sam validate --lint --template template.yaml
+	PATH="$(CURDIR)/$(CARGO_LAMBDA_VENV)/bin:$$PATH" SAM_CLI_TELEMETRY=0 \
+	  $(SAM_VENV)/bin/sam build --beta-features --template template.yaml
 
 # A measurement, not a test: DynamoDB Local (from the npm package install.sh fetches) is started
 # on a free port by the bench itself, or BENCH_ENDPOINT is used; BENCH_REQUESTS sets the load of

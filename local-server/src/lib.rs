@@ -1,5 +1,8 @@
 //! Every route group merged into one router: served by the local all-in-one server and driven
-//! in-process by the integration tests, with the same paths as API Gateway.
+//! in-process by the integration tests, with the same paths as API Gateway, and the OpenAPI
+//! document of them all ([`openapi`]).
+
+pub mod openapi;
 
 use shared::Context;
 use shared::context::SigningContext;

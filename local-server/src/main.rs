@@ -7,6 +7,7 @@
 //! `local-server --lambda-secrets` sets up and exits instead of serving: it also stores the
 //! development key pair and a cursor key as the Secrets Manager secrets that `make invoke` hands
 //! a Lambda binary (see `local_server::LAMBDA_SECRETS`).
+//! `--print-openapi` prints the OpenAPI document instead and exits (`make openapi`).
 
 use std::net::SocketAddr;
 
@@ -15,6 +16,10 @@ use shared::config::Config;
 
 #[tokio::main]
 async fn main() -> Result<(), shared::BoxError> {
+    if std::env::args().nth(1).as_deref() == Some("--print-openapi") {
+        print!("{}", local_server::openapi::document_json());
+        return Ok(());
+    }
     shared::telemetry::init();
     let ctx = SigningContext::from_config(Config::local_from_env()?).await?;
     ctx.store.create_table().await?;

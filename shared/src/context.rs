@@ -10,6 +10,9 @@
 //!     let _ = &ctx.signer;
 //! }
 //! ```
+//!
+//! The attachment bucket is S3, which only the tickets function needs; it is linked with the
+//! `blobs` feature only (see [`Blobs`]), so the other functions ship without an S3 client.
 
 use std::ops::Deref;
 use std::sync::Arc;
@@ -18,7 +21,6 @@ use axum::extract::FromRef;
 use chrono::{DateTime, Utc};
 use secrecy::ExposeSecret;
 
-use crate::blobs::Blobs;
 use crate::clock::{Clock, SystemClock};
 use crate::config::Config;
 use crate::cursor::{CursorKey, MIN_KEY_BYTES};
@@ -27,6 +29,14 @@ use crate::password::PasswordHasher;
 use crate::secrets::Secrets;
 use crate::store::Store;
 use crate::tokens::{Signer, Verifier};
+
+/// The attachment bucket of a context: the S3 client of `shared::blobs` with the `blobs`
+/// feature (the tickets function, the local server, tests and bench enable it). Without it a
+/// context has no bucket, this is `()`, and nothing can reach S3.
+#[cfg(feature = "blobs")]
+pub use crate::blobs::Blobs;
+#[cfg(not(feature = "blobs"))]
+pub type Blobs = ();
 
 /// Configuration, store, attachment bucket, token verifier, clock and password hasher; cheap to
 /// clone. Holds no private key.
@@ -132,9 +142,7 @@ impl Context {
         verifier: Arc<Verifier>,
     ) -> Context {
         let store = Store::connect(sdk_config, &config.table_name);
-        // Local endpoints serve buckets by path only; AWS prefers virtual-hosted addressing.
-        let path_style = config.aws_endpoint_url.is_some();
-        let blobs = Blobs::connect(sdk_config, &config.bucket_name, path_style);
+        let blobs = connect_blobs(sdk_config, &config);
         Context::assemble(config, store, blobs, verifier, Arc::new(SystemClock))
     }
 
@@ -267,6 +275,18 @@ async fn connect(
     }
     Ok((config, sdk_config, secrets))
 }
+
+/// The attachment bucket's S3 client, from the shared AWS configuration.
+#[cfg(feature = "blobs")]
+fn connect_blobs(sdk_config: &aws_config::SdkConfig, config: &Config) -> Blobs {
+    // Local endpoints serve buckets by path only; AWS prefers virtual-hosted addressing.
+    let path_style = config.aws_endpoint_url.is_some();
+    Blobs::connect(sdk_config, &config.bucket_name, path_style)
+}
+
+/// Without the `blobs` feature there is no bucket to connect.
+#[cfg(not(feature = "blobs"))]
+fn connect_blobs(_: &aws_config::SdkConfig, _: &Config) -> Blobs {}
 
 fn local_signer(config: &Config) -> Result<Signer, Error> {
     Signer::local_dev(std::path::Path::new(&config.dev_key_path))

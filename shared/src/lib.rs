@@ -3,6 +3,9 @@
 //! call one service function here and return its result.
 
 pub mod auth;
+/// The S3 attachment bucket: only with the `blobs` feature, which of the Lambdas only tickets
+/// enables.
+#[cfg(feature = "blobs")]
 pub mod blobs;
 pub mod bootstrap;
 pub mod cleanup;

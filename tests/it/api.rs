@@ -279,6 +279,20 @@ async fn geo_headers_become_the_location_only_when_trusted() {
     }
 }
 
+/// The auth Lambda serves the checked-in `openapi.json` as is, so it must be exactly what the
+/// route groups describe now.
+#[test]
+fn the_checked_in_openapi_document_is_the_generated_one() {
+    let path = concat!(env!("CARGO_MANIFEST_DIR"), "/../openapi.json");
+    let checked_in = std::fs::read_to_string(path).unwrap_or_default();
+    // Not `assert_eq!`: a diff of two whole documents would bury the one line that matters.
+    assert!(
+        checked_in == local_server::openapi::document_json(),
+        "openapi.json differs from the document the route groups describe: run `make openapi` \
+         and commit the result"
+    );
+}
+
 /// The OpenAPI validator `make openapi-validator` installs (`make test` does it first).
 const OPENAPI_VALIDATOR: &str = concat!(
     env!("CARGO_MANIFEST_DIR"),

@@ -2,14 +2,16 @@
 //! profile and password, the JWKS and the OpenAPI document, plus user administration
 //! ([`users`]) and RBAC administration ([`rbac`]).
 //!
+//! The OpenAPI document describes every group, so it is built where they are all linked
+//! (`local_server::openapi`) and checked in as `openapi.json`; this group serves that file
+//! as is and links no other group.
+//!
 //! [`router`] is the whole group, served by this crate's Lambda binary, by the local
 //! all-in-one server and in-process by the tests. Handlers only parse and validate; the work is
 //! in [`shared::auth`].
 
 mod rbac;
 mod users;
-
-use std::sync::LazyLock;
 
 use axum::extract::State;
 use axum::http::{StatusCode, header};
@@ -24,13 +26,7 @@ use shared::error::ErrorBody;
 use shared::http::{Authenticated, Json};
 use shared::views::{TokenResponse, UserView};
 use shared::{Context, Error, Result};
-use utoipa::openapi::header::{Header, HeaderBuilder};
-use utoipa::openapi::path::Operation;
-use utoipa::openapi::response::{Response, ResponseBuilder};
-use utoipa::openapi::schema::{ObjectBuilder, Type};
-use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
-use utoipa::openapi::{Content, OpenApi, Ref, RefOr};
-use utoipa::{OpenApi as _, ToSchema};
+use utoipa::ToSchema;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
@@ -42,7 +38,7 @@ pub fn router(ctx: SigningContext) -> axum::Router {
 /// This group's routes that only verify tokens, with their OpenAPI description, for merging
 /// into a larger router.
 pub fn routes() -> OpenApiRouter<Context> {
-    OpenApiRouter::with_openapi(ApiDoc::openapi())
+    OpenApiRouter::new()
         .routes(routes!(logout))
         .routes(routes!(revoke))
         .routes(routes!(revoke_all))
@@ -60,163 +56,6 @@ pub fn signing_routes() -> OpenApiRouter<SigningContext> {
         .routes(routes!(register))
         .routes(routes!(login))
         .routes(routes!(refresh))
-}
-
-/// The OpenAPI 3.1 document of every route group, as served at `/v1/openapi.json`. Each group
-/// crate describes its own routes; this merges them. The result validates against the official
-/// OpenAPI 3.1 schema (a test runs `openapi-spec-validator` on the served document).
-pub fn document() -> OpenApi {
-    let mut document = routes()
-        .merge(sessions::routes())
-        .merge(quota::routes())
-        .merge(qr_auth::routes())
-        .merge(tickets::routes())
-        .into_openapi();
-    document.merge(
-        signing_routes()
-            .merge(qr_auth::signing_routes())
-            .into_openapi(),
-    );
-    document_shared_refusals(&mut document);
-    describe_responses(&mut document);
-    document
-}
-
-/// Every operation of the document.
-fn operations_mut(document: &mut OpenApi) -> impl Iterator<Item = &mut Operation> {
-    document.paths.paths.values_mut().flat_map(|item| {
-        [
-            &mut item.get,
-            &mut item.put,
-            &mut item.post,
-            &mut item.delete,
-            &mut item.options,
-            &mut item.head,
-            &mut item.patch,
-            &mut item.trace,
-        ]
-        .into_iter()
-        .flatten()
-    })
-}
-
-/// Documents the refusals that come from the shared HTTP layer rather than from a handler, on
-/// every operation they can reach, so no annotation can forget them: a body that cannot be read
-/// (400 `invalid_body`), is over 64 KiB (413) or is not JSON (415) on every operation taking a
-/// body; missing or dead credentials (401) on every operation with a security requirement; and
-/// 503 `service_unavailable` on every operation that can fail at all (all but the two static
-/// documents, the JWKS and this one, reach the store). 429 and 503 answers carry `Retry-After`.
-fn document_shared_refusals(document: &mut OpenApi) {
-    for operation in operations_mut(document) {
-        let responses = &mut operation.responses.responses;
-        let fallible = responses.keys().any(|status| !status.starts_with('2'));
-        let mut refusals = Vec::new();
-        if operation.request_body.is_some() {
-            refusals.extend([
-                ("400", "invalid_body, unknown_field or validation_failed"),
-                ("413", "body_too_large: the body is over 64 KiB"),
-                (
-                    "415",
-                    "unsupported_media_type: the body is not application/json",
-                ),
-            ]);
-        }
-        if operation.security.as_ref().is_some_and(|s| !s.is_empty()) {
-            refusals.push((
-                "401",
-                "missing, invalid or expired access token, or a session that ended",
-            ));
-        }
-        if fallible {
-            refusals.push(("503", "service_unavailable: the store is unavailable or throttling; retry after `Retry-After`"));
-        }
-        for (status, description) in refusals {
-            responses
-                .entry(status.to_owned())
-                .or_insert_with(|| error_response(description).into());
-        }
-        for (status, response) in responses.iter_mut() {
-            if let ("429" | "503", RefOr::T(response)) = (status.as_str(), response) {
-                response
-                    .headers
-                    .entry(header::RETRY_AFTER.as_str().to_owned())
-                    .or_insert_with(|| retry_after_header().into());
-            }
-        }
-    }
-}
-
-/// An error response with the contract's error body.
-fn error_response(description: &str) -> Response {
-    ResponseBuilder::new()
-        .description(description)
-        .content(
-            "application/json",
-            Content::new(Some(Ref::from_schema_name("ErrorBody"))),
-        )
-        .build()
-}
-
-/// `Retry-After`: whole seconds to wait before trying again.
-fn retry_after_header() -> Header {
-    HeaderBuilder::new()
-        .schema(Some(
-            ObjectBuilder::new()
-                .schema_type(Type::Integer)
-                .minimum(Some(1)),
-        ))
-        .description(Some("seconds to wait before trying again"))
-        .build()
-}
-
-/// Gives every response without a description its status code's reason phrase ("Not Found").
-/// OpenAPI requires a description on each response, and most annotations only name a status and
-/// a body, whose meaning the status already says.
-fn describe_responses(document: &mut OpenApi) {
-    for operation in operations_mut(document) {
-        for (status, response) in &mut operation.responses.responses {
-            if let RefOr::T(response) = response
-                && response.description.is_empty()
-            {
-                response.description = StatusCode::from_bytes(status.as_bytes())
-                    .ok()
-                    .and_then(|status| status.canonical_reason())
-                    .unwrap_or("Response")
-                    .to_owned();
-            }
-        }
-    }
-}
-
-static DOCUMENT_JSON: LazyLock<String> = LazyLock::new(|| {
-    document()
-        .to_json()
-        .expect("the OpenAPI document serializes")
-});
-
-#[derive(utoipa::OpenApi)]
-#[openapi(
-    info(title = "Sesame", description = "Authentication and session service", version = "1.0.0"),
-    components(schemas(ErrorBody)),
-    modifiers(&BearerAuth)
-)]
-struct ApiDoc;
-
-struct BearerAuth;
-
-impl utoipa::Modify for BearerAuth {
-    fn modify(&self, openapi: &mut OpenApi) {
-        let components = openapi.components.get_or_insert_with(Default::default);
-        components.add_security_scheme(
-            "bearer",
-            SecurityScheme::Http(
-                HttpBuilder::new()
-                    .scheme(HttpAuthScheme::Bearer)
-                    .bearer_format("JWT")
-                    .build(),
-            ),
-        );
-    }
 }
 
 /// Token responses must not be cached (RFC 6749 §5.1).
@@ -459,12 +298,12 @@ async fn jwks(State(ctx): State<Context>) -> impl IntoResponse {
     )
 }
 
+/// The OpenAPI document of every route group, generated by `make openapi`.
+const DOCUMENT_JSON: &str = include_str!("../../../openapi.json");
+
 /// This document.
 #[utoipa::path(get, path = "/v1/openapi.json", tag = "meta",
     responses((status = 200, description = "OpenAPI 3.1 document", content_type = "application/json")))]
 async fn openapi_json() -> impl IntoResponse {
-    (
-        [(header::CONTENT_TYPE, "application/json")],
-        DOCUMENT_JSON.as_str(),
-    )
+    ([(header::CONTENT_TYPE, "application/json")], DOCUMENT_JSON)
 }

@@ -317,7 +317,7 @@ async fn add_attachment(
         size: body.size,
         response_id,
     };
-    let view = tickets::add_attachment(&ctx, &who.user, id, new, &if_match).await?;
+    let view = tickets::attachments::add(&ctx, &who.user, id, new, &if_match).await?;
     Ok(view.map(|view| (StatusCode::CREATED, axum::Json(view))))
 }
 
@@ -333,6 +333,6 @@ async fn download(
     let id: TicketId = id.parse()?;
     let attachment_id: AttachmentId = attachment_id.parse()?;
     Ok(axum::Json(
-        tickets::download(&ctx, &who.user, id, attachment_id).await?,
+        tickets::attachments::download(&ctx, &who.user, id, attachment_id).await?,
     ))
 }

@@ -24,10 +24,12 @@
 //! move nothing and leave `updated_at` alone, so the owner cannot notice them. Nobody responds
 //! to a closed ticket (409 `ticket_closed`).
 
+/// Attachments go to S3: only with the `blobs` feature (the tickets function enables it).
+#[cfg(feature = "blobs")]
+pub mod attachments;
 pub mod model;
 pub mod views;
 
-use std::collections::BTreeMap;
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
@@ -36,12 +38,9 @@ use crate::context::Context;
 use crate::domain::{User, UserId};
 use crate::error::{Error, Result};
 use crate::rbac::{self, Action, Resource};
-use crate::store::{TicketFilter, TicketScope, keys};
-use model::{
-    Attachment, AttachmentId, Category, FileType, Priority, Response, ResponseId, Status, Ticket,
-    TicketId,
-};
-use views::{DownloadView, ResponseView, TicketDetailView, TicketView, UploadView};
+use crate::store::{TicketFilter, TicketScope};
+use model::{Category, FileType, Priority, Response, ResponseId, Status, Ticket, TicketId};
+use views::{ResponseView, TicketDetailView, TicketView};
 
 use crate::cursor::{self, Cursor, List};
 use crate::http::{ETag, IfMatch, Page, Tagged};
@@ -50,7 +49,7 @@ use crate::http::{ETag, IfMatch, Page, Tagged};
 pub const MAX_ATTACHMENTS: u32 = 5;
 /// Largest attachment in bytes (10 MiB).
 pub const MAX_ATTACHMENT_BYTES: u64 = 10 * 1024 * 1024;
-/// Lifetime of upload and download URLs.
+/// Lifetime of upload and download URLs (`attachments`).
 pub const URL_TTL: Duration = Duration::from_secs(5 * 60);
 /// How often a change is retried when the ticket changed meanwhile (responses and attachments
 /// always; other changes only under an `If-Match` that still holds).
@@ -67,7 +66,7 @@ pub struct NewTicket {
     pub priority: Priority,
 }
 
-/// A validated attachment request.
+/// A validated attachment request (`attachments::add`).
 #[derive(Debug)]
 pub struct NewAttachment {
     pub file_name: String,
@@ -503,146 +502,4 @@ pub async fn close(
         apply,
     )
     .await
-}
-
-/// Records an attachment on the ticket or on one of the caller's own responses and returns a
-/// presigned PUT for it (valid [`URL_TTL`]), tagged with the ticket's new [`etag`].
-/// Participants only (403); a stale `if_match` is 412; a closed ticket is 409; a response that
-/// is not there (or not visible) is 404, someone else's 403; the sixth file on a ticket or
-/// response is 409 `too_many_attachments` (counted in the version-checked write, so racing
-/// uploads cannot pass it). Type and size are checked by the caller into [`NewAttachment`].
-pub async fn add_attachment(
-    ctx: &Context,
-    user: &User,
-    id: TicketId,
-    new: NewAttachment,
-    if_match: &IfMatch,
-) -> Result<Tagged<UploadView>> {
-    for _ in 0..WRITE_ATTEMPTS {
-        let thread = ctx
-            .store
-            .find_ticket_thread(id)
-            .await?
-            .ok_or_else(|| Error::not_found("ticket"))?;
-        let access = access(ctx, user, &thread.ticket).await?;
-        access.require_participant()?;
-        if_match.check(&etag(&thread.ticket, access.operator_read))?;
-        if thread.ticket.status == Status::Closed {
-            return Err(closed());
-        }
-        let mut next = thread.ticket.clone();
-        let (count, public) = match new.response_id {
-            None => {
-                next.attachment_count += 1;
-                (thread.ticket.attachment_count, true)
-            }
-            Some(response_id) => {
-                let response = thread
-                    .responses
-                    .iter()
-                    .find(|r| r.id == response_id && (access.operator_read || !r.is_internal))
-                    .ok_or_else(|| Error::not_found("response"))?;
-                if response.author_id != user.id {
-                    return Err(Error::forbidden(
-                        "not_your_response",
-                        "files can only be attached to your own responses",
-                    ));
-                }
-                (response.attachment_count, !response.is_internal)
-            }
-        };
-        if count >= MAX_ATTACHMENTS {
-            return Err(Error::conflict(
-                "too_many_attachments",
-                format!("at most {MAX_ATTACHMENTS} files per ticket or response"),
-            ));
-        }
-        // A file on an internal note is as invisible to the owner as the note.
-        bump(&mut next, public);
-        let now = ctx.now();
-        let attachment_id = AttachmentId::new();
-        let attachment = Attachment {
-            id: attachment_id,
-            ticket_id: id,
-            response_id: new.response_id,
-            uploaded_by: user.id,
-            file_name: new.file_name.clone(),
-            content_type: new.file_type,
-            size: new.size,
-            object_key: keys::attachment_object(id, attachment_id),
-            created_at: now,
-        };
-        if !ctx.store.add_attachment(&next, &attachment).await? {
-            continue;
-        }
-        let signed = ctx
-            .blobs
-            .presign_put(
-                &attachment.object_key,
-                new.file_type.media_type(),
-                new.size,
-                now,
-                URL_TTL,
-            )
-            .await?;
-        let upload_headers: BTreeMap<String, String> = signed
-            .headers
-            .into_iter()
-            .filter(|(name, _)| !name.eq_ignore_ascii_case("content-length"))
-            .collect();
-        let view = UploadView {
-            attachment_id: attachment_id.to_string(),
-            upload_url: signed.url,
-            upload_headers,
-            expires_at: (now + URL_TTL).into(),
-        };
-        return Ok(tagged(&next, access, view));
-    }
-    Err(changed())
-}
-
-/// A presigned GET (valid [`URL_TTL`]) for an attachment of a ticket the caller can see;
-/// files on internal notes only for operators (404 otherwise).
-pub async fn download(
-    ctx: &Context,
-    user: &User,
-    id: TicketId,
-    attachment_id: AttachmentId,
-) -> Result<DownloadView> {
-    let thread = ctx
-        .store
-        .find_ticket_thread(id)
-        .await?
-        .ok_or_else(|| Error::not_found("ticket"))?;
-    let access = access(ctx, user, &thread.ticket).await?;
-    let not_found = || Error::not_found("attachment");
-    let attachment = thread
-        .attachments
-        .iter()
-        .find(|a| a.id == attachment_id)
-        .ok_or_else(not_found)?;
-    let on_internal_note = attachment.response_id.is_some_and(|r| {
-        thread
-            .responses
-            .iter()
-            .any(|response| response.id == r && response.is_internal)
-    });
-    if on_internal_note && !access.operator_read {
-        return Err(not_found());
-    }
-    let now = ctx.now();
-    let download_url = ctx
-        .blobs
-        .presign_get(
-            &attachment.object_key,
-            &attachment.file_name,
-            attachment.content_type.media_type(),
-            now,
-            URL_TTL,
-        )
-        .await?;
-    Ok(DownloadView {
-        download_url,
-        expires_at: (now + URL_TTL).into(),
-    })
 }
