@@ -18,7 +18,7 @@ import boto3
 import jwt
 
 TABLE = os.environ["SESAME_TABLE"]
-PUBLIC_KEY = jwt.algorithms.OKPAlgorithm.prepare_key(
+PUBLIC_KEY = jwt.algorithms.OKPAlgorithm().prepare_key(
     boto3.client("secretsmanager").get_secret_value(
         SecretId=os.environ["SESAME_VERIFY_KEY_SECRET"])["SecretString"])
 KID = os.environ["SESAME_KID"]
