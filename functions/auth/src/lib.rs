@@ -24,11 +24,11 @@ use shared::context::SigningContext;
 use shared::domain::{Email, parse_name};
 use shared::error::ErrorBody;
 use shared::http::{Authenticated, Json};
+use shared::routes;
 use shared::views::{TokenResponse, UserView};
 use shared::{Context, Error, Result};
 use utoipa::ToSchema;
 use utoipa_axum::router::OpenApiRouter;
-use utoipa_axum::routes;
 
 /// The servable router of this group. It issues tokens, so it needs the signing key.
 pub fn router(ctx: SigningContext) -> axum::Router {

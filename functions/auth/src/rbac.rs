@@ -10,11 +10,11 @@ use shared::domain::{CatalogKind, CodeName, Permission, parse_description, parse
 use shared::error::ErrorBody;
 use shared::http::{IfMatch, Json, Page, PageParams, Query, Tagged};
 use shared::rbac::{self, Admin, Changes, NewCatalogItem, NewRole, on};
+use shared::routes;
 use shared::views::{CatalogItemView, RoleView};
 use shared::{Context, Error, Result};
 use utoipa::ToSchema;
 use utoipa_axum::router::OpenApiRouter;
-use utoipa_axum::routes;
 
 /// The RBAC administration routes.
 pub fn routes() -> OpenApiRouter<Context> {

@@ -6,13 +6,13 @@ use shared::domain::{CodeName, UserId, parse_name};
 use shared::error::ErrorBody;
 use shared::http::{IfMatch, Json, Page, PageParams, Query, Tagged};
 use shared::rbac::{Admin, on};
+use shared::routes;
 use shared::store::UserFilter;
 use shared::users::{self, UserChanges};
 use shared::views::UserView;
 use shared::{Context, Error, Result};
 use utoipa::{IntoParams, ToSchema};
 use utoipa_axum::router::OpenApiRouter;
-use utoipa_axum::routes;
 
 use crate::optional_name;
 

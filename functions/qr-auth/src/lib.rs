@@ -15,10 +15,10 @@ use shared::context::SigningContext;
 use shared::error::ErrorBody;
 use shared::http::{Authenticated, Json};
 use shared::qr_auth::{self, QrBrowserView, QrCode, QrGenerated, QrStatusView};
+use shared::routes;
 use shared::{Context, Error, Result};
 use utoipa::ToSchema;
 use utoipa_axum::router::OpenApiRouter;
-use utoipa_axum::routes;
 
 /// The header that carries the browser's poll token.
 pub const POLL_TOKEN_HEADER: &str = "x-qr-poll-token";

@@ -14,11 +14,11 @@ use shared::domain::{
 use shared::error::ErrorBody;
 use shared::http::{Authenticated, Json, Page, PageParams, Query, VerifiedToken};
 use shared::rbac::{Admin, on};
+use shared::routes;
 use shared::views::QuotaView;
 use shared::{Context, Result, quota};
 use utoipa::ToSchema;
 use utoipa_axum::router::OpenApiRouter;
-use utoipa_axum::routes;
 
 /// The servable router of this group.
 pub fn router(ctx: Context) -> axum::Router {

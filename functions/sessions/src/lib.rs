@@ -9,10 +9,10 @@ use axum::http::StatusCode;
 use shared::error::ErrorBody;
 use shared::http::{Authenticated, Page, PageParams, Query};
 use shared::rbac::{Admin, on};
+use shared::routes;
 use shared::sessions::{self, HistoryItem, SessionStats, SessionView, Terminated};
 use shared::{Context, Result};
 use utoipa_axum::router::OpenApiRouter;
-use utoipa_axum::routes;
 
 /// The servable router of this group.
 pub fn router(ctx: Context) -> axum::Router {

@@ -11,6 +11,7 @@ use serde::Deserialize;
 use shared::domain::UserId;
 use shared::error::ErrorBody;
 use shared::http::{Authenticated, IfMatch, Json, Page, PageParams, Query, Tagged};
+use shared::routes;
 use shared::store::TicketFilter;
 use shared::tickets::model::{
     AttachmentId, Category, FileType, Priority, ResponseId, Status, TicketId,
@@ -22,7 +23,6 @@ use shared::tickets::{self, MAX_ATTACHMENT_BYTES, NewAttachment, NewTicket};
 use shared::{Context, Error, Result};
 use utoipa::{IntoParams, ToSchema};
 use utoipa_axum::router::OpenApiRouter;
-use utoipa_axum::routes;
 
 /// The servable router of this group.
 pub fn router(ctx: Context) -> axum::Router {

@@ -8,6 +8,7 @@ mod headers;
 pub mod json;
 mod query;
 pub mod request_id;
+mod routes;
 
 use axum::Router;
 use axum::extract::DefaultBodyLimit;

@@ -7,8 +7,8 @@ use std::collections::BTreeMap;
 use super::model::{Attachment, AttachmentId, Status};
 use super::views::{DownloadView, UploadView};
 use super::{
-    MAX_ATTACHMENTS, NewAttachment, TicketId, URL_TTL, WRITE_ATTEMPTS, access, bump, changed,
-    closed, etag, tagged,
+    MAX_ATTACHMENTS, NewAttachment, TicketId, URL_TTL, WRITE_ATTEMPTS, bump, changed, closed, etag,
+    load_thread, tagged,
 };
 use crate::context::Context;
 use crate::domain::User;
@@ -30,12 +30,7 @@ pub async fn add(
     if_match: &IfMatch,
 ) -> Result<Tagged<UploadView>> {
     for _ in 0..WRITE_ATTEMPTS {
-        let thread = ctx
-            .store
-            .find_ticket_thread(id)
-            .await?
-            .ok_or_else(|| Error::not_found("ticket"))?;
-        let access = access(ctx, user, &thread.ticket).await?;
+        let (thread, access) = load_thread(ctx, user, id).await?;
         access.require_participant()?;
         if_match.check(&etag(&thread.ticket, access.operator_read))?;
         if thread.ticket.status == Status::Closed {
@@ -120,12 +115,7 @@ pub async fn download(
     id: TicketId,
     attachment_id: AttachmentId,
 ) -> Result<DownloadView> {
-    let thread = ctx
-        .store
-        .find_ticket_thread(id)
-        .await?
-        .ok_or_else(|| Error::not_found("ticket"))?;
-    let access = access(ctx, user, &thread.ticket).await?;
+    let (thread, access) = load_thread(ctx, user, id).await?;
     let not_found = || Error::not_found("attachment");
     let attachment = thread
         .attachments

@@ -39,7 +39,9 @@ use crate::domain::{User, UserId};
 use crate::error::{Error, Result};
 use crate::rbac::{self, Action, Resource};
 use crate::store::{TicketFilter, TicketScope};
-use model::{Category, FileType, Priority, Response, ResponseId, Status, Ticket, TicketId};
+use model::{
+    Category, FileType, Priority, Response, ResponseId, Status, Ticket, TicketId, TicketThread,
+};
 use views::{ResponseView, TicketDetailView, TicketView};
 
 use crate::cursor::{self, Cursor, List};
@@ -125,6 +127,18 @@ impl Access {
             self.require_operator()
         }
     }
+}
+
+/// The ticket's whole thread and the caller's rights on it; 404 when it does not exist or the
+/// caller may not see it.
+async fn load_thread(ctx: &Context, user: &User, id: TicketId) -> Result<(TicketThread, Access)> {
+    let thread = ctx
+        .store
+        .find_ticket_thread(id)
+        .await?
+        .ok_or_else(|| Error::not_found("ticket"))?;
+    let access = access(ctx, user, &thread.ticket).await?;
+    Ok((thread, access))
 }
 
 async fn load(ctx: &Context, id: TicketId) -> Result<Ticket> {
@@ -233,12 +247,7 @@ pub async fn list(
 /// files on them are left out unless the caller is an operator. Tagged with the ticket's
 /// [`etag`] for the caller.
 pub async fn get(ctx: &Context, user: &User, id: TicketId) -> Result<Tagged<TicketDetailView>> {
-    let thread = ctx
-        .store
-        .find_ticket_thread(id)
-        .await?
-        .ok_or_else(|| Error::not_found("ticket"))?;
-    let access = access(ctx, user, &thread.ticket).await?;
+    let (thread, access) = load_thread(ctx, user, id).await?;
     let internal = access.operator_read;
     let hidden: Vec<ResponseId> = thread
         .responses
