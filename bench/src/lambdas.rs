@@ -45,8 +45,9 @@ struct Subject {
     request: String,
     binary: PathBuf,
     event: Value,
-    /// Whether the binary issues tokens (and so reads the signing key).
-    signs: bool,
+    /// Environment beside the deployment's: the signing key's secret for a function that issues
+    /// tokens, the interpreter and key id for the Python reference.
+    env: Vec<(String, String)>,
     /// The expected HTTP status, or `None` for a non-HTTP function.
     status: Option<u64>,
 }
@@ -128,14 +129,16 @@ impl Deployment {
         })
     }
 
+    /// What a function that issues tokens adds to the environment: its signing key.
+    fn signing(&self) -> Vec<(String, String)> {
+        vec![(
+            "SESAME_SIGNING_KEY_SECRET".into(),
+            self.signing_key_secret.clone(),
+        )]
+    }
+
     async fn start(&self, subject: &Subject) -> Result<Function, BoxError> {
-        let mut env = self.env.clone();
-        if subject.signs {
-            env.push((
-                "SESAME_SIGNING_KEY_SECRET".into(),
-                self.signing_key_secret.clone(),
-            ));
-        }
+        let env = self.env.iter().chain(&subject.env).cloned();
         Ok(Function::start(&subject.binary, env).await?)
     }
 }
@@ -166,41 +169,24 @@ pub async fn measure(
         request: String::new(),
         binary: release.join("auth"),
         event: Value::Null,
-        signs: true,
+        env: deployment.signing(),
         status: None,
     };
     let mut auth = deployment.start(&auth_setup).await?;
-    let email = format!("bench-{}@example.com", uuid::Uuid::new_v4().simple());
-    let registration = json!({
-        "email": email, "password": PASSWORD, "password2": PASSWORD,
-        "first_name": "Ada", "last_name": "Lovelace"
-    });
-    let credentials = json!({"email": email, "password": PASSWORD});
-    http(
-        &mut auth,
-        with_body(event("auth/register.json")?, &registration),
-        201,
-    )
-    .await?;
+    let register = event("auth/register.json")?;
+    let email = registered(&mut auth, &register).await?;
     let tokens = http(
         &mut auth,
-        with_body(event("auth/login.json")?, &credentials),
+        with_body(
+            event("auth/login.json")?,
+            &json!({"email": email, "password": PASSWORD}),
+        ),
         200,
     )
     .await?;
     // The measured logins are another user's: more than ten would end the sessions of the
     // token every other request carries (the session cap).
-    let other = format!("bench-{}@example.com", uuid::Uuid::new_v4().simple());
-    let registration = json!({
-        "email": other, "password": PASSWORD, "password2": PASSWORD,
-        "first_name": "Grace", "last_name": "Hopper"
-    });
-    http(
-        &mut auth,
-        with_body(event("auth/register.json")?, &registration),
-        201,
-    )
-    .await?;
+    let other = registered(&mut auth, &register).await?;
     let login = with_body(
         event("auth/login.json")?,
         &json!({"email": other, "password": PASSWORD}),
@@ -222,7 +208,11 @@ pub async fn measure(
         request: request.into(),
         binary: release.join(name),
         event,
-        signs: matches!(name, "auth" | "qr-auth"),
+        env: if matches!(name, "auth" | "qr-auth") {
+            deployment.signing()
+        } else {
+            Vec::new()
+        },
         status,
     };
     let subjects = [
@@ -262,15 +252,14 @@ pub async fn measure(
             request: "GET /v1/auth/me (Python 3.13 + boto3)".into(),
             binary: workspace.join("bench/python/bootstrap"),
             event: me,
-            signs: false,
+            env: vec![
+                ("BENCH_PYTHON".into(), python.display().to_string()),
+                ("SESAME_KID".into(), kid),
+                // Lambda sets both; boto3 reads this one.
+                ("AWS_DEFAULT_REGION".into(), "us-east-1".into()),
+            ],
             status: Some(200),
         },
-    ];
-    let python_env = [
-        ("BENCH_PYTHON", python.display().to_string()),
-        ("SESAME_KID", kid),
-        // Lambda sets both; boto3 reads this one.
-        ("AWS_DEFAULT_REGION", "us-east-1".into()),
     ];
 
     let mut measured = Vec::new();
@@ -281,13 +270,7 @@ pub async fn measure(
         let mut inits = Vec::new();
         let mut process = None;
         for _ in 0..COLD_STARTS {
-            let mut started = if subject.name == "python-reference" {
-                let mut env = deployment.env.clone();
-                env.extend(python_env.iter().map(|(k, v)| ((*k).to_owned(), v.clone())));
-                Function::start(&subject.binary, env).await?
-            } else {
-                deployment.start(subject).await?
-            };
+            let mut started = deployment.start(subject).await?;
             answer(&mut started, subject).await?;
             cold_starts.push(started.cold_start().ok_or("no cold start measured")?);
             inits.push(started.init_duration().ok_or("the runtime never polled")?);
@@ -328,6 +311,17 @@ pub async fn measure(
         logins: logins.ok_or("the auth function was not measured")?,
         bare_argon2_p50,
     })
+}
+
+/// Registers a new user through the auth function's `register` event; returns its e-mail.
+async fn registered(auth: &mut Function, register: &Value) -> Result<String, BoxError> {
+    let email = format!("bench-{}@example.com", uuid::Uuid::new_v4().simple());
+    let registration = json!({
+        "email": email, "password": PASSWORD, "password2": PASSWORD,
+        "first_name": "Ada", "last_name": "Lovelace"
+    });
+    http(auth, with_body(register.clone(), &registration), 201).await?;
+    Ok(email)
 }
 
 /// Invokes `subject`'s process with its event and checks the answer; returns the invocation time.
