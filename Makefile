@@ -149,7 +149,7 @@ $(SAM_VENV)/bin/sam: tools/sam/requirements.txt
 	touch $@
 
 sam: $(SAM_VENV)/bin/sam $(CARGO_LAMBDA_VENV)/bin/cargo-lambda lambda-target
-	AWS_REGION=us-east-1 $(SAM_VENV)/bin/sam validate --lint --template template.yaml
+	AWS_REGION=us-east-1 SAM_CLI_TELEMETRY=0 $(SAM_VENV)/bin/sam validate --lint --template template.yaml
 	PATH="$(CURDIR)/$(CARGO_LAMBDA_VENV)/bin:$$PATH" SAM_CLI_TELEMETRY=0 \
 	  $(SAM_VENV)/bin/sam build --beta-features --template template.yaml
 

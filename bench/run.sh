@@ -30,7 +30,12 @@ if [[ ! -x "$PY_VENV/bin/python" || bench/python/requirements.txt -nt "$PY_VENV/
     "$PY_VENV/bin/python" -m pip install --quiet --disable-pip-version-check -r bench/python/requirements.txt
 fi
 
-cargo build --release -p bench -p local-server -p auth -p sessions -p quota -p qr-auth -p tickets -p cleanup
+cargo build --release -p bench -p local-server
+# The functions as deployed: cargo unifies features across the packages of one run, so those
+# built beside the local server would link its OpenAPI description and S3. Of the functions only
+# tickets enables shared's `blobs`, so it builds apart from the others.
+cargo build --release -p auth -p sessions -p quota -p qr-auth -p cleanup
+cargo build --release -p tickets
 log "endpoints and Lambda functions"
 BENCH_OUT="$PARTS/endpoints.md" BENCH_PYTHON="$ROOT/$PY_VENV/bin/python" "$TARGET/release/bench"
 log "peers"

@@ -53,6 +53,7 @@ impl Blobs {
     /// default timeouts and retries.
     pub fn local(endpoint: &str, region: &str, bucket: &str, calls: &AwsCalls) -> Blobs {
         let config = aws_sdk_s3::Config::builder()
+            .http_client(crate::config::http_client())
             .timeout_config(calls.timeout_config())
             .retry_config(calls.retry_config())
             .behavior_version(aws_sdk_s3::config::BehaviorVersion::latest())

@@ -229,6 +229,16 @@ impl Default for AwsCalls {
     }
 }
 
+/// The HTTP client every AWS client (DynamoDB, S3, Secrets Manager) sends its requests with:
+/// the SDK's hyper client with rustls on ring. The SDK's default crypto, aws-lc, is larger:
+/// with it the auth and tickets zips are over Lambda's 5 MB budget (`make build-lambdas`).
+pub fn http_client() -> aws_smithy_runtime_api::client::http::SharedHttpClient {
+    use aws_smithy_http_client::tls::{Provider, rustls_provider::CryptoMode};
+    aws_smithy_http_client::Builder::new()
+        .tls_provider(Provider::Rustls(CryptoMode::Ring))
+        .build_https()
+}
+
 impl AwsCalls {
     /// The SDK's timeouts: connect, per attempt, per operation.
     pub fn timeout_config(&self) -> aws_config::timeout::TimeoutConfig {

@@ -242,6 +242,7 @@ async fn connect(
     // the operation timeout.
     let mut loader = aws_config::defaults(aws_config::BehaviorVersion::latest())
         .region(aws_config::Region::new(config.aws_region.clone()))
+        .http_client(crate::config::http_client())
         .timeout_config(config.aws_calls.timeout_config())
         .retry_config(config.aws_calls.retry_config());
     if let Some(endpoint) = &config.aws_endpoint_url {

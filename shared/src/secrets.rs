@@ -27,6 +27,7 @@ impl Secrets {
     pub fn local(endpoint: &str, region: &str) -> Secrets {
         use aws_sdk_secretsmanager::config::{BehaviorVersion, Credentials, Region};
         let config = aws_sdk_secretsmanager::Config::builder()
+            .http_client(crate::config::http_client())
             .behavior_version(BehaviorVersion::latest())
             .region(Region::new(region.to_owned()))
             .endpoint_url(endpoint)

@@ -4,8 +4,13 @@
 //! `typ`, `iss`, `aud` and a live `exp`, and rejects everything else (RFC 8725). Expiry is
 //! checked against Sesame's [`Clock`](crate::clock::Clock) so tests can move time.
 //!
-//! A refresh token is `<session id>.<256-bit random, base64url>`. Only the SHA-256 of the secret
-//! part is stored; comparisons of hashes are constant-time.
+//! A refresh token is `<user id>.<session id>.<256-bit random, base64url>`. Only the SHA-256 of
+//! the secret part is stored; comparisons of hashes are constant-time.
+//!
+//! The signing and verification themselves are [`eddsa`]'s: jsonwebtoken's crypto provider,
+//! installed before the first key is built, which knows EdDSA and nothing else.
+
+mod eddsa;
 
 use std::io::Write;
 use std::path::Path;
@@ -33,6 +38,11 @@ const LEEWAY_SECS: i64 = 30;
 /// The DER prefix of an Ed25519 `SubjectPublicKeyInfo` (RFC 8410); the 32-byte key follows it.
 const ED25519_SPKI_PREFIX: [u8; 12] = [
     0x30, 0x2a, 0x30, 0x05, 0x06, 0x03, 0x2b, 0x65, 0x70, 0x03, 0x21, 0x00,
+];
+
+/// The DER prefix of an Ed25519 PKCS#8 v1 private key (RFC 8410); the 32-byte seed follows it.
+const ED25519_PKCS8_PREFIX: [u8; 16] = [
+    0x30, 0x2e, 0x02, 0x01, 0x00, 0x30, 0x05, 0x06, 0x03, 0x2b, 0x65, 0x70, 0x04, 0x22, 0x04, 0x20,
 ];
 
 /// What every function needs to check access tokens: the public key, its `kid` and its JWKS.
@@ -74,6 +84,7 @@ impl Verifier {
 
     /// The verifier of a public JWK; the `kid` is the key's RFC 7638 thumbprint.
     fn from_jwk(mut jwk: Jwk) -> Result<Self> {
+        eddsa::install();
         let kid = jwk
             .thumbprint(ThumbprintHash::SHA256)
             .map_err(Error::internal)?;
@@ -132,6 +143,7 @@ impl std::fmt::Debug for Signer {
 impl Signer {
     /// Loads an Ed25519 private key from PKCS#8 PEM. Fails on anything else.
     pub fn from_pem(private_pem: &SecretString) -> Result<Self> {
+        eddsa::install();
         let encoding = EncodingKey::from_ed_pem(private_pem.expose_secret().trim().as_bytes())
             .map_err(|_| Error::internal("the signing key is not an Ed25519 PKCS#8 PEM"))?;
         let jwk = Jwk::from_encoding_key(&encoding, Algorithm::EdDSA).map_err(Error::internal)?;
@@ -141,16 +153,14 @@ impl Signer {
         })
     }
 
-    /// Makes a new random Ed25519 key and returns it with its PKCS#8 (v1, the form `openssl
-    /// genpkey` writes) PEM.
+    /// Makes a new random Ed25519 key and returns it with its PKCS#8 v1 PEM (RFC 8410, the form
+    /// `openssl genpkey` writes and the only one jsonwebtoken's JWK export reads).
     pub fn generate() -> Result<(Self, SecretString)> {
-        let rng = aws_lc_rs::rand::SystemRandom::new();
-        let der = aws_lc_rs::signature::Ed25519KeyPair::generate_pkcs8v1(&rng)
-            .map_err(Error::internal)?;
-        let pem = SecretString::from(pem::encode(&pem::Pem::new(
-            "PRIVATE KEY",
-            der.as_ref().to_vec(),
-        )));
+        let mut der = ED25519_PKCS8_PREFIX.to_vec();
+        let mut seed = [0u8; 32];
+        rand::rng().fill_bytes(&mut seed);
+        der.extend_from_slice(&seed);
+        let pem = SecretString::from(pem::encode(&pem::Pem::new("PRIVATE KEY", der)));
         Ok((Signer::from_pem(&pem)?, pem))
     }
 

@@ -14,6 +14,7 @@ use crate::support::*;
 
 pub fn secrets_client() -> aws_sdk_secretsmanager::Client {
     let config = aws_sdk_secretsmanager::Config::builder()
+        .http_client(shared::config::http_client())
         .behavior_version(BehaviorVersion::latest())
         .region(Region::new("us-east-1"))
         .endpoint_url(endpoint())

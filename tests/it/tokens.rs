@@ -17,8 +17,38 @@ fn sign(alg: Algorithm, key: &EncodingKey, typ: Option<&str>, kid: &str, claims:
     jsonwebtoken::encode(&header, claims, key).unwrap()
 }
 
+/// An HS256 token keyed with `key`, made by hand: Sesame's jsonwebtoken provider signs nothing
+/// but EdDSA.
+fn hs256(key: &[u8], kid: &str, claims: &Value) -> String {
+    let header = json!({"alg": "HS256", "typ": "at+jwt", "kid": kid});
+    let message = format!("{}.{}", b64(&header), b64(claims));
+    let key = ring::hmac::Key::new(ring::hmac::HMAC_SHA256, key);
+    let tag = ring::hmac::sign(&key, message.as_bytes());
+    format!("{message}.{}", URL_SAFE_NO_PAD.encode(tag.as_ref()))
+}
+
 fn b64(value: &Value) -> String {
     URL_SAFE_NO_PAD.encode(serde_json::to_vec(value).unwrap())
+}
+
+#[tokio::test]
+async fn the_token_crypto_knows_only_eddsa() {
+    let env = TestEnv::new().await;
+    let claims = json!({"sub": "x"});
+    for alg in [
+        Algorithm::HS256,
+        Algorithm::RS256,
+        Algorithm::ES256,
+        Algorithm::PS256,
+    ] {
+        let key = EncodingKey::from_secret(b"a secret");
+        assert!(
+            jsonwebtoken::encode(&Header::new(alg), &claims, &key).is_err(),
+            "{alg:?} must not sign"
+        );
+    }
+    let ours = EncodingKey::from_ed_pem(env.signing_pem.as_bytes()).unwrap();
+    assert!(jsonwebtoken::encode(&Header::new(Algorithm::EdDSA), &claims, &ours).is_ok());
 }
 
 #[tokio::test]
@@ -63,13 +93,7 @@ async fn the_jwt_attack_corpus_is_refused() {
         ),
         (
             "HS256 keyed with the public key",
-            sign(
-                Algorithm::HS256,
-                &EncodingKey::from_secret(&public_x),
-                Some("at+jwt"),
-                &kid,
-                &claims,
-            ),
+            hs256(&public_x, &kid, &claims),
         ),
         (
             "foreign key with our kid",

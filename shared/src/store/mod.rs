@@ -145,6 +145,7 @@ fn local_config(
     calls: &AwsCalls,
 ) -> aws_sdk_dynamodb::config::Builder {
     aws_sdk_dynamodb::Config::builder()
+        .http_client(crate::config::http_client())
         .timeout_config(calls.timeout_config())
         .retry_config(calls.retry_config())
         .behavior_version(aws_sdk_dynamodb::config::BehaviorVersion::latest())
