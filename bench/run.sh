@@ -22,12 +22,22 @@ curl -fsS -m 3 http://127.0.0.1:4566/_localstack/health >/dev/null 2>&1 || bash 
 
 # The Python reference handler's venv (Python 3.13, pinned by bench/python/requirements.txt).
 PY_VENV=bench/python/.venv
-if [[ ! -x "$PY_VENV/bin/python" || bench/python/requirements.txt -nt "$PY_VENV/bin/python" ]]; then
-    PY313="${PEERS_PYTHON:-$(command -v python3.13 || ls "$(pyenv root 2>/dev/null)"/versions/3.13*/bin/python3.13 2>/dev/null | tail -n 1)}"
+# The stamp, not bin/python (a link to the interpreter, as old as it), tells when the pins changed.
+if [[ ! -x "$PY_VENV/bin/python" || bench/python/requirements.txt -nt "$PY_VENV/.installed" ]]; then
+    # A pyenv shim for a version that is installed but not selected fails, so check that it runs.
+    PY313="${PEERS_PYTHON:-}"
+    if [[ -z "$PY313" ]]; then
+        if python3.13 -V >/dev/null 2>&1; then
+            PY313="$(command -v python3.13)"
+        else
+            PY313="$(ls "$(pyenv root 2>/dev/null)"/versions/3.13*/bin/python3.13 2>/dev/null | tail -n 1)"
+        fi
+    fi
     [[ -x "$PY313" ]] || { log "Python 3.13 not found: set PEERS_PYTHON"; exit 1; }
     log "Python reference venv ($PY313)"
     "$PY313" -m venv --clear "$PY_VENV"
     "$PY_VENV/bin/python" -m pip install --quiet --disable-pip-version-check -r bench/python/requirements.txt
+    touch "$PY_VENV/.installed"
 fi
 
 cargo build --release -p bench -p local-server
