@@ -1,4 +1,4 @@
-//! Every route group merged into one router: served by the local all-in-one server and driven
+//! Every route group and the web app merged into one router: served by the local all-in-one server and driven
 //! in-process by the integration tests, with the same paths as API Gateway, and the OpenAPI
 //! document of them all ([`openapi`]).
 
@@ -17,9 +17,12 @@ pub fn routes() -> OpenApiRouter<Context> {
         .merge(tickets::routes())
 }
 
-/// The routes of every route group that issue tokens.
+/// The routes of every route group that issue tokens, and the web app's pages (which sign
+/// browsers in).
 pub fn signing_routes() -> OpenApiRouter<SigningContext> {
-    auth::signing_routes().merge(qr_auth::signing_routes())
+    auth::signing_routes()
+        .merge(qr_auth::signing_routes())
+        .merge(OpenApiRouter::from(web::routes()))
 }
 
 /// The servable router of every route group.

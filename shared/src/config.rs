@@ -105,6 +105,12 @@ pub struct Config {
     pub cursor_key: CursorKey,
     /// `SESAME_MAX_TICKET_RESPONSES`: responses and internal notes a ticket takes in all (200).
     pub max_ticket_responses: u32,
+    /// `SESAME_PUBLIC_URL`: the origin browsers reach Sesame at (`https://auth.example.com`, no
+    /// path). The web app's links and QR codes point to it, and a cookie-authenticated request
+    /// carrying an `Origin` must come from it; unset, both follow the request's `Host`. Outside
+    /// local mode it must be `https`; local mode defaults to `http://127.0.0.1:3000`, where
+    /// cookies drop `Secure`.
+    pub public_url: Option<String>,
 }
 
 impl std::fmt::Debug for Config {
@@ -148,6 +154,7 @@ impl std::fmt::Debug for Config {
             .field("cursor_key_secret", &self.cursor_key_secret)
             .field("cursor_key", &self.cursor_key)
             .field("max_ticket_responses", &self.max_ticket_responses)
+            .field("public_url", &self.public_url)
             .finish()
     }
 }
@@ -192,6 +199,7 @@ impl Default for Config {
             cursor_key_secret: None,
             cursor_key: CursorKey::generate(),
             max_ticket_responses: 200,
+            public_url: None,
         }
     }
 }
@@ -351,6 +359,17 @@ impl Config {
                  name a Secrets Manager secret in SESAME_ORIGIN_VERIFY_SECRET",
             );
         }
+        if !self.local_dev
+            && self
+                .public_url
+                .as_ref()
+                .is_some_and(|url| !url.starts_with("https://"))
+        {
+            return refuse(
+                "SESAME_PUBLIC_URL",
+                "browsers must reach Sesame over https: set SESAME_PUBLIC_URL to its https origin",
+            );
+        }
         if self.trust_geo_headers
             && self.origin_verify.is_none()
             && self.origin_verify_secret.is_none()
@@ -422,7 +441,25 @@ impl Config {
             cursor_key: cursor_key(local_dev)?.unwrap_or(defaults.cursor_key),
             max_ticket_responses: parsed("SESAME_MAX_TICKET_RESPONSES")?
                 .unwrap_or(defaults.max_ticket_responses),
+            public_url: string("SESAME_PUBLIC_URL")
+                .map(|url| url.trim_end_matches('/').to_owned())
+                .or_else(|| local_dev.then(|| LOCAL_PUBLIC_URL.to_owned())),
         })
+    }
+}
+
+/// The public URL of local mode, `make run`'s address.
+pub const LOCAL_PUBLIC_URL: &str = "http://127.0.0.1:3000";
+
+impl Config {
+    /// Whether browser cookies carry `Secure` (and so may take the `__Host-` and `__Secure-`
+    /// prefixes): always, except for a local-mode server reached over plain `http`.
+    pub fn secure_cookies(&self) -> bool {
+        !(self.local_dev
+            && self
+                .public_url
+                .as_ref()
+                .is_none_or(|url| url.starts_with("http://")))
     }
 }
 

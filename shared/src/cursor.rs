@@ -97,7 +97,7 @@ impl fmt::Display for List {
     }
 }
 
-/// The HMAC key that signs cursors (`SESAME_CURSOR_KEY`). It never appears in `Debug` output.
+/// The HMAC key that signs cursors (`SESAME_CURSOR_KEY`) and tags CSRF tokens ([`CursorKey::tag`]). It never appears in `Debug` output.
 #[derive(Clone)]
 pub struct CursorKey(Vec<u8>);
 
@@ -153,6 +153,17 @@ impl CursorKey {
         String::from_utf8(position)
             .map(Some)
             .map_err(|_| malformed())
+    }
+
+    /// The tag of `message` for `purpose` (`"csrf"`): this key's HMAC of both, base64url. Each
+    /// purpose is its own domain, apart from every list's cursors.
+    pub fn tag(&self, purpose: &str, message: &str) -> String {
+        let mut mac = HmacSha256::new_from_slice(&self.0).expect("HMAC takes keys of any length");
+        mac.update(b"tag:");
+        mac.update(purpose.as_bytes());
+        mac.update(&[0]);
+        mac.update(message.as_bytes());
+        URL_SAFE_NO_PAD.encode(mac.finalize().into_bytes())
     }
 
     /// A page of `items` whose `next_cursor` seals `next` (the position after the last item,

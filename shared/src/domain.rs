@@ -419,6 +419,9 @@ pub struct QrLogin {
     pub location: Location,
     /// The user whose phone scanned the code.
     pub scanned_by: Option<UserId>,
+    /// The phone that scanned it, shown to the waiting browser.
+    #[serde(default)]
+    pub scanned_device: Option<Device>,
     #[serde(with = "chrono::serde::ts_milliseconds")]
     pub created_at: DateTime<Utc>,
     /// End of the code's lifetime: after it nothing can be scanned, decided or collected.

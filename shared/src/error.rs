@@ -123,7 +123,8 @@ impl Error {
         Error::Internal(message.to_string())
     }
 
-    fn status(&self) -> StatusCode {
+    /// The HTTP status of this failure.
+    pub fn status(&self) -> StatusCode {
         match self {
             Error::Validation { .. } => StatusCode::BAD_REQUEST,
             Error::Unauthorized { .. } => StatusCode::UNAUTHORIZED,
@@ -141,7 +142,8 @@ impl Error {
         }
     }
 
-    fn code(&self) -> &'static str {
+    /// The stable machine-readable `error.code`.
+    pub fn code(&self) -> &'static str {
         match self {
             Error::Validation { code, .. }
             | Error::Unauthorized { code, .. }
@@ -159,7 +161,8 @@ impl Error {
         }
     }
 
-    fn public_message(&self) -> String {
+    /// What a client may read: internal details stay in the log.
+    pub fn public_message(&self) -> String {
         match self {
             Error::Unavailable => "The service is temporarily unavailable; try again later.".into(),
             Error::Internal(_) => "Something went wrong on our side; try again later.".into(),

@@ -18,7 +18,7 @@ use utoipa::ToSchema;
 use crate::auth::{self, Principal};
 use crate::client::ClientInfo;
 use crate::context::{Context, SigningContext};
-use crate::domain::{CreatedVia, DeviceType, Location, QrLogin, QrStatus, UserId};
+use crate::domain::{CreatedVia, Device, DeviceType, Location, QrLogin, QrStatus, UserId};
 use crate::error::{Error, Result};
 use crate::rate_limit::{self, Limit};
 use crate::store::QrStep;
@@ -115,6 +115,33 @@ pub struct QrBrowserView {
     pub proximity: Proximity,
 }
 
+/// The phone that scanned a code, as the waiting browser sees it.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ScannerView {
+    pub browser: String,
+    pub os: String,
+    pub device_type: DeviceType,
+    pub device_name: String,
+}
+
+impl ScannerView {
+    /// "Safari on iOS (iPhone)".
+    pub fn summary(&self) -> String {
+        format!("{} on {} ({})", self.browser, self.os, self.device_name)
+    }
+}
+
+impl From<Device> for ScannerView {
+    fn from(device: Device) -> ScannerView {
+        ScannerView {
+            browser: device.browser,
+            os: device.os,
+            device_type: device.device_type,
+            device_name: device.device_name,
+        }
+    }
+}
+
 /// A status poll's answer: the status, with the token pair exactly once.
 #[derive(Serialize, ToSchema)]
 #[serde(untagged)]
@@ -125,8 +152,12 @@ pub enum QrStatusView {
         #[serde(flatten)]
         tokens: Box<TokenResponse>,
     },
-    /// Every other poll: the status alone.
-    Status { status: QrStatus },
+    /// Every other poll: the status, and once scanned the phone that scanned it.
+    Status {
+        status: QrStatus,
+        #[serde(skip_serializing_if = "Option::is_none")]
+        scanned_by: Option<ScannerView>,
+    },
 }
 
 fn not_found() -> Error {
@@ -164,6 +195,7 @@ pub async fn generate(ctx: &Context, browser: &ClientInfo) -> Result<QrGenerated
         device: browser.device.clone(),
         location: browser.location.clone(),
         scanned_by: None,
+        scanned_device: None,
         created_at: now,
         code_expires_at: now + lifetime,
         expires_at: now + lifetime + RECORD_GRACE,
@@ -211,16 +243,23 @@ pub async fn status(
     rate_limit::hit(ctx, POLL_PER_CODE, &code.hash).await?;
     let status = login.status_at(now);
     if status != QrStatus::Confirmed {
-        return Ok(QrStatusView::Status { status });
+        let scanned_by = match status {
+            QrStatus::Scanned => login.scanned_device.map(ScannerView::from),
+            _ => None,
+        };
+        return Ok(QrStatusView::Status { status, scanned_by });
     }
     let Some(consumed) = ctx
         .store
-        .advance_qr_login(&code.hash, QrStep::Consume, now)
+        .advance_qr_login(&code.hash, &QrStep::Consume, now)
         .await?
     else {
         // Another poll collected the session first, or the code expired meanwhile.
         let status = find_live(ctx, code, ctx.now()).await?.status_at(ctx.now());
-        return Ok(QrStatusView::Status { status });
+        return Ok(QrStatusView::Status {
+            status,
+            scanned_by: None,
+        });
     };
     let approver = consumed
         .scanned_by
@@ -258,7 +297,11 @@ pub async fn scan(
     rate_limit::hit(ctx, PHONE_PER_USER, &user.to_string()).await?;
     let Some(login) = ctx
         .store
-        .advance_qr_login(&code.hash, QrStep::Scan(user), ctx.now())
+        .advance_qr_login(
+            &code.hash,
+            &QrStep::Scan(user, phone.device.clone()),
+            ctx.now(),
+        )
         .await?
     else {
         let now = ctx.now();
@@ -305,7 +348,7 @@ async fn decide(ctx: &Context, user: UserId, code: &QrCode, step: QrStep) -> Res
     rate_limit::hit(ctx, PHONE_PER_USER, &user.to_string()).await?;
     if ctx
         .store
-        .advance_qr_login(&code.hash, step, ctx.now())
+        .advance_qr_login(&code.hash, &step, ctx.now())
         .await?
         .is_some()
     {

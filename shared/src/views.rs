@@ -85,6 +85,33 @@ impl std::fmt::Debug for TokenResponse {
     }
 }
 
+/// The answer to a sign-in or refresh over the cookie transport: the tokens went into `HttpOnly`
+/// cookies ([`crate::http::cookies`]), so the body holds none, only the session's CSRF token,
+/// which every cookie-authenticated change presents in `x-csrf-token`.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct CookieSessionView {
+    /// Always `cookie`.
+    pub token_type: &'static str,
+    /// Access-token (and access-cookie) lifetime in seconds.
+    pub expires_in: u64,
+    pub session_id: String,
+    pub csrf_token: String,
+    pub user: UserView,
+}
+
+impl CookieSessionView {
+    /// The body that goes with the cookies of `tokens`.
+    pub fn new(tokens: TokenResponse, csrf_token: String) -> CookieSessionView {
+        CookieSessionView {
+            token_type: "cookie",
+            expires_in: tokens.expires_in,
+            session_id: tokens.session_id,
+            csrf_token,
+            user: tokens.user,
+        }
+    }
+}
+
 /// A user's quota: what they used, what applies to them and what is left. Durations are
 /// seconds with millisecond precision.
 #[derive(Debug, Serialize, ToSchema)]

@@ -13,6 +13,7 @@
 mod rbac;
 mod users;
 
+use axum::extract::FromRequest;
 use axum::extract::State;
 use axum::http::{StatusCode, header};
 use axum::response::IntoResponse;
@@ -23,9 +24,11 @@ use shared::client::ClientInfo;
 use shared::context::SigningContext;
 use shared::domain::{Email, parse_name};
 use shared::error::ErrorBody;
+use shared::http::cookies::{self, Cookie};
 use shared::http::{Authenticated, Json};
 use shared::routes;
-use shared::views::{TokenResponse, UserView};
+use shared::tokens::RefreshToken;
+use shared::views::{CookieSessionView, TokenResponse, UserView};
 use shared::{Context, Error, Result};
 use utoipa::ToSchema;
 use utoipa_axum::router::OpenApiRouter;
@@ -154,18 +157,45 @@ pub struct RefreshRequest {
     refresh_token: String,
 }
 
-/// Exchange a refresh token for a new pair (the old one is rotated out).
-#[utoipa::path(post, path = "/v1/auth/refresh", tag = "auth", request_body = RefreshRequest,
+/// Exchange a refresh token for a new pair (the old one is rotated out). The token is the
+/// body's or, for a request without a body, the browser session's refresh cookie: then the
+/// new pair goes into the cookies and the answer is a `CookieSessionView`, and the request must
+/// come from this site with the session's CSRF token (`x-csrf-token`, 403 otherwise).
+#[utoipa::path(post, path = "/v1/auth/refresh", tag = "auth",
+    request_body(content = Option<RefreshRequest>, description = "Absent for the cookie transport"),
     responses((status = 200, body = TokenResponse), (status = 401, body = ErrorBody),
+        (status = 403, description = "cross_site_request, csrf_token_invalid (cookie transport)", body = ErrorBody),
         (status = 409, description = "refresh_token_rotated", body = ErrorBody)))]
 async fn refresh(
     State(ctx): State<SigningContext>,
-    Json(body): Json<RefreshRequest>,
-) -> Result<impl IntoResponse> {
+    request: axum::extract::Request,
+) -> Result<axum::response::Response> {
+    let headers = request.headers();
+    let from_cookie = (!headers.contains_key(header::CONTENT_TYPE))
+        .then(|| Cookie::Refresh.read(&ctx.config, headers))
+        .flatten();
+    if let Some(raw) = from_cookie {
+        let session = RefreshToken::parse(&raw)?.session_id;
+        let presented = headers
+            .get(cookies::CSRF_HEADER)
+            .and_then(|v| v.to_str().ok());
+        cookies::check_csrf(&ctx.config, headers, &session, presented)?;
+        let pair = auth::refresh(&ctx, &raw).await?;
+        let csrf = cookies::csrf_token(&ctx.config, &session);
+        let set_cookies = cookies::sign_in(&ctx.config, &pair);
+        return Ok((
+            set_cookies,
+            [(header::CACHE_CONTROL, "no-store")],
+            axum::Json(CookieSessionView::new(pair, csrf)),
+        )
+            .into_response());
+    }
+    let Json(body) = Json::<RefreshRequest>::from_request(request, &ctx).await?;
     Ok(tokens(
         StatusCode::OK,
         auth::refresh(&ctx, &body.refresh_token).await?,
-    ))
+    )
+    .into_response())
 }
 
 /// End the current session.

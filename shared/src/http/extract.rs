@@ -13,6 +13,7 @@ use crate::client::{self, ClientInfo};
 use crate::context::Context;
 use crate::domain::{Device, Location};
 use crate::error::Error;
+use crate::http::cookies::{self, Cookie};
 use crate::tokens::{self, AccessClaims};
 
 impl<S> FromRequestParts<S> for ClientInfo
@@ -95,6 +96,10 @@ where
 /// service loads them in the same round trip as its own data and applies the guard itself
 /// (`quota::consume`, through `auth::authenticate_with_quota`). Refuses like
 /// [`Authenticated`] does before it reads the store (401 `missing_token`, `invalid_token`).
+///
+/// The token is the `Bearer` of the `Authorization` header or, without one, the browser
+/// session's access cookie ([`Cookie::Access`]); a cookie-authenticated request with an unsafe
+/// method must also pass [`cookies::check_csrf`] with the [`cookies::CSRF_HEADER`] (403).
 #[derive(Debug, Clone)]
 pub struct VerifiedToken(pub AccessClaims);
 
@@ -106,10 +111,22 @@ where
     type Rejection = Error;
 
     async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
-        let token = bearer_token(parts)
-            .ok_or_else(|| Error::unauthorized("missing_token", "an access token is required"))?;
         let ctx = Context::from_ref(state);
-        let claims = tokens::verify_access_token(&ctx.verifier, &ctx.config, token, ctx.now())?;
+        if let Some(token) = bearer_token(parts) {
+            let claims = tokens::verify_access_token(&ctx.verifier, &ctx.config, token, ctx.now())?;
+            return Ok(VerifiedToken(claims));
+        }
+        let token = Cookie::Access
+            .read(&ctx.config, &parts.headers)
+            .ok_or_else(|| Error::unauthorized("missing_token", "an access token is required"))?;
+        let claims = tokens::verify_access_token(&ctx.verifier, &ctx.config, &token, ctx.now())?;
+        if !parts.method.is_safe() {
+            let presented = parts
+                .headers
+                .get(cookies::CSRF_HEADER)
+                .and_then(|v| v.to_str().ok());
+            cookies::check_csrf(&ctx.config, &parts.headers, &claims.sid, presented)?;
+        }
         Ok(VerifiedToken(claims))
     }
 }

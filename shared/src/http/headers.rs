@@ -1,6 +1,6 @@
 //! Response headers every route gets, in one layer: `X-Content-Type-Options: nosniff` on every
 //! response (errors and 404s included), and `Cache-Control: no-store` on every response to a
-//! request that carried credentials (a bearer token or a QR poll token), so no cache keeps a
+//! request that carried credentials (a bearer token, cookies or a QR poll token), so no cache keeps a
 //! user's data or tokens. Other responses get `no-store` unless their handler chose a policy.
 
 use axum::extract::Request;
@@ -14,6 +14,7 @@ const QR_POLL_TOKEN: &str = "x-qr-poll-token";
 /// Middleware: sets the security headers described in the module documentation.
 pub async fn middleware(request: Request, next: Next) -> Response {
     let has_credentials = request.headers().contains_key(header::AUTHORIZATION)
+        || request.headers().contains_key(header::COOKIE)
         || request.headers().contains_key(QR_POLL_TOKEN);
     let mut response = next.run(request).await;
     let headers = response.headers_mut();

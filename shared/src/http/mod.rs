@@ -3,6 +3,7 @@
 //! the finishing layers of a router.
 
 pub mod conditional;
+pub mod cookies;
 mod extract;
 mod headers;
 pub mod json;

@@ -5,15 +5,16 @@ use aws_sdk_dynamodb::types::{AttributeValue, ReturnValue};
 use chrono::{DateTime, Utc};
 
 use super::{Store, expiring, from_item, is_condition_failed, key, keys, n, s, sdk_error, to_item};
-use crate::domain::{QrLogin, QrStatus, UserId};
+use crate::domain::{Device, QrLogin, QrStatus, UserId};
 use crate::error::{Error, Result};
 
 /// A step of a QR login. Each applies only while the code is alive and the request is in the
 /// state the step starts from, so of racing steps exactly one wins.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub enum QrStep {
-    /// pending → scanned by this user (scanning again by the same user is allowed).
-    Scan(UserId),
+    /// pending → scanned by this user, on this device (scanning again by the same user is
+    /// allowed).
+    Scan(UserId, Device),
     /// scanned by this user → confirmed.
     Confirm(UserId),
     /// scanned by this user → rejected.
@@ -68,11 +69,11 @@ impl Store {
     pub async fn advance_qr_login(
         &self,
         code_hash: &str,
-        step: QrStep,
+        step: &QrStep,
         now: DateTime<Utc>,
     ) -> Result<Option<QrLogin>> {
-        let (from, to, user) = match step {
-            QrStep::Scan(user) => (
+        let (from, to, user) = match *step {
+            QrStep::Scan(user, _) => (
                 "(#status = :pending OR (#status = :scanned AND scanned_by = :user))",
                 QrStatus::Scanned,
                 Some(user),
@@ -102,7 +103,15 @@ impl Store {
             .expression_attribute_values(":to", status_value(to)?)
             .return_values(ReturnValue::AllNew);
         request = match step {
-            QrStep::Scan(_) => request
+            QrStep::Scan(_, device) => request
+                .update_expression(
+                    "SET #status = :to, scanned_by = :user, scanned_device = :device",
+                )
+                .expression_attribute_values(
+                    ":device",
+                    serde_dynamo::aws_sdk_dynamodb_1::to_attribute_value(device)
+                        .map_err(Error::internal)?,
+                )
                 .expression_attribute_values(":pending", status_value(QrStatus::Pending)?)
                 .expression_attribute_values(":scanned", status_value(QrStatus::Scanned)?),
             QrStep::Confirm(_) | QrStep::Reject(_) => {
@@ -111,11 +120,14 @@ impl Store {
             QrStep::Consume => request
                 .expression_attribute_values(":confirmed", status_value(QrStatus::Confirmed)?),
         };
-        request = match user {
-            Some(user) => request
+        request = match (user, step) {
+            (Some(user), QrStep::Scan(..)) => {
+                request.expression_attribute_values(":user", s(user.to_string()))
+            }
+            (Some(user), _) => request
                 .update_expression("SET #status = :to, scanned_by = :user")
                 .expression_attribute_values(":user", s(user.to_string())),
-            None => request.update_expression("SET #status = :to"),
+            (None, _) => request.update_expression("SET #status = :to"),
         };
         match request.send().await {
             Ok(output) => from_item(output.attributes.unwrap_or_default()).map(Some),
