@@ -56,7 +56,7 @@ function qrSignIn(element) {
               say("Scanned by " + (answer.scanned_by || "a phone") + ". Confirm on the phone.", "scanned");
               return poll(interval);
             case "slow-down":
-              return poll(interval * 2);
+              return poll(interval);
             case "confirmed":
               say("Confirmed. Signing you in…", "confirmed");
               return location.assign(next);
@@ -69,7 +69,7 @@ function qrSignIn(element) {
               return show();
           }
         })
-        .catch(() => poll(interval * 2));
+        .catch(() => poll(Math.min(interval * 2, 10000)));
     }, interval);
   };
 

@@ -233,6 +233,11 @@ async fn new_qr(
         .min_dimensions(220, 220)
         .quiet_zone(true)
         .build();
+    // The page inlines the drawing: no XML declaration in HTML.
+    let svg = svg
+        .split_once("?>")
+        .map_or(svg.as_str(), |(_, drawing)| drawing)
+        .to_owned();
     let ttl = ctx.config.qr_ttl.as_secs();
     let poll = format!("{}.{}", generated.code, generated.poll_token);
     Ok((
