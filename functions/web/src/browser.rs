@@ -199,3 +199,23 @@ fn parse_form<T: DeserializeOwned>(fields: &[u8]) -> Result<T, Error> {
     serde_urlencoded::from_bytes(fields)
         .map_err(|e| Error::bad_request("invalid_form", format!("this form is not valid: {e}")))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_local_paths_are_followed_after_signing_in() {
+        assert_eq!(safe_next(Some("/tickets?status=open")), "/tickets?status=open");
+        for outside in [
+            "https://evil.example/",
+            "//evil.example/",
+            "/\\evil.example",
+            "evil",
+            "/a\r\nSet-Cookie: x=y",
+        ] {
+            assert_eq!(safe_next(Some(outside)), "/account", "{outside:?}");
+        }
+        assert_eq!(safe_next(None), "/account");
+    }
+}
