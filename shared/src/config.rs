@@ -554,7 +554,10 @@ mod tests {
             public_url: Some("http://auth.example.com".into()),
             ..Config::default()
         };
-        assert!(plain.check_secrets(true).is_err(), "http outside local mode");
+        assert!(
+            plain.check_secrets(true).is_err(),
+            "http outside local mode"
+        );
         assert!(plain.secure_cookies(), "never insecure outside local mode");
         let deployed = Config {
             public_url: Some("https://auth.example.com".into()),

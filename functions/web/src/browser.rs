@@ -206,7 +206,10 @@ mod tests {
 
     #[test]
     fn only_local_paths_are_followed_after_signing_in() {
-        assert_eq!(safe_next(Some("/tickets?status=open")), "/tickets?status=open");
+        assert_eq!(
+            safe_next(Some("/tickets?status=open")),
+            "/tickets?status=open"
+        );
         for outside in [
             "https://evil.example/",
             "//evil.example/",
