@@ -100,7 +100,9 @@ async fn user_with_browser(env: &TestEnv, name: &str) -> (Value, Browser) {
 
 /// The caller's profile as the Bearer of `tokens` sees it.
 async fn profile(env: &TestEnv, tokens: &Value) -> Value {
-    let reply = env.send(env.get("/v1/auth/me").bearer(&access(tokens))).await;
+    let reply = env
+        .send(env.get("/v1/auth/me").bearer(&access(tokens)))
+        .await;
     assert_eq!(reply.status, StatusCode::OK, "{:?}", reply.body);
     reply.body
 }
@@ -174,7 +176,13 @@ async fn deployed_cookies_are_secure_and_prefixed_and_only_this_origin_signs_in(
     for (name, expected) in [
         (
             "__Host-sesame-access",
-            vec!["Path=/", "Max-Age=900", "HttpOnly", "SameSite=Lax", "Secure"],
+            vec![
+                "Path=/",
+                "Max-Age=900",
+                "HttpOnly",
+                "SameSite=Lax",
+                "Secure",
+            ],
         ),
         (
             "__Secure-sesame-refresh",
@@ -279,9 +287,9 @@ async fn a_cookie_registration_signs_the_browser_in() {
     let email = TestEnv::email("cookie-register");
     let register = || {
         env.post("/v1/auth/register").json(json!({
-                "email": email, "password": PASSWORD, "password2": PASSWORD,
-                "first_name": "Ada", "last_name": "Lovelace", "transport": "cookie"
-            }))
+            "email": email, "password": PASSWORD, "password2": PASSWORD,
+            "first_name": "Ada", "last_name": "Lovelace", "transport": "cookie"
+        }))
     };
     let refused = env.send(register().header("origin", EVIL)).await;
     assert_error(&refused, StatusCode::FORBIDDEN, "cross_site_request");
@@ -318,7 +326,11 @@ async fn a_bearer_token_wins_over_cookies_and_needs_no_csrf_token() {
     let (bearer_user, _) = user_with_browser(&env, "bearer").await;
     let (_, browser) = user_with_browser(&env, "cookie").await;
     let me = env
-        .send(browser.call(env.get("/v1/auth/me")).bearer(&access(&bearer_user)))
+        .send(
+            browser
+                .call(env.get("/v1/auth/me"))
+                .bearer(&access(&bearer_user)),
+        )
         .await;
     assert_eq!(me.status, StatusCode::OK);
     assert_eq!(me.body["id"], bearer_user["user"]["id"]);
@@ -360,7 +372,9 @@ async fn a_cookie_change_needs_this_sessions_csrf_token_and_this_site() {
     assert_ne!(browser.csrf, other.csrf, "each session has its own token");
     let rename = |call: Call| call.json(json!({"first_name": "Mallory"}));
 
-    let without = env.send(rename(browser.call(env.patch("/v1/auth/me")))).await;
+    let without = env
+        .send(rename(browser.call(env.patch("/v1/auth/me"))))
+        .await;
     assert_error(&without, StatusCode::FORBIDDEN, "csrf_token_invalid");
     let others = env
         .send(rename(
@@ -372,7 +386,11 @@ async fn a_cookie_change_needs_this_sessions_csrf_token_and_this_site() {
     assert_error(&others, StatusCode::FORBIDDEN, "csrf_token_invalid");
     for (header, value) in [("origin", EVIL), ("sec-fetch-site", "cross-site")] {
         let cross = env
-            .send(rename(browser.change(env.patch("/v1/auth/me")).header(header, value)))
+            .send(rename(
+                browser
+                    .change(env.patch("/v1/auth/me"))
+                    .header(header, value),
+            ))
             .await;
         assert_error(&cross, StatusCode::FORBIDDEN, "cross_site_request");
     }
@@ -385,7 +403,9 @@ async fn a_cookie_change_needs_this_sessions_csrf_token_and_this_site() {
     let alive = env.send(other.call(env.get("/v1/auth/me"))).await;
     assert_eq!(alive.status, StatusCode::OK, "nothing ended");
 
-    let done = env.send(rename(browser.change(env.patch("/v1/auth/me")))).await;
+    let done = env
+        .send(rename(browser.change(env.patch("/v1/auth/me"))))
+        .await;
     assert_eq!(done.status, StatusCode::OK, "{:?}", done.body);
     assert_eq!(profile(&env, &tokens).await["first_name"], "Mallory");
     let ended = env
@@ -428,7 +448,10 @@ async fn a_refresh_by_cookie_rotates_the_cookies_and_detects_reuse() {
     assert!(reply.body.get("refresh_token").is_none());
     let rotated = Browser::from(&reply);
     assert_ne!(rotated.refresh, browser.refresh);
-    assert_eq!(rotated.csrf, browser.csrf, "the session, and its token, stay");
+    assert_eq!(
+        rotated.csrf, browser.csrf,
+        "the session, and its token, stay"
+    );
     assert_eq!(reply.body["csrf_token"], rotated.csrf.as_str());
     let me = env.send(rotated.call(env.get("/v1/auth/me"))).await;
     assert_eq!(me.status, StatusCode::OK);
@@ -441,7 +464,11 @@ async fn a_refresh_by_cookie_rotates_the_cookies_and_detects_reuse() {
     let after = env.send(rotated.call(env.get("/v1/auth/me"))).await;
     assert_error(&after, StatusCode::UNAUTHORIZED, "session_ended");
     let next = env.send(cookie_refresh(&env, &rotated)).await;
-    assert_eq!(next.status, StatusCode::UNAUTHORIZED, "the thief's pair dies too");
+    assert_eq!(
+        next.status,
+        StatusCode::UNAUTHORIZED,
+        "the thief's pair dies too"
+    );
 }
 
 #[tokio::test]
@@ -457,7 +484,12 @@ async fn a_cookie_logout_clears_the_cookies_and_ends_the_session() {
     let me = env.send(browser.call(env.get("/v1/auth/me"))).await;
     assert_error(&me, StatusCode::UNAUTHORIZED, "session_ended");
     let refresh = env.send(cookie_refresh(&env, &browser)).await;
-    assert_eq!(refresh.status, StatusCode::UNAUTHORIZED, "{:?}", refresh.body);
+    assert_eq!(
+        refresh.status,
+        StatusCode::UNAUTHORIZED,
+        "{:?}",
+        refresh.body
+    );
 }
 
 #[tokio::test]
@@ -471,7 +503,10 @@ async fn a_cookie_revoke_all_clears_the_cookies_and_ends_every_session() {
     assert_cleared(&reply);
     let me = env.send(browser.call(env.get("/v1/auth/me"))).await;
     assert_eq!(me.status, StatusCode::UNAUTHORIZED);
-    assert_eq!(env.me_status(&access(&tokens)).await, StatusCode::UNAUTHORIZED);
+    assert_eq!(
+        env.me_status(&access(&tokens)).await,
+        StatusCode::UNAUTHORIZED
+    );
 }
 
 /// Asserts the reply clears the three session cookies.

@@ -76,10 +76,7 @@ async fn every_operation_documents_the_shared_refusals_it_answers() {
         }
         if secured && !method.is_safe() {
             // A browser's change: the access cookie, but not the session's CSRF token.
-            refusals.push((
-                call().header("cookie", &root_cookie),
-                StatusCode::FORBIDDEN,
-            ));
+            refusals.push((call().header("cookie", &root_cookie), StatusCode::FORBIDDEN));
         }
         for (request, status) in refusals {
             let reply = env.send(request).await;
