@@ -8,6 +8,7 @@ mod brute_force;
 mod cleanup;
 mod cloudfront;
 mod conditional;
+mod cookies;
 mod documented_refusals;
 mod downloads;
 mod faults;
