@@ -113,26 +113,34 @@ impl std::ops::Deref for Browser {
 impl Browser {
     /// A desktop Chromium, 1280×900.
     pub async fn desktop() -> Browser {
-        Browser::open(&["--window-size=1280,900"]).await
+        Browser::open(&["--window-size=1280,900"], json!({})).await
     }
 
-    /// A phone: 375×812 with an iPhone Safari User-Agent.
+    /// A phone: a 375×812 viewport (emulated, since a headless window is at least 500 wide)
+    /// with an iPhone Safari User-Agent.
     pub async fn phone() -> Browser {
         let agent = format!("--user-agent={SAFARI_IPHONE}");
-        Browser::open(&["--window-size=375,812", &agent]).await
+        let emulation = json!({
+            "deviceMetrics": { "width": 375, "height": 812, "pixelRatio": 2.0, "touch": true },
+            "userAgent": SAFARI_IPHONE,
+        });
+        Browser::open(&["--window-size=375,812", &agent], emulation).await
     }
 
-    async fn open(extra: &[&str]) -> Browser {
+    /// A Chromium with the common [`FLAGS`], `extra` ones and `mobile_emulation` (`{}` for
+    /// none).
+    async fn open(extra: &[&str], mobile_emulation: serde_json::Value) -> Browser {
         let profile =
             std::env::temp_dir().join(format!("sesame-chromium-{}", uuid::Uuid::new_v4().simple()));
         std::fs::create_dir_all(&profile).unwrap();
         let mut args: Vec<String> = FLAGS.iter().map(|flag| (*flag).to_owned()).collect();
         args.extend(extra.iter().map(|flag| (*flag).to_owned()));
         args.push(format!("--user-data-dir={}", profile.display()));
-        let capabilities = json!({
-            "browserName": "chrome",
-            "goog:chromeOptions": { "binary": CHROMIUM, "args": args },
-        });
+        let mut options = json!({ "binary": CHROMIUM, "args": args });
+        if mobile_emulation != json!({}) {
+            options["mobileEmulation"] = mobile_emulation;
+        }
+        let capabilities = json!({ "browserName": "chrome", "goog:chromeOptions": options });
         let serde_json::Value::Object(capabilities) = capabilities else {
             unreachable!("a JSON object")
         };
