@@ -55,7 +55,8 @@ const FLAGS: &[&str] = &[
 struct Driver {
     url: String,
     /// The shell that runs chromedriver and ends it when this process exits (the end of its
-    /// standard input, which only this process holds); kept so that pipe stays open.
+    /// standard input, which only this process holds); kept so that pipe stays open. Neither
+    /// holds this process's output open (a `cargo test | tee` would wait for them).
     _watch: Child,
 }
 
@@ -77,6 +78,7 @@ fn driver() -> &'static str {
                 .arg(port.to_string())
                 .stdin(Stdio::piped())
                 .stdout(Stdio::null())
+                .stderr(Stdio::null())
                 .spawn()
                 .expect("chromedriver is installed (make browser)");
             let started = Instant::now();
@@ -204,6 +206,17 @@ pub async fn screenshot(client: &Client, name: &str) {
     let png = client.screenshot().await.expect("a screenshot");
     std::fs::File::create(dir.join(format!("{name}.png")))
         .and_then(|mut file| file.write_all(&png))
+        .unwrap();
+}
+
+/// Scrolls the first element matching `css` to the top of the window (for a screenshot of
+/// that part of a long page).
+pub async fn scroll_to(client: &Client, css: &str) {
+    let element = wait_for(client, css, None).await;
+    let element = serde_json::to_value(&element).unwrap();
+    client
+        .execute("arguments[0].scrollIntoView();", vec![element])
+        .await
         .unwrap();
 }
 

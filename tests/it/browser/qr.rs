@@ -5,8 +5,8 @@
 use fantoccini::Client;
 
 use super::{
-    Browser, closing, cookie_names, page_text, screenshot, served_env, session_rows, sign_up,
-    stored_sessions, wait_for, wait_with_clock,
+    Browser, closing, cookie_names, page_text, screenshot, scroll_to, served_env, session_rows,
+    sign_up, stored_sessions, wait_for, wait_with_clock,
 };
 use crate::support::PASSWORD;
 
@@ -113,6 +113,7 @@ async fn a_phone_signs_in_a_desktop_by_qr_and_an_onlooker_gets_nothing() {
         screenshot(&phone, "qr-phone-confirmed").await;
 
         wait_with_clock(&desktop, &env.clock, "h1", Some("Your account")).await;
+        scroll_to(&desktop, "#sessions").await;
         screenshot(&desktop, "qr-desktop-account").await;
         assert_eq!(desktop.current_url().await.unwrap().path(), "/account");
         let rows = session_rows(&desktop).await;

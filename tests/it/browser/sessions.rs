@@ -4,8 +4,8 @@
 use fantoccini::Locator;
 
 use super::{
-    Browser, closing, cookie_names, fill, screenshot, served_env, session_rows, sign_in, sign_up,
-    stored_sessions, submit, wait_for,
+    Browser, closing, cookie_names, fill, screenshot, scroll_to, served_env, session_rows, sign_in,
+    sign_up, stored_sessions, submit, wait_for,
 };
 use crate::support::{PASSWORD, TestEnv};
 
@@ -24,6 +24,8 @@ async fn registering_shows_exactly_this_browsers_session() {
 
         sign_up(&desktop, &base, &email, PASSWORD).await;
         screenshot(&desktop, "register-account").await;
+        scroll_to(&desktop, "#sessions").await;
+        screenshot(&desktop, "register-account-sessions").await;
         assert!(desktop.current_url().await.unwrap().path() == "/account");
         let rows = session_rows(&desktop).await;
         let stored = stored_sessions(&env, &email).await;
@@ -48,6 +50,7 @@ async fn a_session_signed_out_elsewhere_is_gone_at_its_next_click() {
 
         first.refresh().await.unwrap();
         wait_for(&first, "form[action='/account/sessions/others/end']", None).await;
+        scroll_to(&first, "#sessions").await;
         screenshot(&first, "sign-out-elsewhere-two-sessions").await;
         let rows = session_rows(&first).await;
         assert_eq!(rows.len(), 2, "{rows:?}");
@@ -58,6 +61,7 @@ async fn a_session_signed_out_elsewhere_is_gone_at_its_next_click() {
         let action = format!("/account/sessions/{other}/end");
         submit(&first, &action).await;
         wait_for(&first, "main", Some("That session was signed out.")).await;
+        scroll_to(&first, "#sessions").await;
         screenshot(&first, "sign-out-elsewhere-signed-out").await;
         assert_eq!(session_rows(&first).await, vec![(own.clone(), true)]);
         assert_eq!(stored_sessions(&env, &email).await, vec![own]);
