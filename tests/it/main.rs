@@ -4,6 +4,7 @@
 mod accounts;
 mod admin_rights;
 mod api;
+mod browser;
 mod brute_force;
 mod cleanup;
 mod cloudfront;

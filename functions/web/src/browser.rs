@@ -132,6 +132,9 @@ impl<T: DeserializeOwned> FromRequest<SigningContext> for Form<T> {
 
     async fn from_request(request: Request, ctx: &SigningContext) -> Result<Self, Self::Rejection> {
         let (mut parts, body) = request.into_parts();
+        // A post from another site is refused as such first: its browser does not send the
+        // `SameSite` session cookies, so it would otherwise look signed out.
+        cookies::check_origin(&ctx.config, &parts.headers).map_err(layout::error_page)?;
         let browser = Browser::from_request_parts(&mut parts, ctx).await?;
         let fields = read_form(&parts.headers, body)
             .await
