@@ -283,7 +283,10 @@ async fn the_web_binary_serves_its_sign_in_page() {
     assert_eq!(response["statusCode"], 200, "{response}");
     assert_eq!(response["isBase64Encoded"], false, "{response}");
     let headers = &response["headers"];
-    assert_eq!(headers["content-type"], "text/html; charset=utf-8", "{response}");
+    assert_eq!(
+        headers["content-type"], "text/html; charset=utf-8",
+        "{response}"
+    );
     assert!(
         headers["content-security-policy"]
             .as_str()

@@ -35,7 +35,10 @@ fn link(html: &str, name: &str) -> String {
 
 /// A vendored or own file of the web crate, as the repository holds it.
 fn source(path: &str) -> String {
-    let full = format!("{}/../functions/web/assets/{path}", env!("CARGO_MANIFEST_DIR"));
+    let full = format!(
+        "{}/../functions/web/assets/{path}",
+        env!("CARGO_MANIFEST_DIR")
+    );
     std::fs::read_to_string(&full).unwrap_or_else(|e| panic!("{full}: {e}"))
 }
 
@@ -63,7 +66,10 @@ async fn the_docs_page_is_public_and_allows_inline_styles_but_no_inline_script()
     assert_eq!(directive(policy, "frame-ancestors"), ["'none'"], "{policy}");
     assert_eq!(directive(policy, "object-src"), ["'none'"], "{policy}");
     assert!(!html.contains("<script>"), "no inline script: {html}");
-    assert!(!html.contains(" style="), "no inline style of its own: {html}");
+    assert!(
+        !html.contains(" style="),
+        "no inline style of its own: {html}"
+    );
 
     // The viewer reads the API's own document, served by the same router: "Try it out" calls
     // this origin (the document names no other server).
