@@ -8,7 +8,7 @@ use serde_json::Value;
 use crate::support::*;
 
 /// A response header as text.
-fn header<'a>(headers: &'a HeaderMap, name: header::HeaderName) -> &'a str {
+fn header(headers: &HeaderMap, name: header::HeaderName) -> &str {
     headers
         .get(&name)
         .and_then(|value| value.to_str().ok())
