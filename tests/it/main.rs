@@ -31,3 +31,4 @@ mod timestamps;
 mod tokens;
 mod users;
 mod validation;
+mod web_docs;
