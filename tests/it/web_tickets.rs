@@ -106,6 +106,15 @@ fn html(reply: &Reply) -> &str {
         .unwrap_or_else(|| panic!("{:?}", reply.body))
 }
 
+/// Asserts that no two elements of a page share an id (labels point to the one they mean).
+fn assert_unique_ids(reply: &Reply) {
+    let mut seen = std::collections::BTreeSet::new();
+    for id in html(reply).split(r#" id=""#).skip(1) {
+        let id = id.split('"').next().unwrap();
+        assert!(seen.insert(id), "the id {id} is used twice");
+    }
+}
+
 /// The `version` hidden field of a ticket page (the `ETag` it was rendered at).
 fn version(reply: &Reply) -> String {
     let html = html(reply);
@@ -148,6 +157,7 @@ async fn a_user_opens_a_ticket_finds_it_in_the_filtered_list_and_replies() {
     assert_eq!(empty.status, StatusCode::OK);
     assert!(html(&empty).contains("Your tickets"));
     assert!(html(&empty).contains("No tickets."));
+    assert_unique_ids(&empty);
     assert!(
         !html(&empty).contains("Ticket queue"),
         "a user has no queue"
@@ -173,6 +183,7 @@ async fn a_user_opens_a_ticket_finds_it_in_the_filtered_list_and_replies() {
     let id = open_ticket(&env, &ada, "Printer on fire", "technical").await;
     let shown = page(&env, &ada, &format!("/tickets/{id}?done=ticket-opened")).await;
     assert_eq!(shown.status, StatusCode::OK);
+    assert_unique_ids(&shown);
     let body = html(&shown);
     assert!(body.contains("<h1>Printer on fire</h1>"));
     assert!(body.contains("Your ticket was opened."));
@@ -406,12 +417,14 @@ async fn operators_work_the_queue_with_notes_assignment_and_the_workflow() {
 
     let queue = page(&env, &root, "/tickets").await;
     assert!(html(&queue).contains("Ticket queue: every ticket"));
+    assert_unique_ids(&queue);
     assert!(html(&queue).contains(&format!(r#"href="/tickets/{id}""#)));
     assert!(html(&queue).contains(&ada.id), "the owner is named");
     let mine = page(&env, &root, &format!("/tickets?assigned_to={}", root.id)).await;
     assert!(!html(&mine).contains(&format!(r#"href="/tickets/{id}""#)));
 
     let shown = page(&env, &root, &format!("/tickets/{id}")).await;
+    assert_unique_ids(&shown);
     let body = html(&shown);
     assert!(body.contains(r#"<option value="in_progress">"#));
     assert!(body.contains(r#"<option value="awaiting_reply">"#));

@@ -173,13 +173,13 @@ async fn list_sections(
                 @if operator { "Ticket queue: every ticket" } @else { "Your tickets" }
             }
             form.filters method="get" action="/tickets" {
-                (select("Status", "status", &statuses, query.status.as_deref(), Some("Any status"), &BTreeMap::new()))
-                (select("Category", "category", &options(&CATEGORIES), query.category.as_deref(), Some("Any category"), &BTreeMap::new()))
-                (select("Priority", "priority", &options(&PRIORITIES), query.priority.as_deref(), Some("Any priority"), &BTreeMap::new()))
+                (select("Status", "filter", "status", &statuses, query.status.as_deref(), Some("Any status"), &BTreeMap::new()))
+                (select("Category", "filter", "category", &options(&CATEGORIES), query.category.as_deref(), Some("Any category"), &BTreeMap::new()))
+                (select("Priority", "filter", "priority", &options(&PRIORITIES), query.priority.as_deref(), Some("Any priority"), &BTreeMap::new()))
                 @if operator {
                     div.field {
-                        label for="f-assigned_to" { "Assigned to (user id)" }
-                        input id="f-assigned_to" name="assigned_to" type="text"
+                        label for="filter-assigned_to" { "Assigned to (user id)" }
+                        input id="filter-assigned_to" name="assigned_to" type="text"
                             value=(query.assigned_to.as_deref().unwrap_or(""));
                     }
                 }
@@ -283,7 +283,7 @@ fn new_ticket_form(browser: &Browser, draft: &NewTicketForm) -> Markup {
                         maxlength="200" required
                         aria-invalid=[errors.get("subject").map(|_| "true")]
                         aria-describedby=[errors.get("subject").map(|_| "f-subject-error")];
-                    (field_error("subject", errors))
+                    (field_error("f-subject", "subject", errors))
                 }
                 div.field {
                     label for="f-description" { "Description" }
@@ -291,10 +291,10 @@ fn new_ticket_form(browser: &Browser, draft: &NewTicketForm) -> Markup {
                         aria-invalid=[errors.get("description").map(|_| "true")]
                         aria-describedby=[errors.get("description").map(|_| "f-description-error")]
                         { (draft.description) }
-                    (field_error("description", errors))
+                    (field_error("f-description", "description", errors))
                 }
-                (select("Category", "category", &options(&CATEGORIES), Some(&draft.category), None, errors))
-                (select("Priority", "priority", &options(&PRIORITIES), Some(&draft.priority), None, errors))
+                (select("Category", "f", "category", &options(&CATEGORIES), Some(&draft.category), None, errors))
+                (select("Priority", "f", "priority", &options(&PRIORITIES), Some(&draft.priority), None, errors))
                 button type="submit" { "Open the ticket" }
             }
         }
@@ -535,15 +535,17 @@ fn actions(ticket: &TicketView, you: &Viewer<'_>, forms: &Forms<'_>) -> Markup {
             @if you.operator && !moves.is_empty() {
                 form method="post" action=(forms.action("status")) {
                     (forms.hidden())
-                    (select("New status", "status", &options(&moves), None, None, &BTreeMap::new()))
+                    (select("New status", "f", "status", &options(&moves), None, None, &BTreeMap::new()))
                     button type="submit" { "Change the status" }
                 }
             }
             @if you.operator && open {
-                form method="post" action=(forms.action("assign")) {
-                    (forms.hidden())
-                    input type="hidden" name="operator_id" value=(you.me);
-                    button.secondary type="submit" { "Assign to me" }
+                @if ticket.assigned_to.as_deref() != Some(you.me) {
+                    form method="post" action=(forms.action("assign")) {
+                        (forms.hidden())
+                        input type="hidden" name="operator_id" value=(you.me);
+                        button.secondary type="submit" { "Assign to me" }
+                    }
                 }
                 form method="post" action=(forms.action("assign")) {
                     (forms.hidden())
@@ -968,16 +970,18 @@ fn label(value: &impl serde::Serialize) -> String {
     }
 }
 
-/// A labelled select of `choices`, `selected` chosen; `any` adds a first, empty choice.
+/// A labelled select of `choices` with the id `<prefix>-<name>`, `selected` chosen; `any` adds
+/// a first, empty choice.
 fn select(
     label: &str,
+    prefix: &str,
     name: &str,
     choices: &[(String, String)],
     selected: Option<&str>,
     any: Option<&str>,
     errors: &BTreeMap<String, String>,
 ) -> Markup {
-    let id = format!("f-{name}");
+    let id = format!("{prefix}-{name}");
     let error = errors.get(name);
     html! {
         div.field {
@@ -990,16 +994,17 @@ fn select(
                     option value=(value) selected[selected == Some(value.as_str())] { (text) }
                 }
             }
-            (field_error(name, errors))
+            (field_error(&id, name, errors))
         }
     }
 }
 
-/// The message of a refused field, if any (`f-<name>-error`, which the field points to).
-fn field_error(name: &str, errors: &BTreeMap<String, String>) -> Markup {
+/// The message of field `name` when it was refused, as `<id>-error` (which the field points
+/// to).
+fn field_error(id: &str, name: &str, errors: &BTreeMap<String, String>) -> Markup {
     html! {
         @if let Some(message) = errors.get(name) {
-            p.error id=(format!("f-{name}-error")) { (message) }
+            p.error id=(format!("{id}-error")) { (message) }
         }
     }
 }
