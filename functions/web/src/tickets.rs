@@ -1041,3 +1041,46 @@ fn size(bytes: u64) -> String {
         b => format!("{b} bytes"),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_ticket_page_may_connect_to_the_bucket_and_nowhere_else() {
+        let deployed = Config {
+            bucket_name: "attachments".into(),
+            aws_region: "eu-west-1".into(),
+            aws_endpoint_url: None,
+            ..Config::default()
+        };
+        let policy = upload_policy(&deployed).unwrap();
+        let policy = policy.to_str().unwrap();
+        assert!(
+            policy.contains("connect-src 'self' https://attachments.s3.eu-west-1.amazonaws.com;"),
+            "{policy}"
+        );
+        assert_eq!(
+            policy.replace(" https://attachments.s3.eu-west-1.amazonaws.com", ""),
+            crate::CONTENT_SECURITY_POLICY,
+            "nothing else is widened"
+        );
+        let local = Config {
+            aws_endpoint_url: Some("http://localhost:4566/".into()),
+            ..deployed
+        };
+        assert_eq!(bucket_origin(&local), "http://localhost:4566");
+    }
+
+    #[test]
+    fn a_forms_version_is_the_if_match_of_the_api() {
+        let etag = shared::http::ETag::of_version(3);
+        assert!(if_match("\"v3\"").unwrap().check(&etag).is_ok());
+        assert!(matches!(
+            if_match("\"v2\"").unwrap().check(&etag),
+            Err(Error::PreconditionFailed)
+        ));
+        assert!(if_match("v3").is_err(), "a tag is quoted");
+        assert!(if_match("\"v3\"\n").is_err());
+    }
+}
