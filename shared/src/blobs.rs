@@ -13,7 +13,9 @@ use aws_sdk_s3::Client;
 use aws_sdk_s3::config::{Region, RequestChecksumCalculation};
 use aws_sdk_s3::error::{ProvideErrorMetadata, SdkError};
 use aws_sdk_s3::presigning::{PresignedRequest, PresigningConfig};
-use aws_sdk_s3::types::{BucketLocationConstraint, CreateBucketConfiguration};
+use aws_sdk_s3::types::{
+    BucketLocationConstraint, CorsConfiguration, CorsRule, CreateBucketConfiguration,
+};
 use chrono::{DateTime, Utc};
 use percent_encoding::{AsciiSet, NON_ALPHANUMERIC, utf8_percent_encode};
 
@@ -80,7 +82,9 @@ impl Blobs {
         &self.bucket
     }
 
-    /// Creates the bucket. Idempotent: a bucket this account already owns is left as it is.
+    /// Creates the bucket with the CORS rule of [`Blobs::allow_browsers`]. Idempotent: a bucket
+    /// this account already owns keeps its contents (and gets the rule again). Local endpoints
+    /// only (the local server, the tests); in AWS the template creates the bucket.
     pub async fn create_bucket(&self) -> Result<()> {
         let region = self.client.config().region().map(Region::as_ref);
         let mut request = self.client.create_bucket().bucket(&self.bucket);
@@ -92,15 +96,41 @@ impl Blobs {
             );
         }
         match request.send().await {
-            Ok(_) => Ok(()),
+            Ok(_) => {}
             Err(e)
                 if e.as_service_error()
-                    .is_some_and(|e| e.is_bucket_already_owned_by_you()) =>
-            {
-                Ok(())
-            }
-            Err(e) => Err(sdk_error("CreateBucket", e)),
+                    .is_some_and(|e| e.is_bucket_already_owned_by_you()) => {}
+            Err(e) => return Err(sdk_error("CreateBucket", e)),
         }
+        self.allow_browsers().await
+    }
+
+    /// Lets web pages of any origin `PUT` and `GET` objects with presigned URLs from script
+    /// (the web app's uploads go straight from the browser to S3). Any origin, because a local
+    /// web app has no fixed origin (the tests serve it on a free port) and CORS is no access
+    /// control here: every request still needs a presigned signature, which only Sesame hands
+    /// out, and S3 takes no cookies. The template's bucket names the deployed web origin instead.
+    async fn allow_browsers(&self) -> Result<()> {
+        let rule = CorsRule::builder()
+            .allowed_origins("*")
+            .allowed_methods("PUT")
+            .allowed_methods("GET")
+            .allowed_headers("content-type")
+            .max_age_seconds(3600)
+            .build()
+            .map_err(Error::internal)?;
+        let cors = CorsConfiguration::builder()
+            .cors_rules(rule)
+            .build()
+            .map_err(Error::internal)?;
+        self.client
+            .put_bucket_cors()
+            .bucket(&self.bucket)
+            .cors_configuration(cors)
+            .send()
+            .await
+            .map_err(|e| sdk_error("PutBucketCors", e))?;
+        Ok(())
     }
 
     /// A URL that uploads exactly `size` bytes of `content_type` to `key` until `now + ttl`.

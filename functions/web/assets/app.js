@@ -123,7 +123,7 @@ function upload(form) {
       .then((slot) =>
         fetch(slot.upload_url, {
           method: "PUT",
-          headers: slot.headers,
+          headers: slot.upload_headers,
           body: file,
         }).then((put) => {
           if (!put.ok) return Promise.reject("the upload was refused (" + put.status + ")");

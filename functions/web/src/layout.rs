@@ -103,6 +103,12 @@ pub fn notice(done: Option<&str>) -> Markup {
         Some("approved") => "Done: the browser is signed in.",
         Some("rejected") => "Rejected: the browser was not signed in.",
         Some("saved") => "Saved.",
+        Some("ticket-opened") => "Your ticket was opened.",
+        Some("replied") => "Your response was added.",
+        Some("noted") => "The internal note was added.",
+        Some("status") => "The status was changed.",
+        Some("assigned") => "The ticket was assigned.",
+        Some("closed") => "The ticket was closed.",
         _ => return html! {},
     };
     html! { p.notice role="status" { (message) } }

@@ -14,6 +14,7 @@
 mod csrf;
 mod qr;
 mod sessions;
+mod tickets;
 
 use std::future::Future;
 use std::io::Write;
