@@ -13,14 +13,12 @@ use shared::error::ErrorBody;
 use shared::http::{Authenticated, IfMatch, Json, Page, PageParams, Query, Tagged};
 use shared::routes;
 use shared::store::TicketFilter;
-use shared::tickets::model::{
-    AttachmentId, Category, FileType, Priority, ResponseId, Status, TicketId,
-};
+use shared::tickets::model::{AttachmentId, Category, Priority, ResponseId, Status, TicketId};
 use shared::tickets::views::{
     DownloadView, ResponseView, TicketDetailView, TicketView, UploadView,
 };
-use shared::tickets::{self, MAX_ATTACHMENT_BYTES, NewAttachment, NewTicket};
-use shared::{Context, Error, Result};
+use shared::tickets::{self, NewAttachment, NewTicket};
+use shared::{Context, Result};
 use utoipa::{IntoParams, ToSchema};
 use utoipa_axum::router::OpenApiRouter;
 
@@ -40,18 +38,6 @@ pub fn routes() -> OpenApiRouter<Context> {
         .routes(routes!(close))
         .routes(routes!(add_attachment))
         .routes(routes!(download))
-}
-
-/// Validates free text: trimmed, 1 to `max` characters.
-fn text(field: &str, raw: &str, max: usize) -> Result<String> {
-    let value = raw.trim();
-    if value.is_empty() || value.chars().count() > max {
-        return Err(Error::invalid_field(
-            field,
-            format!("must be 1 to {max} characters"),
-        ));
-    }
-    Ok(value.to_owned())
 }
 
 /// New ticket body.
@@ -76,8 +62,8 @@ async fn create(
     Json(body): Json<CreateTicketRequest>,
 ) -> Result<Tagged<(StatusCode, axum::Json<TicketView>)>> {
     let new = NewTicket {
-        subject: text("subject", &body.subject, 200)?,
-        description: text("description", &body.description, 10_000)?,
+        subject: tickets::text("subject", &body.subject, 200)?,
+        description: tickets::text("description", &body.description, 10_000)?,
         category: body.category,
         priority: body.priority,
     };
@@ -184,7 +170,7 @@ async fn respond(
     Json(body): Json<RespondRequest>,
 ) -> Result<Tagged<(StatusCode, axum::Json<ResponseView>)>> {
     let id: TicketId = id.parse()?;
-    let message = text("message", &body.message, 10_000)?;
+    let message = tickets::text("message", &body.message, 10_000)?;
     let view = tickets::respond(&ctx, &who.user, id, message, body.is_internal, &if_match).await?;
     Ok(view.map(|view| (StatusCode::CREATED, axum::Json(view))))
 }
@@ -290,33 +276,11 @@ async fn add_attachment(
     Json(body): Json<AttachmentRequest>,
 ) -> Result<Tagged<(StatusCode, axum::Json<UploadView>)>> {
     let id: TicketId = id.parse()?;
-    let file_name = text("file_name", &body.file_name, 255)?;
-    if file_name.chars().any(char::is_control) {
-        return Err(Error::invalid_field(
-            "file_name",
-            "must not contain control characters",
-        ));
-    }
-    let file_type = FileType::of(&body.content_type, &file_name)?;
-    if body.size == 0 {
-        return Err(Error::invalid_field("size", "must be at least 1 byte"));
-    }
-    if body.size > MAX_ATTACHMENT_BYTES {
-        return Err(Error::TooLarge {
-            code: "file_too_large",
-            message: format!("files may be at most {MAX_ATTACHMENT_BYTES} bytes"),
-        });
-    }
     let response_id = body
         .response_id
         .map(|r| r.parse::<ResponseId>())
         .transpose()?;
-    let new = NewAttachment {
-        file_name,
-        file_type,
-        size: body.size,
-        response_id,
-    };
+    let new = NewAttachment::parse(&body.file_name, &body.content_type, body.size, response_id)?;
     let view = tickets::attachments::add(&ctx, &who.user, id, new, &if_match).await?;
     Ok(view.map(|view| (StatusCode::CREATED, axum::Json(view))))
 }

@@ -32,7 +32,7 @@ use shared::http::cookies;
 use shared::http::{IfMatch, Page};
 use shared::rbac::{self, Action, Resource};
 use shared::store::TicketFilter;
-use shared::tickets::model::{AttachmentId, Category, FileType, Priority, Status, TicketId};
+use shared::tickets::model::{AttachmentId, Category, Priority, Status, TicketId};
 use shared::tickets::views::{AttachmentView, ResponseView, TicketView};
 use shared::tickets::{self, FIRST_RESPONSES, MAX_ATTACHMENT_BYTES, NewAttachment, NewTicket};
 use shared::{Error, Result};
@@ -262,8 +262,8 @@ impl NewTicketForm {
     /// The validated ticket, with the API's rules for its fields.
     fn parse(&self) -> Result<NewTicket> {
         Ok(NewTicket {
-            subject: text("subject", &self.subject, 200)?,
-            description: text("description", &self.description, 10_000)?,
+            subject: tickets::text("subject", &self.subject, 200)?,
+            description: tickets::text("description", &self.description, 10_000)?,
             category: required("category", self.category.as_str())?,
             priority: required("priority", self.priority.as_str())?,
         })
@@ -666,7 +666,7 @@ async fn respond(
     };
     let outcome = async {
         let if_match = if_match(&form.version)?;
-        let message = text("message", &form.message, 10_000)?;
+        let message = tickets::text("message", &form.message, 10_000)?;
         tickets::respond(
             &ctx,
             browser.user(),
@@ -836,29 +836,7 @@ async fn upload(
 /// The declared file, with the API's rules for each field (name, type by media type and
 /// extension, size).
 fn new_attachment(form: &UploadForm) -> Result<NewAttachment> {
-    let file_name = text("file_name", &form.file_name, 255)?;
-    if file_name.chars().any(char::is_control) {
-        return Err(Error::invalid_field(
-            "file_name",
-            "must not contain control characters",
-        ));
-    }
-    let file_type = FileType::of(&form.content_type, &file_name)?;
-    if form.size == 0 {
-        return Err(Error::invalid_field("size", "must be at least 1 byte"));
-    }
-    if form.size > MAX_ATTACHMENT_BYTES {
-        return Err(Error::TooLarge {
-            code: "file_too_large",
-            message: format!("files may be at most {MAX_ATTACHMENT_BYTES} bytes"),
-        });
-    }
-    Ok(NewAttachment {
-        file_name,
-        file_type,
-        size: form.size,
-        response_id: None,
-    })
+    NewAttachment::parse(&form.file_name, &form.content_type, form.size, None)
 }
 
 /// A download link: a redirect to a fresh presigned GET, so a page left open still downloads.
@@ -916,18 +894,6 @@ fn if_match(version: &str) -> Result<IfMatch> {
     let mut headers = HeaderMap::new();
     headers.insert(header::IF_MATCH, value);
     IfMatch::from_headers(&headers)
-}
-
-/// Free text as the API takes it: trimmed, 1 to `max` characters.
-fn text(field: &str, raw: &str, max: usize) -> Result<String> {
-    let value = raw.trim();
-    if value.is_empty() || value.chars().count() > max {
-        return Err(Error::invalid_field(
-            field,
-            format!("must be 1 to {max} characters"),
-        ));
-    }
-    Ok(value.to_owned())
 }
 
 /// A form value that is there (not empty).

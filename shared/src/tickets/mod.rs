@@ -77,6 +77,55 @@ pub struct NewAttachment {
     pub response_id: Option<ResponseId>,
 }
 
+impl NewAttachment {
+    /// A declared file, checked by the rules of every route that takes one: a name of 1 to 255
+    /// characters without control characters, a type known by media type and extension (415),
+    /// 1 byte to [`MAX_ATTACHMENT_BYTES`] (413 `file_too_large`).
+    pub fn parse(
+        file_name: &str,
+        content_type: &str,
+        size: u64,
+        response_id: Option<ResponseId>,
+    ) -> Result<NewAttachment> {
+        let file_name = text("file_name", file_name, 255)?;
+        if file_name.chars().any(char::is_control) {
+            return Err(Error::invalid_field(
+                "file_name",
+                "must not contain control characters",
+            ));
+        }
+        let file_type = FileType::of(content_type, &file_name)?;
+        if size == 0 {
+            return Err(Error::invalid_field("size", "must be at least 1 byte"));
+        }
+        if size > MAX_ATTACHMENT_BYTES {
+            return Err(Error::TooLarge {
+                code: "file_too_large",
+                message: format!("files may be at most {MAX_ATTACHMENT_BYTES} bytes"),
+            });
+        }
+        Ok(NewAttachment {
+            file_name,
+            file_type,
+            size,
+            response_id,
+        })
+    }
+}
+
+/// Free text of a ticket (subject, description, message, file name): trimmed, 1 to `max`
+/// characters, else a 400 naming `field`.
+pub fn text(field: &str, raw: &str, max: usize) -> Result<String> {
+    let value = raw.trim();
+    if value.is_empty() || value.chars().count() > max {
+        return Err(Error::invalid_field(
+            field,
+            format!("must be 1 to {max} characters"),
+        ));
+    }
+    Ok(value.to_owned())
+}
+
 /// What the caller may do with one ticket.
 #[derive(Debug, Clone, Copy)]
 struct Access {
