@@ -29,3 +29,4 @@ mod timestamps;
 mod tokens;
 mod users;
 mod validation;
+mod web_admin;
