@@ -438,6 +438,22 @@ async fn roles_are_created_edited_given_and_deleted_from_the_pages() {
     assert_see_other(&created, "/admin/roles/auditor?done=role-created");
     let list = root.get(&env, "/admin/roles").await;
     assert!(html(&list).contains("read on quota, read on users"));
+    // The same code name again: refused, the form kept as it was filled in.
+    let taken = root
+        .post(
+            &env,
+            "/admin/roles",
+            &[
+                ("code_name", "auditor"),
+                ("name", "Second"),
+                ("permission", "tickets:read"),
+            ],
+        )
+        .await;
+    assert_eq!(taken.status, StatusCode::CONFLICT);
+    assert!(html(&taken).contains("already exists"));
+    assert!(html(&taken).contains("value=\"Second\""));
+    assert!(html(&taken).contains("value=\"tickets:read\" checked"));
     let page = root.get(&env, location(&created)).await;
     assert!(html(&page).contains("The role was created"));
     assert!(html(&page).contains("value=\"users:read\" checked"));
@@ -612,4 +628,74 @@ async fn a_users_sessions_are_terminated_one_or_all_from_the_pages() {
     }
     let page = root.get(&env, &path).await;
     assert!(html(&page).contains("No live sessions."));
+}
+
+#[tokio::test]
+async fn a_users_editor_deactivates_plain_users_but_changes_no_roles_and_no_superuser() {
+    let (env, _, root) = seeded().await;
+    let root_id = env.send(env.get("/v1/auth/me").bearer(&root)).await.body["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let plain = env.register(&TestEnv::email("plain")).await;
+    let plain_id = user_id(&plain);
+    let email = TestEnv::email("editor");
+    let editor = env.register(&email).await;
+    role(&env, &root, "user-editor", &[("users", "all")]).await;
+    give(&env, &root, &user_id(&editor), &["user-editor"]).await;
+    let mut browser = Browser::sign_in(&env, &email).await;
+
+    let page = browser.get(&env, &format!("/admin/users/{plain_id}")).await;
+    assert!(html(&page).contains("Deactivate"));
+    assert!(
+        !html(&page).contains("Save the roles"),
+        "only superusers change roles"
+    );
+    let etag = hidden(&page, "etag");
+    let roles = browser
+        .post(
+            &env,
+            &format!("/admin/users/{plain_id}/roles"),
+            &[("role", "user-editor"), ("etag", &etag)],
+        )
+        .await;
+    assert_eq!(roles.status, StatusCode::FORBIDDEN);
+    assert!(html(&roles).contains("only a superuser may change a user"));
+
+    let superuser = browser.get(&env, &format!("/admin/users/{root_id}")).await;
+    assert_eq!(superuser.status, StatusCode::OK);
+    assert!(!html(&superuser).contains("Deactivate"));
+    let root_etag = env
+        .send(env.get(&format!("/v1/users/{root_id}")).bearer(&root))
+        .await
+        .headers["etag"]
+        .to_str()
+        .unwrap()
+        .to_owned();
+    let refused = browser
+        .post(
+            &env,
+            &format!("/admin/users/{root_id}/active"),
+            &[("active", "false"), ("etag", &root_etag)],
+        )
+        .await;
+    assert_eq!(refused.status, StatusCode::FORBIDDEN);
+    assert!(is_active(&env, &root, &root_id).await);
+
+    let done = browser
+        .post(
+            &env,
+            &format!("/admin/users/{plain_id}/active"),
+            &[("active", "false"), ("etag", &etag)],
+        )
+        .await;
+    assert_see_other(
+        &done,
+        &format!("/admin/users/{plain_id}?done=user-deactivated"),
+    );
+    assert!(!is_active(&env, &root, &plain_id).await);
+    assert_eq!(
+        env.me_status(&access(&plain)).await,
+        StatusCode::UNAUTHORIZED
+    );
 }

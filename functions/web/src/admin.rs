@@ -108,7 +108,7 @@ async fn index(State(ctx): State<SigningContext>, browser: Browser) -> Response 
     }
     if open.is_empty() {
         let body = alert(
-            "Your account has no administrative rights. An administrator can give you a role that has some.",
+            "Your roles give you no administrative rights here. An administrator can give you a role that has some.",
         );
         return (
             StatusCode::FORBIDDEN,
@@ -567,11 +567,18 @@ async fn roles_page(
     Query(query): Query<ListQuery>,
 ) -> Response {
     let banner = notice(query.done.as_deref());
-    show(&browser, banner, roles_screen(&ctx, &browser, &query).await)
+    let screen = roles_screen(&ctx, &browser, &query, &Fields(Vec::new())).await;
+    show(&browser, banner, screen)
 }
 
-/// The roles with their permissions, and the form of a new role for those who may create one.
-async fn roles_screen(ctx: &Context, browser: &Browser, query: &ListQuery) -> Result<Screen> {
+/// The roles with their permissions, and the form of a new role for those who may create one,
+/// filled from `draft` (a refused new role's fields).
+async fn roles_screen(
+    ctx: &Context,
+    browser: &Browser,
+    query: &ListQuery,
+    draft: &Fields,
+) -> Result<Screen> {
     authorize(ctx, browser, Resource::Roles, Action::Read).await?;
     let (limit, cursor) = query.page()?;
     let listed = rbac::list_roles(ctx, limit, cursor).await?;
@@ -580,6 +587,11 @@ async fn roles_screen(ctx: &Context, browser: &Browser, query: &ListQuery) -> Re
     } else {
         None
     };
+    let checked: BTreeSet<(String, String)> = draft
+        .all("permission")
+        .filter_map(|raw| raw.split_once(':'))
+        .map(|(resource, action)| (resource.to_owned(), action.to_owned()))
+        .collect();
     let body = html! {
         (back())
         div.table {
@@ -603,10 +615,10 @@ async fn roles_screen(ctx: &Context, browser: &Browser, query: &ListQuery) -> Re
                 form method="post" action="/admin/roles" {
                     (csrf_field(browser))
                     div.field { label for="code_name" { "Code name" }
-                        input id="code_name" name="code_name" required aria-describedby="code-name-rules"; }
+                        input id="code_name" name="code_name" value=(draft.one("code_name")) required aria-describedby="code-name-rules"; }
                     p.hint id="code-name-rules" { "Lower-case letters, digits, _ and -, starting with a letter; it never changes." }
-                    (role_fields("", ""))
-                    (grid(resources, actions, &BTreeSet::new()))
+                    (role_fields(draft.one("name"), draft.one("description")))
+                    (grid(resources, actions, &checked))
                     button type="submit" { "Create the role" }
                 }
             }
@@ -722,7 +734,8 @@ async fn create_role(
         cursor: None,
         done: None,
     };
-    after(&browser, outcome.await, roles_screen(&ctx, &browser, &list)).await
+    let again = roles_screen(&ctx, &browser, &list, &fields);
+    after(&browser, outcome.await, again).await
 }
 
 async fn role_page(
