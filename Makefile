@@ -16,12 +16,13 @@ MAX_ZIP_BYTES := 5000000
 LAMBDA_TARGET := aarch64-unknown-linux-gnu
 LAMBDA_DIR := $(or $(CARGO_TARGET_DIR),target)/lambda
 
-.PHONY: help run invoke test lint fmt clippy cfn-lint openapi-validator openapi fuzz localstack localstack-stop build-lambdas lambda-sizes lambda-target sam bench bench-peers
+.PHONY: help run invoke test browser lint fmt clippy cfn-lint openapi-validator openapi fuzz localstack localstack-stop build-lambdas lambda-sizes lambda-target sam bench bench-peers
 
 help:
 	@echo "make run            serve every route group on http://127.0.0.1:3000 (starts LocalStack)"
 	@echo "make invoke FN=auth EVENT=events/auth/login.json  run one Lambda binary once under the emulator"
 	@echo "make test           fmt check, clippy, cfn-lint, then every test against LocalStack, then make fuzz"
+	@echo "make browser        install headless Chromium and chromedriver (make test does it first)"
 	@echo "make fuzz           Schemathesis against the served OpenAPI document (a few minutes)"
 	@echo "make openapi-validator install openapi-spec-validator (make test does it first)"
 	@echo "make localstack     install (first time) and start LocalStack on 127.0.0.1:4566"
@@ -98,9 +99,18 @@ fuzz: localstack $(FUZZ_VENV)/bin/schemathesis
 
 lint: fmt clippy cfn-lint
 
+# Headless Chromium and its WebDriver, Debian's packages, for the browser tests (tests/it/browser);
+# installed on first use (apt-get update first when the package lists are empty).
+browser:
+	@if [ ! -x /usr/bin/chromedriver ] || [ ! -x /usr/bin/chromium ]; then \
+	  [ -n "$$(ls -A /var/lib/apt/lists 2>/dev/null | grep -v -e '^lock$$' -e '^partial$$' -e '^auxfiles$$')" ] || apt-get update; \
+	  DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends chromium chromium-driver \
+	    || { apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends chromium chromium-driver; }; \
+	fi
+
 # The fuzz run follows the cargo tests. The last line adds up every test binary's result, so the
 # run ends on the real totals rather than on the last (empty) doc-test summary.
-test: lint openapi-validator localstack
+test: lint openapi-validator browser localstack
 	@mkdir -p .local
 	set -o pipefail; $(LOCAL_AWS) cargo test --workspace 2>&1 | tee .local/test.log
 	@$(MAKE) --no-print-directory fuzz

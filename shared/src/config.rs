@@ -547,4 +547,34 @@ mod tests {
         };
         assert!(cloudfront.check_secrets(true).is_ok());
     }
+
+    #[test]
+    fn browsers_get_secure_cookies_except_from_a_local_http_server() {
+        let plain = Config {
+            public_url: Some("http://auth.example.com".into()),
+            ..Config::default()
+        };
+        assert!(
+            plain.check_secrets(true).is_err(),
+            "http outside local mode"
+        );
+        assert!(plain.secure_cookies(), "never insecure outside local mode");
+        let deployed = Config {
+            public_url: Some("https://auth.example.com".into()),
+            ..Config::default()
+        };
+        assert!(deployed.check_secrets(true).is_ok());
+        assert!(deployed.secure_cookies());
+        let local = Config {
+            local_dev: true,
+            ..plain
+        };
+        assert!(local.check_secrets(false).is_ok());
+        assert!(!local.secure_cookies());
+        let local_https = Config {
+            local_dev: true,
+            ..deployed
+        };
+        assert!(local_https.secure_cookies());
+    }
 }

@@ -142,6 +142,8 @@ impl Context {
         verifier: Arc<Verifier>,
     ) -> Context {
         let store = Store::connect(sdk_config, &config.table_name);
+        // `Blobs` is `()` in a function built without S3 (see `connect_blobs`).
+        #[allow(clippy::let_unit_value)]
         let blobs = connect_blobs(sdk_config, &config);
         Context::assemble(config, store, blobs, verifier, Arc::new(SystemClock))
     }

@@ -1,12 +1,14 @@
 //! The OpenAPI document lists the refusals of the shared HTTP layer on every operation they
 //! reach: a body that is not JSON (415), too large (413) or unreadable (400) on each operation
-//! taking a body, missing credentials (401) on each secured one, and a store that is unavailable
-//! (503, with `Retry-After` like 429) on each one that can fail. Schemathesis (`make fuzz`) found
+//! taking a body, missing credentials (401) on each secured one, a change by access cookie
+//! without the CSRF token (403) on each secured one with an unsafe method, and a store that is
+//! unavailable (503, with `Retry-After` like 429) on each one that can fail. Schemathesis (`make fuzz`) found
 //! 23 operations answering an undocumented 415 and one an undocumented 400; these tests ask every
 //! operation of the served document, so a new route cannot bring the gap back.
 
 use axum::http::{Method, StatusCode};
-use serde_json::Value;
+use serde_json::{Value, json};
+use shared::http::cookies::Cookie;
 
 use crate::support::*;
 
@@ -43,6 +45,7 @@ fn documents(operation: &Value, status: StatusCode) -> bool {
 async fn every_operation_documents_the_shared_refusals_it_answers() {
     let env = TestEnv::new().await;
     let root = access(&env.superuser().await);
+    let root_cookie = format!("{}={root}", Cookie::Access.name(&env.ctx.config));
     let document = env.send(env.get("/v1/openapi.json")).await.body;
     let operations = operations(&document);
     let mut asked = 0;
@@ -65,15 +68,22 @@ async fn every_operation_documents_the_shared_refusals_it_answers() {
                 (authorized().raw("{"), StatusCode::BAD_REQUEST),
             ]);
         }
-        if operation["security"]
+        let secured = operation["security"]
             .as_array()
-            .is_some_and(|s| !s.is_empty())
-        {
+            .is_some_and(|s| !s.is_empty());
+        if secured {
             refusals.push((call(), StatusCode::UNAUTHORIZED));
+        }
+        if secured && !method.is_safe() {
+            // A browser's change: the access cookie, but not the session's CSRF token.
+            refusals.push((call().header("cookie", &root_cookie), StatusCode::FORBIDDEN));
         }
         for (request, status) in refusals {
             let reply = env.send(request).await;
             assert_eq!(reply.status, status, "{method} {path}: {:?}", reply.body);
+            if status == StatusCode::FORBIDDEN {
+                assert_eq!(reply.code(), "csrf_token_invalid", "{method} {path}");
+            }
             assert!(
                 documents(operation, status),
                 "{method} {template} answers {status} but does not document it"
@@ -114,4 +124,39 @@ async fn every_fallible_operation_documents_503_and_retry_after() {
         ["/.well-known/jwks.json", "/v1/openapi.json"],
         "only the static documents never fail"
     );
+}
+
+#[tokio::test]
+async fn every_secured_operation_also_takes_the_access_cookie() {
+    let env = TestEnv::new().await;
+    let document = env.send(env.get("/v1/openapi.json")).await.body;
+    assert_eq!(
+        document["components"]["securitySchemes"]["cookie"],
+        json!({
+            "type": "apiKey",
+            "in": "cookie",
+            "name": "__Host-sesame-access",
+            "description": document["components"]["securitySchemes"]["cookie"]["description"],
+        })
+    );
+    let mut secured = 0;
+    for (method, template, operation) in operations(&document) {
+        let Some(security) = operation["security"].as_array() else {
+            continue;
+        };
+        let scopes = |scheme: &str| -> Vec<Value> {
+            security
+                .iter()
+                .filter_map(|requirement| requirement.get(scheme).cloned())
+                .collect()
+        };
+        assert!(!scopes("bearer").is_empty(), "{method} {template}");
+        assert_eq!(
+            scopes("bearer"),
+            scopes("cookie"),
+            "{method} {template} takes the cookie as it takes the Bearer token"
+        );
+        secured += 1;
+    }
+    assert!(secured >= 40, "{secured} secured operations");
 }

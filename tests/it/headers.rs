@@ -57,6 +57,16 @@ async fn security_headers_are_on_every_response() {
             StatusCode::METHOD_NOT_ALLOWED,
         ),
         (
+            "cookie",
+            env.get("/v1/auth/me").header("cookie", "sesame-access=x"),
+            StatusCode::UNAUTHORIZED,
+        ),
+        (
+            "page",
+            env.get("/account").header("cookie", "sesame-access=x"),
+            StatusCode::OK,
+        ),
+        (
             "qr poll",
             env.get("/v1/qr-auth/status/unknown")
                 .header("x-qr-poll-token", "x"),
@@ -74,5 +84,16 @@ async fn security_headers_are_on_every_response() {
     assert_eq!(
         jwks.headers["cache-control"], "public, max-age=300",
         "public keys may be cached"
+    );
+    let stylesheet = env
+        .send(
+            env.get("/assets/app.css")
+                .header("cookie", "sesame-access=x; sesame-csrf=y"),
+        )
+        .await;
+    assert_eq!(stylesheet.status, StatusCode::OK);
+    assert_eq!(
+        stylesheet.headers["cache-control"], "public, max-age=31536000, immutable",
+        "the web app's files are the same for everyone, cookies or not"
     );
 }

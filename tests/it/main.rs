@@ -4,10 +4,12 @@
 mod accounts;
 mod admin_rights;
 mod api;
+mod browser;
 mod brute_force;
 mod cleanup;
 mod cloudfront;
 mod conditional;
+mod cookies;
 mod documented_refusals;
 mod downloads;
 mod faults;

@@ -155,9 +155,12 @@ async fn a_phone_that_scans_and_confirms_signs_the_browser_in_once() {
     assert_eq!(browser["expires_at"], generated.body["expires_at"]);
     assert!(browser["created_at"].is_string());
     assert_eq!(browser["proximity"], "unknown");
+    let waiting = poll(&env, code, Some(poll_token)).await;
+    assert_eq!(status_of(&waiting), "scanned");
     assert_eq!(
-        status_of(&poll(&env, code, Some(poll_token)).await),
-        "scanned"
+        waiting.body["scanned_by"],
+        json!({"browser": "Safari", "os": "iPhone", "device_type": "mobile", "device_name": "iPhone"}),
+        "the waiting browser learns which phone scanned it"
     );
 
     let confirmed = phone(&env, "confirm", &phone_token, code).await;

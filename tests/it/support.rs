@@ -41,7 +41,8 @@ pub struct TestEnv {
     pub clock: Arc<ManualClock>,
     /// The signing key's PEM, for tests that forge tokens with it.
     pub signing_pem: String,
-    router: axum::Router,
+    /// The app's whole router, for tests that serve it on a port (`browser::served_env`).
+    pub router: axum::Router,
 }
 
 /// A response with its JSON body decoded (`Value::Null` when empty).

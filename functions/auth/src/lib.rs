@@ -15,17 +15,18 @@ mod users;
 
 use axum::extract::FromRequest;
 use axum::extract::State;
-use axum::http::{StatusCode, header};
-use axum::response::IntoResponse;
+use axum::http::{HeaderMap, StatusCode, header};
+use axum::response::{IntoResponse, Response};
 use secrecy::{ExposeSecret, SecretString};
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 use shared::auth::{self, NewAccount, ProfileChanges};
 use shared::client::ClientInfo;
+use shared::config::Config;
 use shared::context::SigningContext;
-use shared::domain::{Email, parse_name};
+use shared::domain::{Email, SessionId, parse_name};
 use shared::error::ErrorBody;
 use shared::http::cookies::{self, Cookie};
-use shared::http::{Authenticated, Json};
+use shared::http::{Authenticated, Json, bearer_token};
 use shared::routes;
 use shared::tokens::RefreshToken;
 use shared::views::{CookieSessionView, TokenResponse, UserView};
@@ -61,13 +62,64 @@ pub fn signing_routes() -> OpenApiRouter<SigningContext> {
         .routes(routes!(refresh))
 }
 
-/// Token responses must not be cached (RFC 6749 §5.1).
-fn tokens(status: StatusCode, body: TokenResponse) -> impl IntoResponse {
-    (
-        status,
-        [(header::CACHE_CONTROL, "no-store")],
-        axum::Json(body),
-    )
+/// How a sign-in (registration, login, refresh) hands over its new token pair.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq, Deserialize, ToSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum Transport {
+    /// In the body, for a client that sends `Authorization: Bearer`.
+    #[default]
+    Bearer,
+    /// In `HttpOnly` cookies, for a browser: the body holds no token, only the session's CSRF
+    /// token, which every cookie-authenticated change presents in `x-csrf-token`.
+    Cookie,
+}
+
+/// A new token pair, handed over as the sign-in's `transport` asked.
+#[derive(Serialize, ToSchema)]
+#[serde(untagged)]
+pub enum SignedIn {
+    /// The `bearer` transport: the tokens themselves.
+    Bearer(TokenResponse),
+    /// The `cookie` transport: the tokens went into `Set-Cookie` headers.
+    Cookie(CookieSessionView),
+}
+
+/// The answer that hands `pair` over by `transport`; never cached (RFC 6749 §5.1).
+fn signed_in(
+    config: &Config,
+    status: StatusCode,
+    transport: Transport,
+    pair: TokenResponse,
+) -> Result<Response> {
+    let no_store = [(header::CACHE_CONTROL, "no-store")];
+    Ok(match transport {
+        Transport::Bearer => (status, no_store, axum::Json(SignedIn::Bearer(pair))).into_response(),
+        Transport::Cookie => {
+            let csrf = cookies::csrf_token(config, &pair.session_id.parse::<SessionId>()?);
+            let set_cookies = cookies::sign_in(config, &pair);
+            let body = SignedIn::Cookie(CookieSessionView::new(pair, csrf));
+            (status, set_cookies, no_store, axum::Json(body)).into_response()
+        }
+    })
+}
+
+/// Refuses a `cookie` sign-in a browser sent on behalf of another site (login CSRF: it would
+/// sign the browser into the other site's account), 403 `cross_site_request`.
+fn check_transport(config: &Config, transport: Transport, headers: &HeaderMap) -> Result<()> {
+    match transport {
+        Transport::Bearer => Ok(()),
+        Transport::Cookie => cookies::check_origin(config, headers),
+    }
+}
+
+/// The `Set-Cookie` headers that end the browser session when the request was authenticated
+/// by its access cookie (no `Bearer` token); none for a `Bearer` client, whose sign-out leaves
+/// whatever session a browser holds in cookies alone.
+fn sign_out_cookies(config: &Config, headers: &HeaderMap) -> HeaderMap {
+    match bearer_token(headers) {
+        Some(_) => HeaderMap::new(),
+        None => cookies::sign_out(config),
+    }
 }
 
 /// Registration body. Passwords never appear in logs: this type has no `Debug`.
@@ -87,17 +139,25 @@ pub struct RegisterRequest {
     #[serde(default)]
     #[schema(max_length = 100)]
     middle_name: Option<String>,
+    /// How the new token pair is handed over: `bearer` (the default) or `cookie`.
+    #[serde(default)]
+    transport: Transport,
 }
 
 /// Create an account and sign in.
 #[utoipa::path(post, path = "/v1/auth/register", tag = "auth", request_body = RegisterRequest,
-    responses((status = 201, body = TokenResponse), (status = 400, body = ErrorBody), (status = 409, description = "email_taken", body = ErrorBody),
+    responses((status = 201, body = SignedIn, headers(("set-cookie" = String, description = "`cookie` transport: the access (`HttpOnly`, `SameSite=Lax`), refresh (`HttpOnly`, `SameSite=Strict`, `Path=/v1/auth/refresh`) and CSRF (`SameSite=Lax`) cookies, `Secure` and prefixed `__Host-`/`__Secure-` but on a local server over plain http"))),
+        (status = 400, body = ErrorBody),
+        (status = 403, description = "cross_site_request: a `cookie` registration from another site", body = ErrorBody),
+        (status = 409, description = "email_taken", body = ErrorBody),
         (status = 429, description = "rate_limited: too many registrations from this IP", body = ErrorBody)))]
 async fn register(
     State(ctx): State<SigningContext>,
     client: ClientInfo,
+    headers: HeaderMap,
     Json(body): Json<RegisterRequest>,
-) -> Result<impl IntoResponse> {
+) -> Result<Response> {
+    check_transport(&ctx.config, body.transport, &headers)?;
     let email = Email::parse(&body.email)?;
     let account = NewAccount {
         email,
@@ -107,10 +167,8 @@ async fn register(
         last_name: parse_name("last_name", &body.last_name)?,
         middle_name: optional_name("middle_name", body.middle_name.as_deref())?,
     };
-    Ok(tokens(
-        StatusCode::CREATED,
-        auth::register(&ctx, account, &client).await?,
-    ))
+    let pair = auth::register(&ctx, account, &client).await?;
+    signed_in(&ctx.config, StatusCode::CREATED, body.transport, pair)
 }
 
 pub(crate) fn optional_name(field: &str, raw: Option<&str>) -> Result<Option<String>> {
@@ -128,26 +186,34 @@ pub struct LoginRequest {
     email: String,
     #[schema(value_type = String, min_length = 1, max_length = 1024)]
     password: SecretString,
+    /// How the new token pair is handed over: `bearer` (the default) or `cookie`.
+    #[serde(default)]
+    transport: Transport,
 }
 
-/// Sign in with e-mail and password.
+/// Sign in with e-mail and password. With `"transport": "cookie"` (a browser), the tokens go
+/// into `HttpOnly` cookies and the body holds only the session's CSRF token; such a sign-in is
+/// refused from another site.
 #[utoipa::path(post, path = "/v1/auth/login", tag = "auth", request_body = LoginRequest,
-    responses((status = 200, body = TokenResponse), (status = 400, body = ErrorBody),
-        (status = 401, description = "invalid_credentials", body = ErrorBody), (status = 429, body = ErrorBody)))]
+    responses((status = 200, body = SignedIn, headers(("set-cookie" = String, description = "`cookie` transport: the access (`HttpOnly`, `SameSite=Lax`), refresh (`HttpOnly`, `SameSite=Strict`, `Path=/v1/auth/refresh`) and CSRF (`SameSite=Lax`) cookies, `Secure` and prefixed `__Host-`/`__Secure-` but on a local server over plain http"))),
+        (status = 400, body = ErrorBody),
+        (status = 401, description = "invalid_credentials", body = ErrorBody),
+        (status = 403, description = "cross_site_request: a `cookie` sign-in from another site", body = ErrorBody),
+        (status = 429, body = ErrorBody)))]
 async fn login(
     State(ctx): State<SigningContext>,
     client: ClientInfo,
+    headers: HeaderMap,
     Json(body): Json<LoginRequest>,
-) -> Result<impl IntoResponse> {
+) -> Result<Response> {
+    check_transport(&ctx.config, body.transport, &headers)?;
     let email = Email::parse(&body.email)?;
     let password = body.password.expose_secret();
     if password.is_empty() || password.len() > 1024 {
         return Err(Error::invalid_field("password", "must be given"));
     }
-    Ok(tokens(
-        StatusCode::OK,
-        auth::login(&ctx, &email, password, &client).await?,
-    ))
+    let pair = auth::login(&ctx, &email, password, &client).await?;
+    signed_in(&ctx.config, StatusCode::OK, body.transport, pair)
 }
 
 /// A refresh token in a body.
@@ -162,14 +228,17 @@ pub struct RefreshRequest {
 /// new pair goes into the cookies and the answer is a `CookieSessionView`, and the request must
 /// come from this site with the session's CSRF token (`x-csrf-token`, 403 otherwise).
 #[utoipa::path(post, path = "/v1/auth/refresh", tag = "auth",
-    request_body(content = Option<RefreshRequest>, description = "Absent for the cookie transport"),
-    responses((status = 200, body = TokenResponse), (status = 401, body = ErrorBody),
-        (status = 403, description = "cross_site_request, csrf_token_invalid (cookie transport)", body = ErrorBody),
+    request_body(content = Option<RefreshRequest>,
+        description = "The refresh token (`bearer` transport); absent for the `cookie` transport, \
+            which sends the refresh cookie and `x-csrf-token` instead"),
+    responses((status = 200, body = SignedIn, headers(("set-cookie" = String, description = "`cookie` transport: the access (`HttpOnly`, `SameSite=Lax`), refresh (`HttpOnly`, `SameSite=Strict`, `Path=/v1/auth/refresh`) and CSRF (`SameSite=Lax`) cookies, `Secure` and prefixed `__Host-`/`__Secure-` but on a local server over plain http"))),
+        (status = 401, body = ErrorBody),
+        (status = 403, description = "cross_site_request, csrf_token_invalid (`cookie` transport)", body = ErrorBody),
         (status = 409, description = "refresh_token_rotated", body = ErrorBody)))]
 async fn refresh(
     State(ctx): State<SigningContext>,
     request: axum::extract::Request,
-) -> Result<axum::response::Response> {
+) -> Result<Response> {
     let headers = request.headers();
     let from_cookie = (!headers.contains_key(header::CONTENT_TYPE))
         .then(|| Cookie::Refresh.read(&ctx.config, headers))
@@ -181,32 +250,27 @@ async fn refresh(
             .and_then(|v| v.to_str().ok());
         cookies::check_csrf(&ctx.config, headers, &session, presented)?;
         let pair = auth::refresh(&ctx, &raw).await?;
-        let csrf = cookies::csrf_token(&ctx.config, &session);
-        let set_cookies = cookies::sign_in(&ctx.config, &pair);
-        return Ok((
-            set_cookies,
-            [(header::CACHE_CONTROL, "no-store")],
-            axum::Json(CookieSessionView::new(pair, csrf)),
-        )
-            .into_response());
+        return signed_in(&ctx.config, StatusCode::OK, Transport::Cookie, pair);
     }
     let Json(body) = Json::<RefreshRequest>::from_request(request, &ctx).await?;
-    Ok(tokens(
-        StatusCode::OK,
-        auth::refresh(&ctx, &body.refresh_token).await?,
-    )
-    .into_response())
+    let pair = auth::refresh(&ctx, &body.refresh_token).await?;
+    signed_in(&ctx.config, StatusCode::OK, Transport::Bearer, pair)
 }
 
-/// End the current session.
+/// End the current session. Signed in by cookie, the browser's session cookies are cleared.
 #[utoipa::path(post, path = "/v1/auth/logout", tag = "auth", security(("bearer" = [])),
-    responses((status = 204), (status = 401, body = ErrorBody)))]
+    responses((status = 204, headers(("set-cookie" = String, description = "authenticated by the access cookie: the session's cookies cleared (`Max-Age=0`)"))),
+        (status = 401, body = ErrorBody)))]
 async fn logout(
     State(ctx): State<Context>,
     Authenticated(who): Authenticated,
-) -> Result<StatusCode> {
+    headers: HeaderMap,
+) -> Result<impl IntoResponse> {
     auth::logout(&ctx, &who).await?;
-    Ok(StatusCode::NO_CONTENT)
+    Ok((
+        StatusCode::NO_CONTENT,
+        sign_out_cookies(&ctx.config, &headers),
+    ))
 }
 
 /// End the session a refresh token belongs to. An unknown token is not an error (RFC 7009).
@@ -220,15 +284,21 @@ async fn revoke(
     Ok(StatusCode::NO_CONTENT)
 }
 
-/// End every session of the caller, this one included.
+/// End every session of the caller, this one included. Signed in by cookie, the browser's
+/// session cookies are cleared.
 #[utoipa::path(post, path = "/v1/auth/revoke-all", tag = "auth", security(("bearer" = [])),
-    responses((status = 204), (status = 401, body = ErrorBody)))]
+    responses((status = 204, headers(("set-cookie" = String, description = "authenticated by the access cookie: the session's cookies cleared (`Max-Age=0`)"))),
+        (status = 401, body = ErrorBody)))]
 async fn revoke_all(
     State(ctx): State<Context>,
     Authenticated(who): Authenticated,
-) -> Result<StatusCode> {
+    headers: HeaderMap,
+) -> Result<impl IntoResponse> {
     auth::end_all_sessions(&ctx, who.user.id, None).await?;
-    Ok(StatusCode::NO_CONTENT)
+    Ok((
+        StatusCode::NO_CONTENT,
+        sign_out_cookies(&ctx.config, &headers),
+    ))
 }
 
 /// The caller's profile.

@@ -21,7 +21,9 @@ function refresh(element) {
     headers: { "x-csrf-token": csrfToken() },
   })
     .then((response) => {
-      location.replace(response.ok ? next : "/sign-in?next=" + encodeURIComponent(next));
+      // 409: another tab refreshed this session a moment ago and its cookies are already here.
+      const refreshed = response.ok || response.status === 409;
+      location.replace(refreshed ? next : "/sign-in?next=" + encodeURIComponent(next));
     })
     .catch(() => location.replace("/sign-in?next=" + encodeURIComponent(next)));
 }

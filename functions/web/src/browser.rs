@@ -132,6 +132,9 @@ impl<T: DeserializeOwned> FromRequest<SigningContext> for Form<T> {
 
     async fn from_request(request: Request, ctx: &SigningContext) -> Result<Self, Self::Rejection> {
         let (mut parts, body) = request.into_parts();
+        // A post from another site is refused as such first: its browser does not send the
+        // `SameSite` session cookies, so it would otherwise look signed out.
+        cookies::check_origin(&ctx.config, &parts.headers).map_err(layout::error_page)?;
         let browser = Browser::from_request_parts(&mut parts, ctx).await?;
         let fields = read_form(&parts.headers, body)
             .await
@@ -198,4 +201,27 @@ async fn read_form(
 fn parse_form<T: DeserializeOwned>(fields: &[u8]) -> Result<T, Error> {
     serde_urlencoded::from_bytes(fields)
         .map_err(|e| Error::bad_request("invalid_form", format!("this form is not valid: {e}")))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_local_paths_are_followed_after_signing_in() {
+        assert_eq!(
+            safe_next(Some("/tickets?status=open")),
+            "/tickets?status=open"
+        );
+        for outside in [
+            "https://evil.example/",
+            "//evil.example/",
+            "/\\evil.example",
+            "evil",
+            "/a\r\nSet-Cookie: x=y",
+        ] {
+            assert_eq!(safe_next(Some(outside)), "/account", "{outside:?}");
+        }
+        assert_eq!(safe_next(None), "/account");
+    }
 }

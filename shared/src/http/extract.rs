@@ -4,8 +4,8 @@
 use std::net::SocketAddr;
 
 use axum::extract::{ConnectInfo, FromRef, FromRequestParts};
-use axum::http::header;
 use axum::http::request::Parts;
+use axum::http::{HeaderMap, header};
 use lambda_http::request::RequestContext;
 
 use crate::auth::{self, Principal};
@@ -61,9 +61,10 @@ where
     }
 }
 
-/// The `Bearer` token of the `Authorization` header, if any.
-pub fn bearer_token(parts: &Parts) -> Option<&str> {
-    let value = parts.headers.get(header::AUTHORIZATION)?.to_str().ok()?;
+/// The `Bearer` token of the `Authorization` header, if any. A request authenticated without
+/// one ([`VerifiedToken`]) was authenticated by the browser session's access cookie.
+pub fn bearer_token(headers: &HeaderMap) -> Option<&str> {
+    let value = headers.get(header::AUTHORIZATION)?.to_str().ok()?;
     let (scheme, token) = value.split_once(' ')?;
     scheme
         .eq_ignore_ascii_case("bearer")
@@ -112,7 +113,7 @@ where
 
     async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
         let ctx = Context::from_ref(state);
-        if let Some(token) = bearer_token(parts) {
+        if let Some(token) = bearer_token(&parts.headers) {
             let claims = tokens::verify_access_token(&ctx.verifier, &ctx.config, token, ctx.now())?;
             return Ok(VerifiedToken(claims));
         }

@@ -1,7 +1,9 @@
 //! Response headers every route gets, in one layer: `X-Content-Type-Options: nosniff` on every
 //! response (errors and 404s included), and `Cache-Control: no-store` on every response to a
 //! request that carried credentials (a bearer token, cookies or a QR poll token), so no cache keeps a
-//! user's data or tokens. Other responses get `no-store` unless their handler chose a policy.
+//! user's data or tokens, unless its handler declared it `public` (the same for everyone: the
+//! JWKS, the web app's files, which browsers fetch with their cookies). Other responses get
+//! `no-store` unless their handler chose a policy.
 
 use axum::extract::Request;
 use axum::http::{HeaderValue, header};
@@ -22,7 +24,11 @@ pub async fn middleware(request: Request, next: Next) -> Response {
         header::X_CONTENT_TYPE_OPTIONS,
         HeaderValue::from_static("nosniff"),
     );
-    if has_credentials || !headers.contains_key(header::CACHE_CONTROL) {
+    let public = headers
+        .get(header::CACHE_CONTROL)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|policy| policy.starts_with("public"));
+    if has_credentials && !public || !headers.contains_key(header::CACHE_CONTROL) {
         headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
     }
     response
