@@ -21,7 +21,9 @@ use crate::secrets::create_secret;
 use crate::support::*;
 
 /// The function crates; each builds one binary of the same name.
-const FUNCTIONS: [&str; 6] = ["auth", "sessions", "qr-auth", "tickets", "quota", "cleanup"];
+const FUNCTIONS: [&str; 7] = [
+    "auth", "sessions", "qr-auth", "tickets", "quota", "cleanup", "web",
+];
 
 /// One test's deployment: a fresh table and the secrets, named as `template.yaml` names them.
 struct Deployment {
@@ -68,10 +70,10 @@ impl Deployment {
     }
 
     /// Starts a function's binary with this deployment's environment. Only the functions that
-    /// issue tokens get the signing key, as in `template.yaml`.
+    /// issue tokens (the web app signs people in) get the signing key, as in `template.yaml`.
     async fn start(&self, function: &str) -> Function {
         let mut env = self.env.clone();
-        if matches!(function, "auth" | "qr-auth") {
+        if matches!(function, "auth" | "qr-auth" | "web") {
             env.push((
                 "SESAME_SIGNING_KEY_SECRET".into(),
                 self.signing_key_secret.clone(),
@@ -268,6 +270,36 @@ async fn every_http_binary_refuses_a_request_without_a_token_in_the_error_shape(
             refused.body
         );
     }
+}
+
+#[tokio::test]
+async fn the_web_binary_serves_its_sign_in_page() {
+    let deployment = Deployment::new().await;
+    let mut web = deployment.start("web").await;
+    let Invocation { response, .. } = web
+        .invoke(event("web/sign-in.json"))
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(response["statusCode"], 200, "{response}");
+    assert_eq!(response["isBase64Encoded"], false, "{response}");
+    let headers = &response["headers"];
+    assert_eq!(
+        headers["content-type"], "text/html; charset=utf-8",
+        "{response}"
+    );
+    assert!(
+        headers["content-security-policy"]
+            .as_str()
+            .is_some_and(|policy| policy.contains("script-src 'self';")),
+        "{response}"
+    );
+    let html = response["body"].as_str().unwrap();
+    assert!(html.starts_with("<!DOCTYPE html>"), "{html}");
+    assert!(html.contains("<form"), "{html}");
+    assert!(
+        html.contains(r#"name="next" value="/tickets""#),
+        "the page keeps where to go after signing in: {html}"
+    );
 }
 
 #[tokio::test]

@@ -32,3 +32,4 @@ mod tokens;
 mod users;
 mod validation;
 mod web_admin;
+mod web_docs;

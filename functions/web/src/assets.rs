@@ -28,6 +28,23 @@ const ASSETS: &[Asset] = &[
         media_type: "text/javascript; charset=utf-8",
         bytes: include_bytes!("../assets/app.js"),
     },
+    Asset {
+        name: "docs.js",
+        media_type: "text/javascript; charset=utf-8",
+        bytes: include_bytes!("../assets/docs.js"),
+    },
+    // Swagger UI, vendored from npm by `assets/vendor/update-swagger-ui.sh` (version and licence
+    // in `assets/vendor/swagger-ui/README.md`).
+    Asset {
+        name: "swagger-ui-bundle.js",
+        media_type: "text/javascript; charset=utf-8",
+        bytes: include_bytes!("../assets/vendor/swagger-ui/swagger-ui-bundle.js"),
+    },
+    Asset {
+        name: "swagger-ui.css",
+        media_type: "text/css; charset=utf-8",
+        bytes: include_bytes!("../assets/vendor/swagger-ui/swagger-ui.css"),
+    },
 ];
 
 /// FNV-1a of the bytes: a version tag for the link, not a security measure.
