@@ -292,6 +292,28 @@ pub async fn terminate_others(ctx: &Context, who: &Principal) -> Result<Terminat
     Ok(Terminated { terminated })
 }
 
+/// Ends one session of another user, for admins; 404 when the user or the session does not
+/// exist, 403 when a non-superuser `actor` targets a superuser (see [`crate::rbac::ensure_may_act_on`]).
+pub async fn terminate_for_user(
+    ctx: &Context,
+    actor: &crate::domain::User,
+    user_id: UserId,
+    session_id: SessionId,
+) -> Result<()> {
+    let target = ctx
+        .store
+        .find_user(user_id)
+        .await?
+        .ok_or_else(|| Error::not_found("user"))?;
+    crate::rbac::ensure_may_act_on(actor, &target)?;
+    if ctx.store.delete_session(user_id, session_id).await? {
+        tracing::info!(%user_id, %session_id, "a session of the user ended by an administrator");
+        Ok(())
+    } else {
+        Err(Error::not_found("session"))
+    }
+}
+
 /// Ends every session of a user, for admins; 404 when the user does not exist, 403 when a
 /// non-superuser `actor` targets a superuser (see [`users::revoke_all`]).
 pub async fn terminate_all_for_user(

@@ -31,5 +31,6 @@ mod timestamps;
 mod tokens;
 mod users;
 mod validation;
+mod web_admin;
 mod web_docs;
 mod web_tickets;

@@ -109,6 +109,16 @@ pub fn notice(done: Option<&str>) -> Markup {
         Some("status") => "The status was changed.",
         Some("assigned") => "The ticket was assigned.",
         Some("closed") => "The ticket was closed.",
+        Some("user-activated") => "The user was activated.",
+        Some("user-deactivated") => "The user was deactivated; every session of theirs ended.",
+        Some("user-roles") => "The user's roles were saved.",
+        Some("user-session-ended") => "That session of the user was terminated.",
+        Some("user-sessions-ended") => "Every session of the user was terminated.",
+        Some("role-created") => "The role was created.",
+        Some("role-saved") => "The role was saved.",
+        Some("role-deleted") => "The role was deleted and taken from every holder.",
+        Some("quota-reset") => "The usage was reset.",
+        Some("quota-limits") => "The limits were saved.",
         _ => return html! {},
     };
     html! { p.notice role="status" { (message) } }

@@ -11,6 +11,7 @@
 //! A scenario opens its browsers, runs its steps inside [`closing`] (which closes them all,
 //! even when a step fails) and checks the server's side through its `TestEnv`.
 
+mod admin;
 mod csrf;
 mod qr;
 mod sessions;
