@@ -14,6 +14,7 @@
 mod admin;
 mod csrf;
 mod qr;
+mod refresh;
 mod sessions;
 mod tickets;
 
