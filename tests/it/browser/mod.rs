@@ -158,10 +158,16 @@ impl Browser {
         Browser { client, profile }
     }
 
-    /// Ends the browser (its Chromium exits) and removes its profile.
+    /// Ends the browser and, once its Chromium has let go of it (the profile's `SingletonLock`
+    /// is gone), removes its profile.
     pub async fn close(&self) {
         // A browser that already crashed has nothing left to end.
         let _ = self.client.clone().close().await;
+        let lock = self.profile.join("SingletonLock");
+        let started = Instant::now();
+        while lock.symlink_metadata().is_ok() && started.elapsed() < PATIENCE {
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
         let _ = std::fs::remove_dir_all(&self.profile);
     }
 }
