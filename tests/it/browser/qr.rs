@@ -8,7 +8,7 @@ use super::{
     Browser, closing, cookie_names, page_text, screenshot, scroll_to, served_env, session_rows,
     sign_up, stored_sessions, wait_for, wait_with_clock,
 };
-use crate::support::PASSWORD;
+use crate::support::{PASSWORD, TestEnv};
 
 /// The approval link of the QR code the sign-in page shows, once it shows one; the drawing's
 /// label names the same link.
@@ -44,12 +44,8 @@ async fn a_phone_signs_in_a_desktop_by_qr_and_an_onlooker_gets_nothing() {
     let phone = Browser::phone().await;
     let onlooker = Browser::desktop().await;
     closing(&[&desktop, &phone, &onlooker], async {
-        // Short enough for the phone's 375 px (an address as long as `TestEnv::email`'s does
-        // not wrap there).
-        let email = format!(
-            "qr-{}@ex.test",
-            &uuid::Uuid::new_v4().simple().to_string()[..8]
-        );
+        // A long address (about 50 characters), which must wrap on the phone's 375 px.
+        let email = TestEnv::email("web-qr-sign-in");
         sign_up(&phone, &base, &email, PASSWORD).await;
         screenshot(&phone, "qr-phone-account").await;
 
