@@ -269,7 +269,9 @@ pub fn parse_duration_ms(field: &str, seconds: f64) -> Result<u64> {
 }
 
 /// Validates a file size in MB (fractions allowed): finite, from 0 to
-/// [`MAX_QUOTA_FILE_SIZE_MB`]; fails with a 400 naming `field`.
+/// [`MAX_QUOTA_FILE_SIZE_MB`]; fails with a 400 naming `field`. The size is kept to the byte
+/// (six decimals): finer fractions mean nothing, and DynamoDB cannot store a number as small
+/// as 1e-130.
 pub fn parse_file_size_mb(field: &str, megabytes: f64) -> Result<f64> {
     if !megabytes.is_finite() || !(0.0..=f64::from(MAX_QUOTA_FILE_SIZE_MB)).contains(&megabytes) {
         return Err(Error::invalid_field(
@@ -277,7 +279,7 @@ pub fn parse_file_size_mb(field: &str, megabytes: f64) -> Result<f64> {
             format!("must be a number of MB from 0 to {MAX_QUOTA_FILE_SIZE_MB}"),
         ));
     }
-    Ok(megabytes)
+    Ok((megabytes * 1e6).round() / 1e6)
 }
 
 /// A client-chosen key that makes a quota consumption count once, however often it is sent.

@@ -67,6 +67,24 @@ fn used(doc: &Value) -> (u64, f64) {
 }
 
 #[tokio::test]
+async fn a_file_size_finer_than_a_byte_is_kept_to_the_byte() {
+    let env = TestEnv::new().await;
+    let ada = user(&env, "quota-tiny").await;
+    let reply = env
+        .send(
+            env.post("/v1/quota/consume")
+                .bearer(&ada.token)
+                .json(json!({
+                    "videos": 1, "duration_seconds": 0.0, "file_size_mb": 3.1365645717978456e-235,
+                    "idempotency_key": "tiny"
+                })),
+        )
+        .await;
+    assert_eq!(reply.status, StatusCode::OK, "{:?}", reply.body);
+    assert_eq!(quota(&env, &ada.token).await["usage"]["videos_count"], 1);
+}
+
+#[tokio::test]
 async fn a_new_user_has_used_nothing_of_the_default_quota() {
     let env = TestEnv::new().await;
     let a = user(&env, "a").await;
