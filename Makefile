@@ -11,7 +11,7 @@ FUZZ_VENV := tests/fuzz/.venv
 CARGO_LAMBDA_VENV := tools/cargo-lambda/.venv
 SAM_VENV := tools/sam/.venv
 # The seven Lambda functions; `make build-lambdas` fails when a zip is over MAX_ZIP_BYTES.
-LAMBDAS := auth sessions qr-auth tickets quota cleanup web
+LAMBDAS := auth sessions qr-auth tickets quota cleanup web docs
 MAX_ZIP_BYTES := 5000000
 LAMBDA_TARGET := aarch64-unknown-linux-gnu
 LAMBDA_DIR := $(or $(CARGO_TARGET_DIR),target)/lambda
