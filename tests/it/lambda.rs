@@ -350,6 +350,16 @@ async fn the_docs_binary_serves_the_api_reference_and_its_files() {
             .is_some_and(|script| script.contains("SwaggerUIBundle")),
         "{response}"
     );
+
+    // Any other path of its routes is not found, with the same headers.
+    let mut other = event("docs/docs.json");
+    other["routeKey"] = json!("GET /docs/{proxy+}");
+    other["requestContext"]["routeKey"] = other["routeKey"].clone();
+    other["rawPath"] = json!("/docs/v1/users");
+    other["requestContext"]["http"]["path"] = json!("/docs/v1/users");
+    let Invocation { response, .. } = docs.invoke(other).await.unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(response["statusCode"], 404, "{response}");
+    assert_eq!(response["headers"]["x-frame-options"], "DENY", "{response}");
 }
 
 #[tokio::test]
