@@ -10,8 +10,8 @@ VENV := localstack/.venv
 FUZZ_VENV := tests/fuzz/.venv
 CARGO_LAMBDA_VENV := tools/cargo-lambda/.venv
 SAM_VENV := tools/sam/.venv
-# The seven Lambda functions; `make build-lambdas` fails when a zip is over MAX_ZIP_BYTES.
-LAMBDAS := auth sessions qr-auth tickets quota cleanup web
+# The eight Lambda functions; `make build-lambdas` fails when a zip is over MAX_ZIP_BYTES.
+LAMBDAS := auth sessions qr-auth tickets quota cleanup web docs
 MAX_ZIP_BYTES := 5000000
 LAMBDA_TARGET := aarch64-unknown-linux-gnu
 LAMBDA_DIR := $(or $(CARGO_TARGET_DIR),target)/lambda
@@ -28,7 +28,7 @@ help:
 	@echo "make localstack     install (first time) and start LocalStack on 127.0.0.1:4566"
 	@echo "make localstack-stop stop the LocalStack this checkout started"
 	@echo "make openapi        regenerate openapi.json, the OpenAPI document the auth Lambda serves"
-	@echo "make build-lambdas  release arm64 bootstrap zips of the six functions; prints sizes, fails over 5 MB"
+	@echo "make build-lambdas  release arm64 bootstrap zips of the eight functions; prints sizes, fails over 5 MB"
 	@echo "make sam            sam validate --lint and sam build (installs aws-sam-cli on first use)"
 	@echo "make bench          endpoints, Lambda binaries, zips and peers in one run, write bench/RESULTS.md"
 	@echo "make bench-peers    Sesame side by side with fastapi-users and simplejwt, write bench/PEERS.md"

@@ -17,12 +17,13 @@ pub fn routes() -> OpenApiRouter<Context> {
         .merge(tickets::routes())
 }
 
-/// The routes of every route group that issue tokens, and the web app's pages (which sign
-/// browsers in).
+/// The routes of every route group that issue tokens, the web app's pages (which sign
+/// browsers in) and the API reference (which needs no context at all).
 pub fn signing_routes() -> OpenApiRouter<SigningContext> {
     auth::signing_routes()
         .merge(qr_auth::signing_routes())
         .merge(OpenApiRouter::from(web::routes()))
+        .merge(OpenApiRouter::from(docs::routes()))
 }
 
 /// The servable router of every route group.

@@ -21,8 +21,8 @@ use crate::secrets::create_secret;
 use crate::support::*;
 
 /// The function crates; each builds one binary of the same name.
-const FUNCTIONS: [&str; 7] = [
-    "auth", "sessions", "qr-auth", "tickets", "quota", "cleanup", "web",
+const FUNCTIONS: [&str; 8] = [
+    "auth", "sessions", "qr-auth", "tickets", "quota", "cleanup", "web", "docs",
 ];
 
 /// One test's deployment: a fresh table and the secrets, named as `template.yaml` names them.
@@ -300,6 +300,66 @@ async fn the_web_binary_serves_its_sign_in_page() {
         html.contains(r#"name="next" value="/tickets""#),
         "the page keeps where to go after signing in: {html}"
     );
+}
+
+#[tokio::test]
+async fn the_docs_binary_serves_the_api_reference_and_its_files() {
+    let deployment = Deployment::new().await;
+    let mut docs = deployment.start("docs").await;
+    let Invocation { response, .. } = docs
+        .invoke(event("docs/docs.json"))
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(response["statusCode"], 200, "{response}");
+    assert_eq!(response["isBase64Encoded"], false, "{response}");
+    let headers = &response["headers"];
+    assert_eq!(
+        headers["content-type"], "text/html; charset=utf-8",
+        "{response}"
+    );
+    let policy = headers["content-security-policy"].as_str().unwrap_or("");
+    assert!(policy.contains("script-src 'self';"), "{response}");
+    assert!(policy.contains("frame-ancestors 'none'"), "{response}");
+    assert_eq!(headers["x-frame-options"], "DENY", "{response}");
+    let html = response["body"].as_str().unwrap();
+    assert!(html.starts_with("<!DOCTYPE html>"), "{html}");
+    assert!(html.contains(r#"data-spec="/v1/openapi.json""#), "{html}");
+
+    // Its files, under the `/docs/{proxy+}` route of the same function.
+    let start = html
+        .find("/docs/assets/docs.js?v=")
+        .expect("docs.js is linked");
+    let (path, query) = html[start..start + html[start..].find('"').unwrap()]
+        .split_once('?')
+        .unwrap();
+    let mut asset = event("docs/docs.json");
+    asset["routeKey"] = json!("GET /docs/{proxy+}");
+    asset["requestContext"]["routeKey"] = asset["routeKey"].clone();
+    asset["rawPath"] = json!(path);
+    asset["requestContext"]["http"]["path"] = json!(path);
+    asset["rawQueryString"] = json!(query);
+    let Invocation { response, .. } = docs.invoke(asset).await.unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(response["statusCode"], 200, "{response}");
+    assert_eq!(
+        response["headers"]["cache-control"], "public, max-age=31536000, immutable",
+        "{response}"
+    );
+    assert!(
+        response["body"]
+            .as_str()
+            .is_some_and(|script| script.contains("SwaggerUIBundle")),
+        "{response}"
+    );
+
+    // Any other path of its routes is not found, with the same headers.
+    let mut other = event("docs/docs.json");
+    other["routeKey"] = json!("GET /docs/{proxy+}");
+    other["requestContext"]["routeKey"] = other["routeKey"].clone();
+    other["rawPath"] = json!("/docs/v1/users");
+    other["requestContext"]["http"]["path"] = json!("/docs/v1/users");
+    let Invocation { response, .. } = docs.invoke(other).await.unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(response["statusCode"], 404, "{response}");
+    assert_eq!(response["headers"]["x-frame-options"], "DENY", "{response}");
 }
 
 #[tokio::test]

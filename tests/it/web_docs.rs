@@ -1,6 +1,7 @@
-//! The API reference at `/docs`: a public page that starts the vendored Swagger UI from this
-//! site's own files under a Content-Security-Policy that still allows no inline script, and the
-//! embedded files it links, served as immutable.
+//! The API reference at `/docs` (the `docs` function, merged into the local server): a public
+//! page that starts the vendored Swagger UI from this site's own files under a
+//! Content-Security-Policy that still allows no inline script, and the embedded files it links
+//! under `/docs/assets/`, served as immutable.
 
 use axum::http::{HeaderMap, StatusCode, header};
 use serde_json::Value;
@@ -24,19 +25,19 @@ fn directive<'a>(policy: &'a str, name: &str) -> Vec<&'a str> {
         .unwrap_or_else(|| panic!("no {name} in {policy}"))
 }
 
-/// The link of `name` in the page: `/assets/<name>?v=<hash>`.
+/// The link of `name` in the page: `/docs/assets/<name>?v=<hash>`.
 fn link(html: &str, name: &str) -> String {
     let start = html
-        .find(&format!("/assets/{name}?v="))
+        .find(&format!("/docs/assets/{name}?v="))
         .unwrap_or_else(|| panic!("{name} is not linked: {html}"));
     let end = start + html[start..].find('"').unwrap();
     html[start..end].to_owned()
 }
 
-/// A vendored or own file of the web crate, as the repository holds it.
+/// A vendored or own file of the docs crate, as the repository holds it.
 fn source(path: &str) -> String {
     let full = format!(
-        "{}/../functions/web/assets/{path}",
+        "{}/../functions/docs/assets/{path}",
         env!("CARGO_MANIFEST_DIR")
     );
     std::fs::read_to_string(&full).unwrap_or_else(|e| panic!("{full}: {e}"))
@@ -65,6 +66,20 @@ async fn the_docs_page_is_public_and_allows_inline_styles_but_no_inline_script()
     assert_eq!(directive(policy, "connect-src"), ["'self'"], "{policy}");
     assert_eq!(directive(policy, "frame-ancestors"), ["'none'"], "{policy}");
     assert_eq!(directive(policy, "object-src"), ["'none'"], "{policy}");
+    assert_eq!(header(&page.headers, header::X_FRAME_OPTIONS), "DENY");
+    assert_eq!(
+        header(&page.headers, header::REFERRER_POLICY),
+        "same-origin"
+    );
+    assert_eq!(
+        header(&page.headers, header::X_CONTENT_TYPE_OPTIONS),
+        "nosniff"
+    );
+    assert!(html.contains("Sesame API reference"), "{html}");
+    assert!(
+        html.contains(r#"<a href="/">"#),
+        "a way back to the app: {html}"
+    );
     assert!(!html.contains("<script>"), "no inline script: {html}");
     assert!(
         !html.contains(" style="),
@@ -132,10 +147,14 @@ async fn the_docs_page_links_the_vendored_viewer_served_as_immutable() {
 async fn an_unknown_asset_is_not_found() {
     let env = TestEnv::new().await;
     for path in [
-        "/assets/swagger-ui.js",
-        "/assets/swagger-ui-bundle.js.map",
-        "/assets/vendor%2Fswagger-ui%2FLICENSE",
-        "/assets/..%2Fsrc%2Flib.rs",
+        "/docs/assets/swagger-ui.js",
+        "/docs/assets/swagger-ui-bundle.js.map",
+        "/docs/assets/vendor%2Fswagger-ui%2FLICENSE",
+        "/docs/assets/..%2Fsrc%2Flib.rs",
+        "/docs/assets/..%2F..%2Fweb%2Fassets%2Fapp.css",
+        // The web app's files no longer hold the viewer.
+        "/assets/swagger-ui-bundle.js",
+        "/assets/docs.js",
     ] {
         let reply = env.send(env.get(path)).await;
         assert_eq!(reply.status, StatusCode::NOT_FOUND, "{path}: {reply:?}");

@@ -1,7 +1,7 @@
 //! The web app's static files, embedded in the binary (no CDN, no build step): its stylesheet
-//! and script, and the vendored API-reference viewer of `/docs`. Each is linked with its content's
-//! hash in the query ([`href`]), so it is served as immutable for a year and a new build is
-//! fetched at once.
+//! and script (the API reference's files are the `docs` function's). Each is linked with its
+//! content's hash in the query ([`href`]), so it is served as immutable for a year and a new
+//! build is fetched at once.
 
 use axum::Router;
 use axum::extract::Path;
@@ -27,23 +27,6 @@ const ASSETS: &[Asset] = &[
         name: "app.js",
         media_type: "text/javascript; charset=utf-8",
         bytes: include_bytes!("../assets/app.js"),
-    },
-    Asset {
-        name: "docs.js",
-        media_type: "text/javascript; charset=utf-8",
-        bytes: include_bytes!("../assets/docs.js"),
-    },
-    // Swagger UI, vendored from npm by `assets/vendor/update-swagger-ui.sh` (version and licence
-    // in `assets/vendor/swagger-ui/README.md`).
-    Asset {
-        name: "swagger-ui-bundle.js",
-        media_type: "text/javascript; charset=utf-8",
-        bytes: include_bytes!("../assets/vendor/swagger-ui/swagger-ui-bundle.js"),
-    },
-    Asset {
-        name: "swagger-ui.css",
-        media_type: "text/css; charset=utf-8",
-        bytes: include_bytes!("../assets/vendor/swagger-ui/swagger-ui.css"),
     },
 ];
 

@@ -1,6 +1,7 @@
 //! The `web` route group: Sesame's web app, server-rendered HTML for people (sign-in with a
 //! password or a phone's QR scan, registration, the account with its sessions, history and
-//! quota, support tickets, administration, the API reference at `/docs`).
+//! quota, support tickets, administration). The API reference at `/docs`, which the pages link,
+//! is the `docs` function's.
 //!
 //! Pages call the same services as the API, with a browser session held in cookies
 //! ([`shared::http::cookies`]); [`browser`] reads it and checks every posted form's CSRF token.
@@ -11,7 +12,6 @@ mod account;
 mod admin;
 mod assets;
 mod browser;
-mod docs;
 mod layout;
 mod sign_in;
 mod tickets;
@@ -36,7 +36,6 @@ pub fn routes() -> Router<SigningContext> {
         .merge(account::routes())
         .merge(tickets::routes())
         .merge(admin::routes())
-        .merge(docs::routes())
         .merge(assets::routes())
         .layer(axum::middleware::from_fn(security_headers))
 }

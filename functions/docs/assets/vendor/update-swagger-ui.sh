@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # Re-vendors Swagger UI, the viewer of the API reference at /docs, from the npm registry:
-# `functions/web/assets/vendor/update-swagger-ui.sh 5.35.0` writes that version's bundle, its
+# `functions/docs/assets/vendor/update-swagger-ui.sh 5.35.0` writes that version's bundle, its
 # stylesheet and their licences into swagger-ui/ and the version into swagger-ui/README.md.
-# Nothing else is taken from the package; the web crate embeds these files (src/assets.rs).
+# Nothing else is taken from the package; the docs crate embeds these files (src/assets.rs).
 set -euo pipefail
 
 version=${1:?usage: $0 <swagger-ui-dist version, see: npm view swagger-ui-dist version>}
