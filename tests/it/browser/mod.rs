@@ -13,6 +13,7 @@
 
 mod admin;
 mod csrf;
+mod keyboard;
 mod qr;
 mod refresh;
 mod sessions;
