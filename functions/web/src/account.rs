@@ -16,7 +16,7 @@ use shared::cursor::Cursor;
 use shared::domain::{LoginOutcome, SessionId, parse_name};
 use shared::{Error, Result, quota, sessions};
 
-use crate::browser::{Browser, Form, see_other};
+use crate::browser::{Browser, Form, NoFields, see_other};
 use crate::layout::{self, alert, csrf_field, notice, page, time};
 
 pub fn routes() -> Router<SigningContext> {
@@ -289,7 +289,7 @@ async fn change_password(
 async fn end_session(
     State(ctx): State<SigningContext>,
     Path(id): Path<String>,
-    Form(browser, Empty {}): Form<Empty>,
+    Form(browser, NoFields {}): Form<NoFields>,
 ) -> Response {
     let ended = match id.parse::<SessionId>() {
         Ok(id) => sessions::terminate(&ctx, &browser.who, id).await,
@@ -300,14 +300,11 @@ async fn end_session(
 
 async fn end_others(
     State(ctx): State<SigningContext>,
-    Form(browser, Empty {}): Form<Empty>,
+    Form(browser, NoFields {}): Form<NoFields>,
 ) -> Response {
     let ended = sessions::terminate_others(&ctx, &browser.who).await;
     done(&ctx, &browser, ended.map(|_| "others")).await
 }
-
-#[derive(Deserialize)]
-struct Empty {}
 
 /// After an action: back to the account page with its notice, or the page again with the
 /// failure on top (and its status).

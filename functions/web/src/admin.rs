@@ -17,7 +17,7 @@ use std::collections::BTreeSet;
 
 use axum::Router;
 use axum::extract::{Path, Query, State};
-use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use maud::{Markup, html};
@@ -36,7 +36,7 @@ use shared::views::{CatalogItemView, QuotaView, RoleView};
 use shared::{Error, Result, quota, sessions};
 
 use crate::account::{place, snake};
-use crate::browser::{Browser, Form, see_other};
+use crate::browser::{self, Browser, Form, see_other};
 use crate::layout::{self, alert, csrf_field, encode, notice, page, time};
 
 pub fn routes() -> Router<SigningContext> {
@@ -179,22 +179,7 @@ impl Fields {
     /// The `If-Match` of a versioned write: the entity-tag the page was shown with (field
     /// `etag`), read as the API reads the header.
     fn if_match(&self) -> Result<IfMatch> {
-        let invalid = || {
-            Error::bad_request(
-                "invalid_if_match",
-                "this form names no version; reload the page and try again",
-            )
-        };
-        let tag = self.one("etag");
-        if tag.is_empty() {
-            return Err(invalid());
-        }
-        let mut headers = HeaderMap::new();
-        headers.insert(
-            header::IF_MATCH,
-            HeaderValue::from_str(tag).map_err(|_| invalid())?,
-        );
-        IfMatch::from_headers(&headers)
+        browser::if_match(self.one("etag"))
     }
 }
 

@@ -16,6 +16,7 @@ use axum::response::{IntoResponse, Redirect, Response};
 use serde::de::DeserializeOwned;
 use shared::auth::{self, Principal};
 use shared::context::SigningContext;
+use shared::http::IfMatch;
 use shared::http::cookies::{self, Cookie};
 use shared::{Error, tokens};
 
@@ -171,6 +172,30 @@ impl<T: DeserializeOwned> FromRequest<SigningContext> for PublicForm<T> {
     }
 }
 
+/// The fields of a form that posts nothing but its CSRF token (a sign-out button).
+#[derive(serde::Deserialize)]
+pub struct NoFields {}
+
+/// The `If-Match` of a versioned form: the entity-tag its page was shown with (a hidden field),
+/// read as the API reads the header; empty or malformed → 400 `invalid_if_match`.
+pub fn if_match(version: &str) -> Result<IfMatch, Error> {
+    let invalid = || {
+        Error::bad_request(
+            "invalid_if_match",
+            "this form names no version; reload the page and try again",
+        )
+    };
+    if version.is_empty() {
+        return Err(invalid());
+    }
+    let mut headers = HeaderMap::new();
+    headers.insert(
+        header::IF_MATCH,
+        axum::http::HeaderValue::from_str(version).map_err(|_| invalid())?,
+    );
+    IfMatch::from_headers(&headers)
+}
+
 #[derive(serde::Deserialize)]
 struct CsrfField {
     csrf_token: String,
@@ -223,5 +248,18 @@ mod tests {
             assert_eq!(safe_next(Some(outside)), "/account", "{outside:?}");
         }
         assert_eq!(safe_next(None), "/account");
+    }
+
+    #[test]
+    fn a_forms_version_is_the_if_match_of_the_api() {
+        let etag = shared::http::ETag::of_version(3);
+        assert!(if_match("\"v3\"").unwrap().check(&etag).is_ok());
+        assert!(matches!(
+            if_match("\"v2\"").unwrap().check(&etag),
+            Err(Error::PreconditionFailed)
+        ));
+        assert!(if_match("v3").is_err(), "a tag is quoted");
+        assert!(if_match("\"v3\"\n").is_err());
+        assert!(if_match("").is_err());
     }
 }

@@ -25,7 +25,7 @@ use shared::http::cookies::{self, Cookie};
 use shared::qr_auth::{self, QrStatusView};
 use shared::{Error, Result};
 
-use crate::browser::{self, Browser, Form, PublicForm, safe_next, see_other};
+use crate::browser::{self, Browser, Form, NoFields, PublicForm, safe_next, see_other};
 use crate::layout::{self, alert, csrf_field, field, form_errors, page};
 
 pub fn routes() -> Router<SigningContext> {
@@ -192,12 +192,9 @@ async fn register(
     }
 }
 
-#[derive(Deserialize)]
-struct Empty {}
-
 async fn sign_out(
     State(ctx): State<SigningContext>,
-    Form(browser, Empty {}): Form<Empty>,
+    Form(browser, NoFields {}): Form<NoFields>,
 ) -> Response {
     match auth::logout(&ctx, &browser.who).await {
         Ok(()) => (cookies::sign_out(&ctx.config), see_other("/sign-in")).into_response(),
