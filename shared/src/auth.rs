@@ -7,6 +7,7 @@ use chrono::{DateTime, Utc};
 use rand::Rng;
 use secrecy::{ExposeSecret, SecretString};
 
+use crate::audit::{self, EndedBy, Event, EventType};
 use crate::client::ClientInfo;
 use crate::context::{Context, SigningContext};
 use crate::domain::{
@@ -14,10 +15,13 @@ use crate::domain::{
     RotatedRefresh, Session, SessionId, User, UserId,
 };
 use crate::error::{Error, Result};
+use crate::http::request_id;
 use crate::password;
 use crate::rate_limit::RateHit;
 use crate::rate_limit::{self, Limit};
-use crate::store::{AttemptBudget, FailuresReset, LoginFailures, Reservation, UserSessions};
+use crate::store::{
+    AttemptBudget, FailuresReset, LoginFailures, Opening, Reservation, UserSessions,
+};
 use crate::tokens::{self, AccessClaims, RefreshToken, hashes_equal};
 use crate::views::{TokenResponse, UserView};
 
@@ -97,9 +101,17 @@ pub async fn register(
         client,
         now,
     );
+    let event = audit::prepare(
+        ctx,
+        Event::new(EventType::AccountRegistered)
+            .by(user.id)
+            .about(user.id)
+            .detail("session_id", session.id.to_string()),
+    );
     ctx.store
-        .create_user(&user, &session, &history, now + HISTORY_RETENTION)
+        .create_user(&user, &session, &history, now + HISTORY_RETENTION, &event)
         .await?;
+    audit::committed(&[event]);
     tracing::info!(user_id = %user.id, session_id = %session.id, "account registered");
     token_response(ctx, &user, &session, &refresh, now)
 }
@@ -136,6 +148,13 @@ pub async fn login(
     let checked = check_password(ctx, &account_key, failures, Some(&hit), password, hash).await?;
     let Some(account) = account else {
         ctx.store.add_no_login_record().await?;
+        // The same writes as a refusal on an account: the audit event says no more than that
+        // the address has no account (never the address itself).
+        audit::record(
+            ctx,
+            Event::failed(EventType::LoginFailed).detail("reason", "unknown_account"),
+        )
+        .await;
         return Err(invalid_credentials());
     };
     let refusal = match checked {
@@ -146,10 +165,27 @@ pub async fn login(
     };
     if let Some(outcome) = refusal {
         record_attempt(ctx, account.user.id, outcome, CreatedVia::Password, client).await?;
+        audit::record(
+            ctx,
+            Event::failed(EventType::LoginFailed)
+                .by(account.user.id)
+                .about(account.user.id)
+                .detail("reason", failure_reason(outcome)),
+        )
+        .await;
         return Err(invalid_credentials());
     }
     let reset = failures_reset(ctx, &account_key);
     open_session(ctx, account, client, CreatedVia::Password, Some(reset)).await
+}
+
+/// The `details.reason` of a refused login.
+fn failure_reason(outcome: LoginOutcome) -> &'static str {
+    match outcome {
+        LoginOutcome::Locked => "locked",
+        LoginOutcome::Inactive => "inactive",
+        _ => "wrong_password",
+    }
 }
 
 /// Login attempts allowed per client IP (per /64 for IPv6) and minute (the count is
@@ -290,6 +326,14 @@ async fn lock_if_exhausted(
         lock_secs = lock.as_secs(),
         "account locked"
     );
+    let mut event = Event::new(EventType::AccountLocked)
+        .detail("lock_secs", lock.as_secs())
+        .detail("locks", reserved.lock_count + 1);
+    event = match account_key.parse::<UserId>() {
+        Ok(user) => event.about(user),
+        Err(_) => event.detail("account", "unknown"),
+    };
+    audit::record(ctx, event).await;
     Ok(())
 }
 
@@ -365,18 +409,47 @@ async fn open_session(
         let (session, refresh) = new_session(ctx, &account.user, client, via, now);
         let evict = sessions_to_evict(&account.sessions, ctx.config.max_sessions, now);
         let history = login_record(account.user.id, LoginOutcome::Success, via, client, now);
+        let kind = match via {
+            CreatedVia::Qr => EventType::QrCollected,
+            _ => EventType::LoginSucceeded,
+        };
+        let user_id = account.user.id;
+        let mut events = vec![audit::prepare(
+            ctx,
+            Event::new(kind)
+                .by(user_id)
+                .about(user_id)
+                .detail("via", serde_json::to_value(via).unwrap_or_default())
+                .detail("session_id", session.id.to_string()),
+        )];
+        // Expired sessions are only tidied away; live ones are ended by the cap.
+        let live_evicted: Vec<SessionId> = account
+            .sessions
+            .iter()
+            .filter(|s| s.is_live(now) && evict.contains(&s.id))
+            .map(|s| s.id)
+            .collect();
+        if !live_evicted.is_empty() {
+            let ended =
+                audit::sessions_ended(user_id, EndedBy::CapEviction, &live_evicted).by(user_id);
+            events.push(audit::prepare(ctx, ended));
+        }
         if ctx
             .store
             .create_session(
                 account.user.session_version,
                 &session,
-                &evict,
-                &history,
-                now + HISTORY_RETENTION,
-                reset,
+                Opening {
+                    evict: &evict,
+                    history: &history,
+                    history_expires_at: now + HISTORY_RETENTION,
+                    reset,
+                    audit: &events,
+                },
             )
             .await?
         {
+            audit::committed(&events);
             tracing::info!(user_id = %account.user.id, session_id = %session.id, evicted = evict.len(), "session started");
             return token_response(ctx, &account.user, &session, &refresh, now);
         }
@@ -523,7 +596,19 @@ pub async fn refresh(ctx: &SigningContext, raw_token: &str) -> Result<TokenRespo
             Err(rotated())
         }
         Some(_) => {
-            ctx.store.delete_session(user.id, session.id).await?;
+            let event = audit::prepare(
+                ctx,
+                Event::new(EventType::RefreshTokenReused)
+                    .about(user.id)
+                    .detail("session_id", session.id.to_string()),
+            );
+            if ctx
+                .store
+                .delete_session(user.id, session.id, &event)
+                .await?
+            {
+                audit::committed(&[event]);
+            }
             tracing::warn!(user_id = %user.id, session_id = %session.id, "refresh token reuse: session revoked");
             Err(Error::unauthorized(
                 "refresh_token_reused",
@@ -567,24 +652,44 @@ pub async fn revoke(ctx: &Context, raw_token: &str) -> Result<()> {
             .iter()
             .any(|old| hashes_equal(&presented, &old.hash));
     if known {
-        ctx.store.delete_session(user.id, session.id).await?;
+        let ended = audit::sessions_ended(user.id, EndedBy::User, &[session.id]).by(user.id);
+        let event = audit::prepare(ctx, ended);
+        if ctx
+            .store
+            .delete_session(user.id, session.id, &event)
+            .await?
+        {
+            audit::committed(&[event]);
+        }
     }
     Ok(())
 }
 
 /// Ends the caller's current session.
 pub async fn logout(ctx: &Context, who: &Principal) -> Result<()> {
-    ctx.store
-        .delete_session(who.user.id, who.session.id)
-        .await?;
+    let event = audit::prepare(
+        ctx,
+        Event::new(EventType::LoggedOut)
+            .about(who.user.id)
+            .detail("session_id", who.session.id.to_string()),
+    );
+    if ctx
+        .store
+        .delete_session(who.user.id, who.session.id, &event)
+        .await?
+    {
+        audit::committed(&[event]);
+    }
     Ok(())
 }
 
-/// Ends every session of a user; returns how many there were.
+/// Ends every session of a user (but `except`) for the reason `by`, which the audit trail
+/// records; returns how many there were.
 pub async fn end_all_sessions(
     ctx: &Context,
     user_id: UserId,
     except: Option<SessionId>,
+    by: EndedBy,
 ) -> Result<usize> {
     let Some(account) = ctx.store.find_user_sessions(user_id).await? else {
         return Ok(0);
@@ -595,7 +700,12 @@ pub async fn end_all_sessions(
         .map(|s| s.id)
         .filter(|id| Some(*id) != except)
         .collect();
-    ctx.store.delete_sessions(user_id, &ids).await?;
+    if ids.is_empty() {
+        return Ok(0);
+    }
+    let event = audit::prepare(ctx, audit::sessions_ended(user_id, by, &ids));
+    ctx.store.delete_sessions(user_id, &ids, &event).await?;
+    audit::committed(&[event]);
     Ok(ids.len())
 }
 
@@ -610,6 +720,7 @@ pub async fn update_profile(
         .store
         .update_user_names(who.user.id, &changes, ctx.now())
         .await?;
+    audit::record(ctx, Event::new(EventType::ProfileUpdated).about(user.id)).await;
     Ok(UserView::from(&user))
 }
 
@@ -672,7 +783,8 @@ pub async fn change_password(
                 ctx.store
                     .reset_login_failures(failures_reset(ctx, &account_key))
                     .await?;
-                end_all_sessions(ctx, user_id, Some(who.session.id)).await?;
+                end_all_sessions(ctx, user_id, Some(who.session.id), EndedBy::PasswordChange)
+                    .await?;
                 return Ok(());
             }
             Some(LoginOutcome::WrongPassword)
@@ -682,6 +794,13 @@ pub async fn change_password(
     };
     if let Some(outcome) = outcome {
         record_attempt(ctx, user_id, outcome, CreatedVia::Password, client).await?;
+        audit::record(
+            ctx,
+            Event::failed(EventType::PasswordChanged)
+                .about(user_id)
+                .detail("reason", failure_reason(outcome)),
+        )
+        .await;
         return Err(wrong());
     }
     let new_hash = ctx.hasher.hash(new).await?;
@@ -692,7 +811,9 @@ pub async fn change_password(
     {
         return Err(wrong());
     }
-    let ended = end_all_sessions(ctx, user_id, Some(who.session.id)).await?;
+    audit::record(ctx, Event::new(EventType::PasswordChanged).about(user_id)).await;
+    let ended =
+        end_all_sessions(ctx, user_id, Some(who.session.id), EndedBy::PasswordChange).await?;
     tracing::info!(user_id = %user_id, ended, "password changed");
     Ok(())
 }
@@ -744,6 +865,7 @@ async fn admit(
         .filter(|s| s.is_live(now) && s.user_id == claims.sub)
         .ok_or_else(ended)?;
     let user = user.filter(|u| u.is_active).ok_or_else(ended)?;
+    request_id::set_actor(user.id);
     if now - session.last_active_at >= ACTIVITY_WRITE_INTERVAL {
         ctx.store
             .touch_session(user.id, session.id, now, now - ACTIVITY_WRITE_INTERVAL)

@@ -8,6 +8,7 @@
 //! logs an error and goes on without promoting it. A promoted account keeps its password, names
 //! and flags, so changing `SESAME_ADMIN_PASSWORD` later never resets anybody's password.
 
+use crate::audit::{self, Event, EventType};
 use crate::context::Context;
 use crate::domain::{CatalogItem, CatalogKind, CodeName, Email, User, UserId};
 use crate::error::{Error, Result};
@@ -64,6 +65,10 @@ pub async fn run(ctx: &Context) -> Result<Outcome> {
             }
         }
     }
+    if outcome.created_items > 0 {
+        let event = Event::new(EventType::CatalogSeeded).detail("created", outcome.created_items);
+        audit::record(ctx, event).await;
+    }
     match (&ctx.config.admin_email, ctx.config.admin_password()) {
         (Some(email), Some(password)) => ensure_admin(ctx, email, password, &mut outcome).await?,
         (None, None) => {}
@@ -106,9 +111,17 @@ async fn ensure_admin(
                      SESAME_ADMIN_PASSWORD; it was not made a superuser"
                 );
                 outcome.refused_promotion = true;
+                let event = Event::failed(EventType::SuperuserPromoted)
+                    .about(user_id)
+                    .detail("reason", "wrong_password");
+                audit::record(ctx, event).await;
                 return Ok(());
             }
             outcome.promoted_admin = ctx.store.make_superuser(user_id).await?;
+            if outcome.promoted_admin {
+                let event = Event::new(EventType::SuperuserPromoted).about(user_id);
+                audit::record(ctx, event).await;
+            }
             return Ok(());
         }
         password::check_policy("SESAME_ADMIN_PASSWORD", raw_password)?;
@@ -132,6 +145,8 @@ async fn ensure_admin(
         };
         if ctx.store.create_user_without_session(&user).await? {
             outcome.created_admin = true;
+            let event = Event::new(EventType::SuperuserCreated).about(user.id);
+            audit::record(ctx, event).await;
             return Ok(());
         }
         // Another cold start claimed the address first: promote what it created.

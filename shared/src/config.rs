@@ -78,6 +78,8 @@ pub struct Config {
     pub register_ip_limit: u64,
     /// `SESAME_CLEANUP_LOOKBACK_DAYS`: how many past expiry days the cleanup looks at (7).
     pub cleanup_lookback_days: u32,
+    /// `SESAME_AUDIT_RETENTION_DAYS`: how long audit events are kept (365).
+    pub audit_retention_days: u32,
     /// `SESAME_QUOTA_MAX_VIDEOS`: videos a user may have counted against their quota (10).
     pub quota_max_videos: u32,
     /// `SESAME_QUOTA_MAX_DURATION_SECS`: total video duration a user may have counted (600 s).
@@ -143,6 +145,7 @@ impl std::fmt::Debug for Config {
             .field("lockout_max", &self.lockout_max)
             .field("login_ip_limit", &self.login_ip_limit)
             .field("cleanup_lookback_days", &self.cleanup_lookback_days)
+            .field("audit_retention_days", &self.audit_retention_days)
             .field("quota_max_videos", &self.quota_max_videos)
             .field("quota_max_duration", &self.quota_max_duration)
             .field("quota_max_file_size_mb", &self.quota_max_file_size_mb)
@@ -188,6 +191,7 @@ impl Default for Config {
             login_ip_limit: 30,
             register_ip_limit: 20,
             cleanup_lookback_days: 7,
+            audit_retention_days: 365,
             quota_max_videos: 10,
             quota_max_duration: Duration::from_secs(600),
             quota_max_file_size_mb: 500,
@@ -426,6 +430,8 @@ impl Config {
                 .unwrap_or(defaults.register_ip_limit),
             cleanup_lookback_days: parsed("SESAME_CLEANUP_LOOKBACK_DAYS")?
                 .unwrap_or(defaults.cleanup_lookback_days),
+            audit_retention_days: parsed("SESAME_AUDIT_RETENTION_DAYS")?
+                .unwrap_or(defaults.audit_retention_days),
             quota_max_videos: parsed("SESAME_QUOTA_MAX_VIDEOS")?
                 .unwrap_or(defaults.quota_max_videos),
             quota_max_duration: parsed("SESAME_QUOTA_MAX_DURATION_SECS")?

@@ -79,6 +79,8 @@ pub enum List {
     Thread(TicketId),
     /// The admin list of quotas.
     Quotas,
+    /// The audit events of one filter (a digest of it: see `audit::Filter`).
+    Audit([u8; 16]),
 }
 
 impl fmt::Display for List {
@@ -93,6 +95,10 @@ impl fmt::Display for List {
             List::Tickets(TicketScope::All) => f.write_str("tickets/all"),
             List::Thread(ticket) => write!(f, "thread/{ticket}"),
             List::Quotas => f.write_str("quotas"),
+            List::Audit(filter) => {
+                f.write_str("audit/")?;
+                filter.iter().try_for_each(|b| write!(f, "{b:02x}"))
+            }
         }
     }
 }

@@ -2,6 +2,7 @@
 //! store, tokens, passwords and the HTTP glue. Function crates are thin: they parse a request,
 //! call one service function here and return its result.
 
+pub mod audit;
 pub mod auth;
 /// The S3 attachment bucket: only with the `blobs` feature, which of the Lambdas only tickets
 /// enables.

@@ -9,6 +9,7 @@
 //! calls have exactly one winner, and the browser's request is marked consumed before any token
 //! is issued.
 
+use crate::audit::{self, Event, EventType};
 use std::time::Duration;
 
 use chrono::{DateTime, SubsecRound, Utc};
@@ -201,6 +202,11 @@ pub async fn generate(ctx: &Context, browser: &ClientInfo) -> Result<QrGenerated
         expires_at: now + lifetime + RECORD_GRACE,
     };
     ctx.store.create_qr_login(&login).await?;
+    audit::record(
+        ctx,
+        Event::new(EventType::QrGenerated).detail("qr", audit_id(&login.code_hash)),
+    )
+    .await;
     Ok(QrGenerated {
         qr_uri: format!("{}://qr-login?code={code}", ctx.config.qr_uri_scheme),
         code,
@@ -315,6 +321,11 @@ pub async fn scan(
         });
     };
     tracing::info!(user_id = %user, "QR login scanned");
+    let event = Event::new(EventType::QrScanned)
+        .about(user)
+        .detail("qr", audit_id(&code.hash))
+        .detail("browser_ip", login.ip.clone());
+    audit::record(ctx, event).await;
     Ok(QrBrowserView {
         proximity: proximity(&login, phone),
         ip: login.ip,
@@ -353,6 +364,14 @@ async fn decide(ctx: &Context, user: UserId, code: &QrCode, step: QrStep) -> Res
         .is_some()
     {
         tracing::info!(user_id = %user, ?step, "QR login decided");
+        let kind = match step {
+            QrStep::Reject(_) => EventType::QrRejected,
+            _ => EventType::QrConfirmed,
+        };
+        let event = Event::new(kind)
+            .about(user)
+            .detail("qr", audit_id(&code.hash));
+        audit::record(ctx, event).await;
         return Ok(());
     }
     let now = ctx.now();
@@ -364,6 +383,12 @@ async fn decide(ctx: &Context, user: UserId, code: &QrCode, step: QrStep) -> Res
         ),
         QrStatus::Confirmed | QrStatus::Rejected | QrStatus::Consumed => already_decided(),
     })
+}
+
+/// How the audit trail names a QR login: the start of its code's hash (never the code), the
+/// same in every event of one login.
+fn audit_id(code_hash: &str) -> String {
+    code_hash.chars().take(16).collect()
 }
 
 /// Compares where the browser and the phone called from: the same IP, else the same or a

@@ -8,6 +8,7 @@
 //! given back by the reset, so releasing them afterwards changes nothing. Handlers validate input
 //! into domain types and call one function here.
 
+use crate::audit::{self, Event, EventType};
 use std::time::Duration;
 
 use rand::Rng;
@@ -204,6 +205,7 @@ pub async fn reset(ctx: &Context, user_id: UserId) -> Result<QuotaView> {
     require_user(ctx, user_id).await?;
     let usage = ctx.store.reset_quota(user_id, ctx.now()).await?;
     tracing::info!(%user_id, "quota reset");
+    audit::record(ctx, Event::new(EventType::QuotaReset).about(user_id)).await;
     Ok(view(ctx, &usage))
 }
 
@@ -222,6 +224,12 @@ pub async fn set_limits(
         .set_quota_limits(user_id, &overrides, ctx.now())
         .await?;
     tracing::info!(%user_id, "quota limits set");
+    let event = Event::new(EventType::QuotaLimitsChanged)
+        .about(user_id)
+        .detail("max_videos", overrides.max_videos)
+        .detail("max_duration_ms", overrides.max_duration_ms)
+        .detail("max_file_size_mb", overrides.max_file_size_mb);
+    audit::record(ctx, event).await;
     Ok(view(ctx, &usage))
 }
 

@@ -14,6 +14,7 @@
 //! named by a role cannot be deleted; deleting a role takes it from every holder. The store
 //! keeps all of it true under concurrency.
 
+use crate::audit::{self, Event, EventType, Subject, SubjectKind};
 use std::collections::BTreeSet;
 use std::marker::PhantomData;
 
@@ -42,11 +43,13 @@ pub enum Resource {
     Sessions,
     Tickets,
     Quota,
+    /// The audit trail (read only).
+    Audit,
 }
 
 impl Resource {
     /// Every resource, in catalog order.
-    pub const ALL: [Resource; 7] = [
+    pub const ALL: [Resource; 8] = [
         Resource::Users,
         Resource::Roles,
         Resource::Resources,
@@ -54,6 +57,7 @@ impl Resource {
         Resource::Sessions,
         Resource::Tickets,
         Resource::Quota,
+        Resource::Audit,
     ];
 
     /// The code name permissions use for it.
@@ -66,6 +70,7 @@ impl Resource {
             Resource::Sessions => "sessions",
             Resource::Tickets => "tickets",
             Resource::Quota => "quota",
+            Resource::Audit => "audit",
         }
     }
 
@@ -79,6 +84,7 @@ impl Resource {
             Resource::Sessions => "Sessions",
             Resource::Tickets => "Tickets",
             Resource::Quota => "Quota",
+            Resource::Audit => "Audit trail",
         }
     }
 }
@@ -249,7 +255,9 @@ pub mod on {
         )*};
     }
 
-    markers!(Users, Roles, Resources, Actions, Sessions, Tickets, Quota);
+    markers!(
+        Users, Roles, Resources, Actions, Sessions, Tickets, Quota, Audit
+    );
 
     /// The action of the request's method (the default).
     #[derive(Debug)]
@@ -387,6 +395,7 @@ pub async fn create_catalog_item(
             ),
         ));
     }
+    record_catalog(ctx, EventType::PermissionCreated, kind, &item.code_name).await;
     Ok(CatalogItemView::from(&item))
 }
 
@@ -417,11 +426,26 @@ pub async fn update_catalog_item(
         .ok_or_else(|| Error::not_found(kind.noun()))?;
     let name = changes.name.unwrap_or(current.name);
     let description = changes.description.unwrap_or(current.description);
-    ctx.store
+    let updated = ctx
+        .store
         .update_catalog_item(kind, code_name, &name, &description, ctx.now())
         .await?
         .map(|item| CatalogItemView::from(&item))
-        .ok_or_else(|| Error::not_found(kind.noun()))
+        .ok_or_else(|| Error::not_found(kind.noun()))?;
+    record_catalog(ctx, EventType::PermissionUpdated, kind, code_name).await;
+    Ok(updated)
+}
+
+/// Records a change of the permission catalog in the audit trail.
+async fn record_catalog(ctx: &Context, kind: EventType, item: CatalogKind, code_name: &CodeName) {
+    let subject = match item {
+        CatalogKind::Resource => SubjectKind::Resource,
+        CatalogKind::Action => SubjectKind::Action,
+    };
+    let event = Event::new(kind)
+        .subject(Subject::of(subject, code_name))
+        .detail("kind", item.noun());
+    audit::record(ctx, event).await;
 }
 
 /// Deletes a resource or action. Fails with 404 when it does not exist and 409 `in_use` while a
@@ -432,7 +456,10 @@ pub async fn delete_catalog_item(
     code_name: &CodeName,
 ) -> Result<()> {
     match ctx.store.delete_catalog_item(kind, code_name).await? {
-        Removal::Deleted => Ok(()),
+        Removal::Deleted => {
+            record_catalog(ctx, EventType::PermissionDeleted, kind, code_name).await;
+            Ok(())
+        }
         Removal::InUse => Err(Error::conflict(
             "in_use",
             format!(
@@ -497,7 +524,22 @@ pub async fn create_role(ctx: &Context, new: NewRole) -> Result<Tagged<RoleView>
         updated_at: now,
     };
     ctx.store.create_role(&role).await?;
+    record_role(ctx, EventType::RoleCreated, &role).await;
     Ok(tagged(&role))
+}
+
+/// Records a role's creation or change, with its permissions as they are now.
+async fn record_role(ctx: &Context, kind: EventType, role: &Role) {
+    let permissions: Vec<String> = role
+        .permissions
+        .iter()
+        .map(|p| format!("{}:{}", p.resource, p.action))
+        .collect();
+    let event = Event::new(kind)
+        .subject(Subject::of(SubjectKind::Role, &role.code_name))
+        .detail("permissions", permissions)
+        .detail("version", role.version);
+    audit::record(ctx, event).await;
 }
 
 /// A role's view with the `ETag` of its version.
@@ -547,6 +589,7 @@ pub async fn update_role(
             ..before.clone()
         };
         if ctx.store.update_role(&before, &after).await? {
+            record_role(ctx, EventType::RoleUpdated, &after).await;
             return Ok(tagged(&after));
         }
     }
@@ -591,6 +634,9 @@ pub async fn delete_role(ctx: &Context, code_name: &CodeName, if_match: &IfMatch
         match ctx.store.delete_role(&role).await? {
             Removal::Deleted | Removal::Missing => {
                 tracing::info!(%code_name, "role deleted and taken from its holders");
+                let event = Event::new(EventType::RoleDeleted)
+                    .subject(Subject::of(SubjectKind::Role, code_name));
+                audit::record(ctx, event).await;
                 return Ok(());
             }
             Removal::InUse | Removal::Stale => {}

@@ -1,6 +1,7 @@
 //! The sessions service: a user's live sessions, their statistics and login history, and
 //! ending sessions one by one or all at once.
 
+use crate::audit::{self, EndedBy};
 use std::cmp::Reverse;
 use std::collections::BTreeMap;
 
@@ -279,7 +280,14 @@ pub async fn terminate(ctx: &Context, who: &Principal, session_id: SessionId) ->
             "this is the current session; use /v1/auth/logout",
         ));
     }
-    if ctx.store.delete_session(who.user.id, session_id).await? {
+    let ended = audit::sessions_ended(who.user.id, EndedBy::OtherDevice, &[session_id]);
+    let event = audit::prepare(ctx, ended);
+    if ctx
+        .store
+        .delete_session(who.user.id, session_id, &event)
+        .await?
+    {
+        audit::committed(&[event]);
         Ok(())
     } else {
         Err(Error::not_found("session"))
@@ -288,7 +296,9 @@ pub async fn terminate(ctx: &Context, who: &Principal, session_id: SessionId) ->
 
 /// Ends every session of the caller except the current one.
 pub async fn terminate_others(ctx: &Context, who: &Principal) -> Result<Terminated> {
-    let terminated = auth::end_all_sessions(ctx, who.user.id, Some(who.session.id)).await?;
+    let terminated =
+        auth::end_all_sessions(ctx, who.user.id, Some(who.session.id), EndedBy::OtherDevice)
+            .await?;
     Ok(Terminated { terminated })
 }
 
@@ -306,8 +316,15 @@ pub async fn terminate_for_user(
         .await?
         .ok_or_else(|| Error::not_found("user"))?;
     crate::rbac::ensure_may_act_on(actor, &target)?;
-    if ctx.store.delete_session(user_id, session_id).await? {
+    let ended = audit::sessions_ended(user_id, EndedBy::Admin, &[session_id]);
+    let event = audit::prepare(ctx, ended);
+    if ctx
+        .store
+        .delete_session(user_id, session_id, &event)
+        .await?
+    {
         tracing::info!(%user_id, %session_id, "a session of the user ended by an administrator");
+        audit::committed(&[event]);
         Ok(())
     } else {
         Err(Error::not_found("session"))

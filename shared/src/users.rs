@@ -9,6 +9,7 @@
 //! - the last active superuser cannot be deactivated (the store keeps a count of active
 //!   superusers in the same transaction as the flag, so this holds under concurrency).
 
+use crate::audit::{self, EndedBy, Event, EventType};
 use crate::auth;
 use crate::context::Context;
 use crate::cursor::{self, Cursor, List};
@@ -166,8 +167,9 @@ pub async fn update(
         }
         // A deactivation ends the sessions even when the user was already inactive, so a
         // retry of a deactivation whose session deletes failed finishes the job.
+        record_changes(ctx, &before, &after).await;
         if changes.is_active == Some(false) {
-            let ended = auth::end_all_sessions(ctx, user_id, None).await?;
+            let ended = auth::end_all_sessions(ctx, user_id, None, EndedBy::Deactivation).await?;
             tracing::info!(%user_id, ended, "user deactivated");
         }
         return Ok(tagged(&after));
@@ -176,6 +178,43 @@ pub async fn update(
         "concurrent_update",
         "the user is being changed by someone else; try again",
     ))
+}
+
+/// Records in the audit trail what an administrator's edit changed: activation, roles, and
+/// the other fields (names, staff and superuser flags) by name.
+async fn record_changes(ctx: &Context, before: &User, after: &User) {
+    let user = after.id;
+    if before.is_active != after.is_active {
+        let kind = if after.is_active {
+            EventType::UserActivated
+        } else {
+            EventType::UserDeactivated
+        };
+        audit::record(ctx, Event::new(kind).about(user)).await;
+    }
+    if before.roles != after.roles {
+        let event = Event::new(EventType::UserRolesChanged)
+            .about(user)
+            .detail("before", before.roles.clone())
+            .detail("after", after.roles.clone());
+        audit::record(ctx, event).await;
+    }
+    let fields: Vec<&str> = [
+        ("first_name", before.first_name != after.first_name),
+        ("last_name", before.last_name != after.last_name),
+        ("middle_name", before.middle_name != after.middle_name),
+        ("is_staff", before.is_staff != after.is_staff),
+        ("is_superuser", before.is_superuser != after.is_superuser),
+    ]
+    .into_iter()
+    .filter_map(|(name, changed)| changed.then_some(name))
+    .collect();
+    if !fields.is_empty() {
+        let event = Event::new(EventType::UserUpdated)
+            .about(user)
+            .detail("fields", fields);
+        audit::record(ctx, event).await;
+    }
 }
 
 /// Ends every session of a user on behalf of `actor`; returns how many there were. Fails with
@@ -187,7 +226,7 @@ pub async fn revoke_all(ctx: &Context, actor: &User, user_id: UserId) -> Result<
         .await?
         .ok_or_else(|| Error::not_found("user"))?;
     rbac::ensure_may_act_on(actor, &target)?;
-    let ended = auth::end_all_sessions(ctx, user_id, None).await?;
+    let ended = auth::end_all_sessions(ctx, user_id, None, EndedBy::Admin).await?;
     tracing::info!(%user_id, ended, "every session of the user revoked by an administrator");
     Ok(ended)
 }

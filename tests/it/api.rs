@@ -127,6 +127,8 @@ const ROUTES: &[(&str, &str)] = &[
     ("post", "/v1/tickets/{id}/assign"),
     ("post", "/v1/tickets/{id}/close"),
     ("post", "/v1/tickets/{id}/attachments"),
+    ("get", "/v1/audit"),
+    ("get", "/v1/auth/me/events"),
     ("get", "/v1/tickets/{id}/attachments/{attachment_id}"),
 ];
 

@@ -4,6 +4,7 @@
 mod accounts;
 mod admin_rights;
 mod api;
+mod audit;
 mod browser;
 mod brute_force;
 mod cleanup;

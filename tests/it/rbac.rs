@@ -386,7 +386,7 @@ async fn resources_and_actions_are_listed_read_and_renamed() {
             None => break,
         }
     }
-    assert_eq!(seen.len(), 7, "{seen:?}");
+    assert_eq!(seen.len(), 8, "{seen:?}");
     let renamed = env
         .send(
             env.patch("/v1/resources/quota")
@@ -508,7 +508,7 @@ async fn bootstrap_twice_creates_nothing_twice() {
     let email = TestEnv::email("admin");
     let env = TestEnv::with_config(admin_config(email.clone())).await;
     let first = shared::bootstrap::run(&env.ctx).await.unwrap();
-    assert_eq!(first.created_items, 12);
+    assert_eq!(first.created_items, 13);
     assert!(first.created_admin);
     let second = shared::bootstrap::run(&env.ctx).await.unwrap();
     assert_eq!(second, shared::bootstrap::Outcome::default(), "nothing new");
@@ -521,7 +521,7 @@ async fn bootstrap_twice_creates_nothing_twice() {
     let actions = env.send(env.get("/v1/actions").bearer(&admin)).await;
     assert_eq!(actions.body["items"].as_array().unwrap().len(), 5);
     let resources = env.send(env.get("/v1/resources").bearer(&admin)).await;
-    assert_eq!(resources.body["items"].as_array().unwrap().len(), 7);
+    assert_eq!(resources.body["items"].as_array().unwrap().len(), 8);
 }
 
 #[tokio::test]
@@ -530,7 +530,7 @@ async fn racing_cold_starts_bootstrap_once() {
     let env = TestEnv::with_config(admin_config(email.clone())).await;
     let outcomes = join_all((0..3).map(|_| shared::bootstrap::run(&env.ctx))).await;
     let outcomes: Vec<_> = outcomes.into_iter().map(Result::unwrap).collect();
-    assert_eq!(outcomes.iter().map(|o| o.created_items).sum::<usize>(), 12);
+    assert_eq!(outcomes.iter().map(|o| o.created_items).sum::<usize>(), 13);
     assert_eq!(outcomes.iter().filter(|o| o.created_admin).count(), 1);
     let admin = access(&env.login_ok(&email).await);
     let users = env.send(env.get("/v1/users").bearer(&admin)).await;

@@ -132,9 +132,11 @@ async fn a_quota_consume_sends_two_requests() {
 #[tokio::test]
 async fn a_wrong_password_and_an_unknown_email_send_the_same_requests() {
     let (env, counter, email, _) = counted_user().await;
+    // The puts: the login history's entry (for no account, one whose condition fails) and the
+    // audit event.
     let failed = requests(&[
         ("GetItem", 1),
-        ("PutItem", 1),
+        ("PutItem", 2),
         ("Query", 1),
         ("TransactWriteItems", 1),
     ]);

@@ -217,6 +217,7 @@ async fn a_plain_user_is_refused_every_admin_page_and_form() {
         "/admin/actions".to_owned(),
         "/admin/quota".to_owned(),
         format!("/admin/quota/{victim_id}"),
+        "/admin/audit".to_owned(),
     ] {
         let reply = plain.get(&env, &path).await;
         assert_eq!(reply.status, StatusCode::FORBIDDEN, "GET {path}");
@@ -698,4 +699,53 @@ async fn a_users_editor_deactivates_plain_users_but_changes_no_roles_and_no_supe
         env.me_status(&access(&plain)).await,
         StatusCode::UNAUTHORIZED
     );
+}
+
+#[tokio::test]
+async fn the_audit_page_filters_events_and_a_user_sees_their_own_activity() {
+    let (env, mut root, _) = seeded().await;
+    let email = TestEnv::email("watched");
+    let watched = env.register(&email).await;
+    let watched_id = user_id(&watched);
+    assert_eq!(
+        env.login(&email, "wrong password").await.status,
+        StatusCode::UNAUTHORIZED
+    );
+
+    let everything = root.get(&env, "/admin/audit").await;
+    assert_eq!(everything.status, StatusCode::OK, "{}", html(&everything));
+    assert!(html(&everything).contains("data-event=\"account.registered\""));
+    assert!(html(&everything).contains("data-event=\"bootstrap.superuser_created\""));
+    let failed = root
+        .get(
+            &env,
+            &format!("/admin/audit?type=login.failed&subject={watched_id}"),
+        )
+        .await;
+    assert_eq!(failed.status, StatusCode::OK);
+    assert_eq!(
+        html(&failed).matches("data-event=").count(),
+        1,
+        "{}",
+        html(&failed)
+    );
+    assert!(html(&failed).contains("wrong_password"));
+    let bad = root.get(&env, "/admin/audit?actor=nobody").await;
+    assert_eq!(bad.status, StatusCode::BAD_REQUEST);
+
+    let mut own = Browser::sign_in(&env, &email).await;
+    let activity = own.get(&env, "/account/activity").await;
+    assert_eq!(activity.status, StatusCode::OK);
+    let page = html(&activity);
+    for kind in ["login.succeeded", "login.failed", "account.registered"] {
+        assert!(
+            page.contains(&format!("data-event=\"{kind}\"")),
+            "{kind}: {page}"
+        );
+    }
+    assert!(
+        !page.contains("bootstrap."),
+        "only the account's own events"
+    );
+    assert!(html(&own.get(&env, "/account").await).contains("href=\"/account/activity\""));
 }

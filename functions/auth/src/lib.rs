@@ -10,6 +10,7 @@
 //! all-in-one server and in-process by the tests. Handlers only parse and validate; the work is
 //! in [`shared::auth`].
 
+mod audit;
 mod rbac;
 mod users;
 
@@ -19,6 +20,7 @@ use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use secrecy::{ExposeSecret, SecretString};
 use serde::{Deserialize, Serialize};
+use shared::audit::EndedBy;
 use shared::auth::{self, NewAccount, ProfileChanges};
 use shared::client::ClientInfo;
 use shared::config::Config;
@@ -51,6 +53,7 @@ pub fn routes() -> OpenApiRouter<Context> {
         .routes(routes!(jwks))
         .routes(routes!(openapi_json))
         .merge(users::routes())
+        .merge(audit::routes())
         .merge(rbac::routes())
 }
 
@@ -294,7 +297,7 @@ async fn revoke_all(
     Authenticated(who): Authenticated,
     headers: HeaderMap,
 ) -> Result<impl IntoResponse> {
-    auth::end_all_sessions(&ctx, who.user.id, None).await?;
+    auth::end_all_sessions(&ctx, who.user.id, None, EndedBy::User).await?;
     Ok((
         StatusCode::NO_CONTENT,
         sign_out_cookies(&ctx.config, &headers),

@@ -158,6 +158,7 @@ async fn sections(
         }
         section aria-labelledby="history" {
             h2 id="history" { "Sign-in history" }
+            p { a href="/account/activity" { "All security activity" } " — sign-ins, ended sessions and every change to your account." }
             div.table {
                 table {
                     thead { tr { th { "When" } th { "Outcome" } th { "Method" } th { "IP" } th { "Browser" } th { "System" } th { "Location" } } }

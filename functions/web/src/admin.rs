@@ -22,6 +22,7 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use maud::{Markup, html};
 use serde::Deserialize;
+use shared::audit::{self, EventType};
 use shared::context::{Context, SigningContext};
 use shared::cursor::Cursor;
 use shared::domain::{
@@ -36,6 +37,7 @@ use shared::views::{CatalogItemView, QuotaView, RoleView};
 use shared::{Error, Result, quota, sessions};
 
 use crate::account::{place, snake};
+use crate::activity;
 use crate::browser::{self, Browser, Form, see_other};
 use crate::layout::{self, alert, csrf_field, encode, notice, page, time};
 
@@ -60,10 +62,11 @@ pub fn routes() -> Router<SigningContext> {
         .route("/admin/quota/{id}", get(quota_page))
         .route("/admin/quota/{id}/reset", post(reset_quota))
         .route("/admin/quota/{id}/limits", post(set_limits))
+        .route("/admin/audit", get(audit_page))
 }
 
 /// The sections of the index: the resource whose `read` opens it, where, what.
-const SECTIONS: [(Resource, &str, &str, &str); 5] = [
+const SECTIONS: [(Resource, &str, &str, &str); 6] = [
     (
         Resource::Users,
         "/admin/users",
@@ -93,6 +96,12 @@ const SECTIONS: [(Resource, &str, &str, &str); 5] = [
         "/admin/quota",
         "Quotas",
         "Usage and limits: reset, own limits.",
+    ),
+    (
+        Resource::Audit,
+        "/admin/audit",
+        "Audit trail",
+        "Security events: sign-ins, session ends, changes, by whom and from where.",
     ),
 ];
 
@@ -874,6 +883,82 @@ async fn catalog_screen(
     };
     Ok(Screen {
         title: title.into(),
+        body,
+    })
+}
+
+// The audit trail.
+
+/// The audit page's filter and page.
+#[derive(Deserialize)]
+struct AuditQuery {
+    actor: Option<String>,
+    subject: Option<String>,
+    r#type: Option<String>,
+    cursor: Option<String>,
+}
+
+async fn audit_page(
+    State(ctx): State<SigningContext>,
+    browser: Browser,
+    Query(query): Query<AuditQuery>,
+) -> Response {
+    show(
+        &browser,
+        html! {},
+        audit_screen(&ctx, &browser, &query).await,
+    )
+}
+
+/// The filter form and a page of the events it selects (empty fields filter nothing).
+async fn audit_screen(ctx: &Context, browser: &Browser, query: &AuditQuery) -> Result<Screen> {
+    authorize(ctx, browser, Resource::Audit, Action::Read).await?;
+    let given = |value: &Option<String>| value.clone().filter(|v| !v.trim().is_empty());
+    let kind = given(&query.r#type)
+        .as_deref()
+        .map(EventType::parse)
+        .transpose()?;
+    let filter = audit::Filter {
+        actor: given(&query.actor),
+        subject: given(&query.subject),
+        kind,
+        ..audit::Filter::default()
+    }
+    .checked()?;
+    let cursor = query.cursor.as_deref().map(Cursor::parse).transpose()?;
+    let listed = audit::list(ctx, &filter, 50, cursor).await?;
+    let mut base = format!(
+        "/admin/audit?actor={}&subject={}&type=",
+        encode(filter.actor.as_deref().unwrap_or("")),
+        encode(filter.subject.as_deref().unwrap_or(""))
+    );
+    base.push_str(kind.map_or("", EventType::as_str));
+    let body = html! {
+        (back())
+        form.filters method="get" action="/admin/audit" {
+            div.field { label for="type" { "Event" }
+                select id="type" name="type" {
+                    option value="" { "Any" }
+                    @for each in EventType::ALL {
+                        option value=(each.as_str()) selected[Some(*each) == kind] { (each.as_str()) }
+                    }
+                } }
+            div.field { label for="actor" { "Actor (user id or system)" }
+                input id="actor" name="actor" value=(filter.actor.as_deref().unwrap_or("")); }
+            div.field { label for="subject" { "About (user id, role, ticket id)" }
+                input id="subject" name="subject" value=(filter.subject.as_deref().unwrap_or("")); }
+            button type="submit" { "Show" }
+        }
+        (activity::events_table(&listed.items, true))
+        nav.pages aria-label="Pages" {
+            @if query.cursor.is_some() { a href=(base) { "Newest" } }
+            @if let Some(next) = &listed.next_cursor {
+                a href=(format!("{base}&cursor={}", encode(next))) { "Older" }
+            }
+        }
+    };
+    Ok(Screen {
+        title: "Audit trail".into(),
         body,
     })
 }

@@ -9,6 +9,7 @@
 //! script, no framing.
 
 mod account;
+mod activity;
 mod admin;
 mod assets;
 mod browser;
@@ -34,6 +35,7 @@ pub fn routes() -> Router<SigningContext> {
     Router::new()
         .merge(sign_in::routes())
         .merge(account::routes())
+        .merge(activity::routes())
         .merge(tickets::routes())
         .merge(admin::routes())
         .merge(assets::routes())

@@ -10,6 +10,7 @@ use lambda_http::request::RequestContext;
 
 use crate::auth::{self, Principal};
 use crate::client::{self, ClientInfo};
+use crate::config::Config;
 use crate::context::Context;
 use crate::domain::{Device, Location};
 use crate::error::Error;
@@ -28,36 +29,39 @@ where
     /// the IP and location come from CloudFront's viewer headers, but only on a request that
     /// carries the origin secret.
     async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
-        let ctx = Context::from_ref(state);
-        let viewer = ctx
-            .config
-            .origin_verify
-            .as_ref()
-            .filter(|_| ctx.config.trust_geo_headers)
-            .and_then(|secret| client::cloudfront_viewer(&parts.headers, secret));
-        let network_ip = match parts.extensions.get::<RequestContext>() {
-            Some(RequestContext::ApiGatewayV2(gateway)) => gateway.http.source_ip.clone(),
-            _ => parts
-                .extensions
-                .get::<ConnectInfo<SocketAddr>>()
-                .map(|info| info.0.ip().to_string()),
-        };
-        let user_agent = parts
-            .headers
-            .get(header::USER_AGENT)
-            .and_then(|v| v.to_str().ok());
-        let (ip, location) = match viewer {
-            Some(viewer) => (
-                viewer.ip.map(|ip| ip.to_string()).or(network_ip),
-                viewer.location,
-            ),
-            None => (network_ip, Location::default()),
-        };
-        Ok(ClientInfo {
-            ip,
-            device: Device::from_user_agent(user_agent),
-            location,
-        })
+        Ok(client_info(parts, &Context::from_ref(state).config))
+    }
+}
+
+/// The [`ClientInfo`] of a request (see its extractor).
+pub(crate) fn client_info(parts: &Parts, config: &Config) -> ClientInfo {
+    let viewer = config
+        .origin_verify
+        .as_ref()
+        .filter(|_| config.trust_geo_headers)
+        .and_then(|secret| client::cloudfront_viewer(&parts.headers, secret));
+    let network_ip = match parts.extensions.get::<RequestContext>() {
+        Some(RequestContext::ApiGatewayV2(gateway)) => gateway.http.source_ip.clone(),
+        _ => parts
+            .extensions
+            .get::<ConnectInfo<SocketAddr>>()
+            .map(|info| info.0.ip().to_string()),
+    };
+    let user_agent = parts
+        .headers
+        .get(header::USER_AGENT)
+        .and_then(|v| v.to_str().ok());
+    let (ip, location) = match viewer {
+        Some(viewer) => (
+            viewer.ip.map(|ip| ip.to_string()).or(network_ip),
+            viewer.location,
+        ),
+        None => (network_ip, Location::default()),
+    };
+    ClientInfo {
+        ip,
+        device: Device::from_user_agent(user_agent),
+        location,
     }
 }
 

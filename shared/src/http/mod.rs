@@ -39,7 +39,10 @@ pub fn finish(routes: OpenApiRouter<Context>, ctx: Context) -> Router {
     router
         .fallback(|| async { Error::not_found("route") })
         .layer(DefaultBodyLimit::max(json::MAX_BODY_BYTES))
-        .layer(axum::middleware::from_fn(request_id::middleware))
+        .layer(axum::middleware::from_fn_with_state(
+            ctx.config.clone(),
+            request_id::middleware,
+        ))
         .layer(axum::middleware::from_fn(headers::middleware))
         .with_state(ctx)
 }

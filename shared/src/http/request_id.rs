@@ -1,30 +1,75 @@
-//! The request id: the Lambda request id in AWS, a fresh UUID locally. It is sent back as
-//! `x-request-id` and put into every error body, so a client report can be matched to the log.
+//! The request's scope: its id (the Lambda request id in AWS, a fresh UUID locally), the
+//! caller's [`ClientInfo`] and, once the guard admitted it, the authenticated user. The id is
+//! sent back as `x-request-id` and put into every error body, so a client report can be matched
+//! to the log; the audit trail reads all three ([`scope`]), so no service passes them along.
 
-use axum::extract::{MatchedPath, Request};
+use std::sync::{Arc, Mutex};
+
+use axum::extract::{MatchedPath, Request, State};
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 
 use tracing::Instrument;
 
+use crate::client::ClientInfo;
+use crate::config::Config;
+use crate::domain::UserId;
 use crate::error::Error;
 
+/// What the middleware knows of the request being served.
+struct Current {
+    id: String,
+    client: ClientInfo,
+    actor: Mutex<Option<UserId>>,
+}
+
 tokio::task_local! {
-    static REQUEST_ID: String;
+    static REQUEST: Current;
 }
 
 /// The id of the request being served (empty outside a request).
 pub fn current() -> String {
-    REQUEST_ID.try_with(Clone::clone).unwrap_or_default()
+    REQUEST.try_with(|r| r.id.clone()).unwrap_or_default()
 }
 
-/// Middleware: assigns the request id, sets `x-request-id`, and gives the framework's own
-/// refusals (405 from the router) the contract's error shape, keeping their `Allow` header.
+/// The request being served, as the audit trail records it; all `None` outside a request (the
+/// scheduled cleanup, the start-up bootstrap).
+#[derive(Debug, Clone, Default)]
+pub struct Scope {
+    pub id: Option<String>,
+    pub client: Option<ClientInfo>,
+    /// The user the request was authenticated as.
+    pub actor: Option<UserId>,
+}
+
+/// The scope of the request being served.
+pub fn scope() -> Scope {
+    REQUEST
+        .try_with(|r| Scope {
+            id: Some(r.id.clone()),
+            client: Some(r.client.clone()),
+            actor: *r.actor.lock().unwrap_or_else(|e| e.into_inner()),
+        })
+        .unwrap_or_default()
+}
+
+/// Names the user the request is authenticated as; called by the guard (`auth::admit`) only.
+pub(crate) fn set_actor(user: UserId) {
+    let _ = REQUEST.try_with(|r| *r.actor.lock().unwrap_or_else(|e| e.into_inner()) = Some(user));
+}
+
+/// Middleware: assigns the request id, reads the caller's [`ClientInfo`] into the request's
+/// scope, sets `x-request-id`, and gives the framework's own refusals (405 from the router) the
+/// contract's error shape, keeping their `Allow` header.
 ///
 /// The request span names the matched route (`/v1/qr-auth/status/{code}`), never the raw path:
 /// paths carry QR codes and ids that do not belong in logs. Unmatched requests log no route.
-pub async fn middleware(request: Request, next: Next) -> Response {
+pub async fn middleware(
+    State(config): State<Arc<Config>>,
+    request: Request,
+    next: Next,
+) -> Response {
     let id = request
         .extensions()
         .get::<lambda_http::Context>()
@@ -36,8 +81,15 @@ pub async fn middleware(request: Request, next: Next) -> Response {
         .get::<MatchedPath>()
         .map_or("", MatchedPath::as_str);
     let span = tracing::info_span!("request", request_id = %id, method = %request.method(), route);
-    let mut response = REQUEST_ID
-        .scope(id.clone(), async move {
+    let (parts, body) = request.into_parts();
+    let current = Current {
+        id: id.clone(),
+        client: super::extract::client_info(&parts, &config),
+        actor: Mutex::new(None),
+    };
+    let request = Request::from_parts(parts, body);
+    let mut response = REQUEST
+        .scope(current, async move {
             let response = next.run(request).await;
             if response.status() == StatusCode::METHOD_NOT_ALLOWED
                 && !response.headers().contains_key(header::CONTENT_TYPE)
@@ -98,7 +150,10 @@ mod tests {
         let _guard = tracing::subscriber::set_default(subscriber);
         let app = Router::new()
             .route("/v1/qr-auth/status/{code}", get(|| async { "ok" }))
-            .layer(axum::middleware::from_fn(middleware));
+            .layer(axum::middleware::from_fn_with_state(
+                Arc::new(Config::default()),
+                middleware,
+            ));
         let request = Request::builder()
             .uri("/v1/qr-auth/status/SECRET-QR-CODE")
             .body(Body::empty())

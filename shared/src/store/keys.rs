@@ -18,6 +18,7 @@
 //! | ticket          | `TICKET#<id>`     | `TICKET`          | gsi1: `TICKETS#OWNER#<user id>` / `<id>`; gsi2: `TICKETS` / `<id>` |
 //! | ticket response | `TICKET#<id>`     | `RESPONSE#<rid>`  |                                    |
 //! | attachment      | `TICKET#<id>`     | `ATTACHMENT#<aid>`|                                    |
+//! | audit event     | `AUDIT#<yyyy-mm>` | `EVENT#<uuid v7>` | gsi1: `AUDIT#ACTOR#<actor>` / `<uuid>`; gsi2: `AUDIT#SUBJECT#<id>` / `<uuid>`; gsi3: `AUDIT#TYPE#<type>` / `<uuid>`; expires_at (TTL) |
 //!
 //! Every item with a lifetime also has `expiry_bucket` (its expiry day), which puts it in the
 //! sparse `expiry` index that the cleanup function queries instead of scanning.
@@ -42,6 +43,10 @@
 //! A ticket, its responses and its attachment records share a partition: one query loads a
 //! ticket with everything shown on its page. Ticket ids are UUID v7, so sorting the index keys by
 //! id lists tickets newest first: an owner's from gsi1, everyone's (for operators) from gsi2.
+//! Audit events are written once and never changed. Each is listed from the partition its
+//! filter names: by subject (gsi2), by actor (gsi1), by type (gsi3), or, unfiltered, from the
+//! month partitions of the table itself; event ids are UUID v7, so every one of them sorts by
+//! time and a time range is a sort-key range.
 //! Attachment objects in S3 are keyed `tickets/<ticket id>/<attachment id>`, never by file name.
 
 /// Partition key attribute.
@@ -56,6 +61,10 @@ pub const GSI1_SK: &str = "gsi1sk";
 pub const GSI2: &str = "gsi2";
 pub const GSI2_PK: &str = "gsi2pk";
 pub const GSI2_SK: &str = "gsi2sk";
+/// Third generic index (audit events by type).
+pub const GSI3: &str = "gsi3";
+pub const GSI3_PK: &str = "gsi3pk";
+pub const GSI3_SK: &str = "gsi3sk";
 /// Sparse index of items that expire, by day, for the cleanup function.
 pub const EXPIRY_INDEX: &str = "expiry";
 pub const EXPIRY_BUCKET: &str = "expiry_bucket";
@@ -218,4 +227,31 @@ pub fn attachment_object(
     attachment_id: impl std::fmt::Display,
 ) -> String {
     format!("tickets/{ticket_id}/{attachment_id}")
+}
+
+/// Prefix of audit-event sort keys in the month partitions.
+pub const EVENT_PREFIX: &str = "EVENT#";
+
+/// The month partition of audit events at `at`.
+pub fn audit_pk(at: chrono::DateTime<chrono::Utc>) -> String {
+    format!("AUDIT#{}", at.format("%Y-%m"))
+}
+
+pub fn audit_sk(event_id: impl std::fmt::Display) -> String {
+    format!("{EVENT_PREFIX}{event_id}")
+}
+
+/// gsi1 partition of the events a user (or `system`) caused.
+pub fn audit_actor(actor: &str) -> String {
+    format!("AUDIT#ACTOR#{actor}")
+}
+
+/// gsi2 partition of the events about one user, role, ticket, ...
+pub fn audit_subject(id: &str) -> String {
+    format!("AUDIT#SUBJECT#{id}")
+}
+
+/// gsi3 partition of the events of one type.
+pub fn audit_type(kind: &str) -> String {
+    format!("AUDIT#TYPE#{kind}")
 }

@@ -7,6 +7,7 @@
 //! [`Error::Internal`] with the detail in the log. [`CallCounter`] counts the
 //! requests a store sends, for measurements.
 
+mod audit;
 mod calls;
 pub use calls::CallCounter;
 mod counters;
@@ -19,7 +20,7 @@ pub mod keys;
 mod qr_auth;
 pub use qr_auth::QrStep;
 mod sessions;
-pub use sessions::UserSessions;
+pub use sessions::{Opening, UserSessions};
 mod quota;
 pub use quota::{QuotaRead, QuotaWrite};
 mod rbac;

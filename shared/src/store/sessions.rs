@@ -3,17 +3,19 @@
 use std::collections::HashMap;
 
 use aws_sdk_dynamodb::types::{
-    AttributeValue, Delete, DeleteRequest, KeysAndAttributes, TransactWriteItem, Update,
-    WriteRequest,
+    AttributeValue, Delete, DeleteRequest, KeysAndAttributes, PutRequest, TransactWriteItem,
+    Update, WriteRequest,
 };
 use chrono::{DateTime, Utc};
 
+use super::audit::{audit_item, audit_put};
 use super::history::login_record_put;
 use super::users::put;
 use super::{
     FailuresReset, Item, LoginFailures, Store, conditional_write, expiring, from_item,
     is_condition_failed, key, keys, n, s, sdk_error, to_item,
 };
+use crate::audit::Record;
 use crate::domain::{LoginRecord, RotatedRefresh, Session, SessionId, User, UserId};
 use crate::error::{Error, Result};
 
@@ -53,6 +55,19 @@ impl Found {
         }
         Ok(true)
     }
+}
+
+/// What a new session's transaction writes besides the session.
+pub struct Opening<'a> {
+    /// Sessions removed to make room (the cap, expired ones).
+    pub evict: &'a [SessionId],
+    /// The history entry of the login that opened it, kept until `history_expires_at`.
+    pub history: &'a LoginRecord,
+    pub history_expires_at: DateTime<Utc>,
+    /// A password login clears the account's failure record.
+    pub reset: Option<FailuresReset<'a>>,
+    /// The audit records of the sign-in and of the sessions it evicted.
+    pub audit: &'a [Record],
 }
 
 impl Store {
@@ -139,20 +154,22 @@ impl Store {
         Ok((user.map(|user| UserSessions { user, sessions }), failures))
     }
 
-    /// Adds a session, the history entry of the login that opened it (kept until
-    /// `history_expires_at`) and removes `evict`, in one transaction, provided the user's
-    /// session version is still `expected_version` (then bumped); a password login also
-    /// clears the account's failure record in it (`reset`). Returns `false` when another
+    /// Adds a session and everything of [`Opening`] in one transaction, provided the user's
+    /// session version is still `expected_version` (then bumped). Returns `false` when another
     /// login changed the user's sessions first; the caller re-reads and tries again.
     pub async fn create_session(
         &self,
         expected_version: u64,
         session: &Session,
-        evict: &[SessionId],
-        history: &LoginRecord,
-        history_expires_at: DateTime<Utc>,
-        reset: Option<FailuresReset<'_>>,
+        opening: Opening<'_>,
     ) -> Result<bool> {
+        let Opening {
+            evict,
+            history,
+            history_expires_at,
+            reset,
+            audit,
+        } = opening;
         let bump = Update::builder()
             .table_name(&self.table)
             .set_key(Some(key(keys::user_pk(session.user_id), keys::PROFILE)))
@@ -175,6 +192,9 @@ impl Store {
         }
         for evicted in evict {
             items.push(self.session_delete(session.user_id, *evicted, None)?);
+        }
+        for record in audit {
+            items.push(audit_put(&self.table, record)?);
         }
         self.transact_guarded(items).await
     }
@@ -241,15 +261,33 @@ impl Store {
         }
     }
 
-    /// Deletes one session of a user. Returns whether it existed.
-    pub async fn delete_session(&self, user_id: UserId, session_id: SessionId) -> Result<bool> {
+    /// Deletes one session of a user and stores the `audit` record of its end, in one
+    /// transaction. Returns whether it existed (when it did not, nothing is written).
+    pub async fn delete_session(
+        &self,
+        user_id: UserId,
+        session_id: SessionId,
+        audit: &Record,
+    ) -> Result<bool> {
         let item = self.session_delete(user_id, session_id, Some("attribute_exists(pk)"))?;
-        self.transact_guarded(vec![item]).await
+        self.transact_guarded(vec![item, audit_put(&self.table, audit)?])
+            .await
     }
 
-    /// Deletes many sessions of a user in batches.
-    pub async fn delete_sessions(&self, user_id: UserId, session_ids: &[SessionId]) -> Result<()> {
-        let requests = session_ids
+    /// Deletes many sessions of a user in batches, the first of which also stores the `audit`
+    /// record of their end.
+    pub async fn delete_sessions(
+        &self,
+        user_id: UserId,
+        session_ids: &[SessionId],
+        audit: &Record,
+    ) -> Result<()> {
+        let record = PutRequest::builder()
+            .set_item(Some(audit_item(audit)?))
+            .build()
+            .map(|put| WriteRequest::builder().put_request(put).build())
+            .map_err(Error::internal)?;
+        let deletes = session_ids
             .iter()
             .map(|sid| key(keys::user_pk(user_id), keys::session_sk(sid)))
             .map(|k| {
@@ -260,6 +298,7 @@ impl Store {
                     .map_err(Error::internal)
             })
             .collect::<Result<Vec<_>>>()?;
+        let requests: Vec<WriteRequest> = std::iter::once(record).chain(deletes).collect();
         for chunk in requests.chunks(25) {
             let mut pending = HashMap::from([(self.table.clone(), chunk.to_vec())]);
             for attempt in 0.. {

@@ -21,7 +21,7 @@ pub struct TableSpec {
     pub ttl_attribute: &'static str,
 }
 
-/// Sesame's table: string `pk`/`sk`, generic `gsi1` and `gsi2`, the sparse `expiry` index, TTL on `expires_at`.
+/// Sesame's table: string `pk`/`sk`, generic `gsi1`, `gsi2` and `gsi3`, the sparse `expiry` index, TTL on `expires_at`.
 pub fn table_spec() -> TableSpec {
     TableSpec {
         attributes: vec![
@@ -31,6 +31,8 @@ pub fn table_spec() -> TableSpec {
             (keys::GSI1_SK, "S"),
             (keys::GSI2_PK, "S"),
             (keys::GSI2_SK, "S"),
+            (keys::GSI3_PK, "S"),
+            (keys::GSI3_SK, "S"),
             (keys::EXPIRY_BUCKET, "S"),
             (keys::EXPIRES_AT, "N"),
         ],
@@ -39,6 +41,7 @@ pub fn table_spec() -> TableSpec {
         indexes: vec![
             (keys::GSI1, keys::GSI1_PK, keys::GSI1_SK),
             (keys::GSI2, keys::GSI2_PK, keys::GSI2_SK),
+            (keys::GSI3, keys::GSI3_PK, keys::GSI3_SK),
             (keys::EXPIRY_INDEX, keys::EXPIRY_BUCKET, keys::EXPIRES_AT),
         ],
         ttl_attribute: keys::EXPIRES_AT,

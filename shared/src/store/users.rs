@@ -3,11 +3,13 @@
 use aws_sdk_dynamodb::types::{AttributeValue, Put, ReturnValue, TransactWriteItem};
 use chrono::{DateTime, Utc};
 
+use super::audit::audit_put;
 use super::history::login_record_put;
 use super::{
     Item, Store, UserRef, Written, conditional_write, from_item, is_condition_failed, key, keys, n,
     s, sdk_error, to_item,
 };
+use crate::audit::Record;
 use crate::domain::{Email, LoginRecord, Session, User, UserId};
 use crate::error::{Error, Result};
 
@@ -32,6 +34,7 @@ impl Store {
         first_session: &Session,
         history: &LoginRecord,
         history_expires_at: DateTime<Utc>,
+        audit: &Record,
     ) -> Result<()> {
         let profile = user_item(user)?;
         let mut claim = key(keys::email_pk(&user.email), keys::EMAIL_SK);
@@ -42,6 +45,7 @@ impl Store {
         ];
         items.push(self.session_put(first_session)?);
         items.push(login_record_put(&self.table, history, history_expires_at)?);
+        items.push(audit_put(&self.table, audit)?);
         match self.transact(items).await? {
             Written::Done => Ok(()),
             Written::Refused(failed, _) if failed.get(1) == Some(&true) => Err(Error::conflict(

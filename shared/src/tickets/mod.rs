@@ -30,6 +30,7 @@ pub mod attachments;
 pub mod model;
 pub mod views;
 
+use crate::audit::{self, Event, EventType, Subject, SubjectKind};
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
@@ -413,10 +414,29 @@ pub async fn respond(
             };
         }
         if ctx.store.add_response(&next, &response).await? {
+            record_change(ctx, &ticket, &next).await;
             return Ok(tagged(&next, access, ResponseView::from(&response)));
         }
     }
     Err(changed())
+}
+
+/// Records a ticket's change of status or assignee in the audit trail.
+async fn record_change(ctx: &Context, before: &Ticket, after: &Ticket) {
+    let subject = Subject::of(SubjectKind::Ticket, after.id);
+    if before.status != after.status {
+        let event = Event::new(EventType::TicketStatusChanged)
+            .subject(subject.clone())
+            .detail("from", before.status.to_string())
+            .detail("to", after.status.to_string());
+        audit::record(ctx, event).await;
+    }
+    if before.assigned_to != after.assigned_to {
+        let event = Event::new(EventType::TicketAssigned)
+            .subject(subject)
+            .detail("to", after.assigned_to.map(|id| id.to_string()));
+        audit::record(ctx, event).await;
+    }
 }
 
 /// Changes ticket `id` on behalf of `user`: on each read, once the caller may see it and
@@ -441,11 +461,12 @@ async fn change(
         if_match.check(&etag(&ticket, access.operator_read))?;
         allowed(&ticket)?;
         let now = ctx.now();
-        let mut next = ticket;
+        let mut next = ticket.clone();
         apply(&mut next, now);
         bump(&mut next, true);
         next.updated_at = now;
         if ctx.store.update_ticket(&next).await? {
+            record_change(ctx, &ticket, &next).await;
             let view = TicketView::new(&next, access.operator_read);
             return Ok(tagged(&next, access, view));
         }
