@@ -477,8 +477,8 @@ impl Filter {
     }
 }
 
-/// A page of events matching `filter`, newest first. Without `since`, events as old as the
-/// retention are listed.
+/// A page of events matching `filter`, newest first. The time range is cut to what can be
+/// stored: back to the retention, forward to now.
 pub async fn list(
     ctx: &Context,
     filter: &Filter,
@@ -490,10 +490,14 @@ pub async fn list(
         Some(position) => Some(Uuid::parse_str(&position).map_err(|_| crate::cursor::malformed())?),
         None => None,
     };
+    // Nothing older than the retention is kept, and nothing is newer than now (a day of
+    // leeway for other instances' clocks), so a wider range reads no more partitions.
     let now = ctx.now();
-    let retention = chrono::Duration::days(i64::from(ctx.config.audit_retention_days));
-    let since = filter.since.unwrap_or(now - retention);
-    let until = filter.until.unwrap_or(now);
+    let retention = chrono::Duration::days(i64::from(ctx.config.audit_retention_days) + 1);
+    let oldest = now - retention;
+    let newest = now + chrono::Duration::days(1);
+    let since = filter.since.map_or(oldest, |since| since.max(oldest));
+    let until = filter.until.map_or(now, |until| until.min(newest));
     let (records, next) = ctx
         .store
         .list_audit_records(filter, since, until, before, limit)

@@ -152,3 +152,25 @@ async fn a_wrong_password_and_an_unknown_email_send_the_same_requests() {
         assert_eq!(counter.take(), failed, "unknown e-mail, round {round}");
     }
 }
+
+#[tokio::test]
+async fn the_widest_audit_range_reads_only_the_retentions_month_partitions() {
+    let (env, counter, _, tokens) = counted_user().await;
+    let id = tokens["user"]["id"].as_str().unwrap().parse().unwrap();
+    assert!(env.ctx.store.make_superuser(id).await.unwrap());
+    counter.take();
+    let listed = env
+        .send(
+            env.get("/v1/audit?since=0001-01-01T00:00:00Z&until=9999-12-31T23:59:59Z&limit=100")
+                .bearer(&access(&tokens)),
+        )
+        .await;
+    assert_eq!(listed.status, StatusCode::OK, "{:?}", listed.body);
+    assert_eq!(listed.body["items"][0]["type"], "account.registered");
+    let queries = counter.take().get("Query").copied().unwrap_or(0);
+    // 366 days of retention and a day ahead span at most 14 months.
+    assert!(
+        (13..=14).contains(&queries),
+        "{queries} month partitions read"
+    );
+}
