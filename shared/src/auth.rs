@@ -88,6 +88,7 @@ pub async fn register(
         session_version: 1,
         password_changed_at: None,
         version: 1,
+        email_verified: false,
     };
     let (session, refresh) = new_session(ctx, &user, client, CreatedVia::Register, now);
     let history = login_record(
@@ -97,11 +98,58 @@ pub async fn register(
         client,
         now,
     );
+    let verification = VerificationToken::new(&user, now);
     ctx.store
-        .create_user(&user, &session, &history, now + HISTORY_RETENTION)
+        .create_user(
+            &user,
+            &session,
+            &history,
+            now + HISTORY_RETENTION,
+            &verification.token,
+        )
         .await?;
     tracing::info!(user_id = %user.id, session_id = %session.id, "account registered");
+    verification.send(ctx, &user).await;
     token_response(ctx, &user, &session, &refresh, now)
+}
+
+/// The verification token a registration stores with the account, and its secret for the
+/// link.
+struct VerificationToken {
+    #[cfg_attr(not(feature = "mail"), allow(dead_code))]
+    secret: String,
+    token: crate::domain::EmailToken,
+}
+
+impl VerificationToken {
+    fn new(user: &User, now: DateTime<Utc>) -> VerificationToken {
+        let secret = tokens::random_secret();
+        let purpose = crate::domain::TokenPurpose::VerifyEmail;
+        let token = crate::domain::EmailToken {
+            hash: tokens::hash_secret(&secret),
+            purpose,
+            user_id: user.id,
+            email: user.email.clone(),
+            created_at: now,
+            expires_at: now + purpose.lifetime(),
+        };
+        VerificationToken { secret, token }
+    }
+
+    /// Mails the link (with the `mail` feature; the functions that register have it). The
+    /// account exists by now: a failed mail is logged, and the user can ask for another
+    /// (`email::resend_verification`).
+    #[cfg(feature = "mail")]
+    async fn send(&self, ctx: &Context, user: &User) {
+        if let Err(error) = crate::email::send_verification(ctx, user, &self.secret).await {
+            tracing::error!(user_id = %user.id, %error, "the verification mail was not sent");
+        }
+    }
+
+    #[cfg(not(feature = "mail"))]
+    async fn send(&self, _: &Context, user: &User) {
+        tracing::warn!(user_id = %user.id, "built without mail: no verification mail sent");
+    }
 }
 
 /// Signs a user in with e-mail and password, in four DynamoDB requests when it succeeds: the
@@ -147,6 +195,13 @@ pub async fn login(
     if let Some(outcome) = refusal {
         record_attempt(ctx, account.user.id, outcome, CreatedVia::Password, client).await?;
         return Err(invalid_credentials());
+    }
+    // Told only to whoever knows the password, so it reveals nothing to anyone else.
+    if ctx.config.require_verified_email && !account.user.email_verified {
+        return Err(Error::forbidden(
+            "email_not_verified",
+            "verify your e-mail address before signing in: follow the link mailed to you",
+        ));
     }
     let reset = failures_reset(ctx, &account_key);
     open_session(ctx, account, client, CreatedVia::Password, Some(reset)).await
@@ -254,8 +309,9 @@ async fn check_password(
 }
 
 /// The reset of an account's failure record after a right password (written by the caller:
-/// in the login's session transaction, or on its own after a password change's check).
-fn failures_reset<'a>(ctx: &Context, account_key: &'a str) -> FailuresReset<'a> {
+/// in the login's session transaction, on its own after a password change's check, or in a
+/// password reset's transaction).
+pub(crate) fn failures_reset<'a>(ctx: &Context, account_key: &'a str) -> FailuresReset<'a> {
     let now = ctx.now();
     FailuresReset {
         account: account_key,
@@ -695,6 +751,47 @@ pub async fn change_password(
     let ended = end_all_sessions(ctx, user_id, Some(who.session.id)).await?;
     tracing::info!(user_id = %user_id, ended, "password changed");
     Ok(())
+}
+
+/// Checks the caller's current password under the brute-force rules (see [`check_password`]),
+/// for a change that needs it (the e-mail address): a wrong or locked attempt goes to the login
+/// history and is answered 403 `invalid_current_password`; a right one resets the failure
+/// record. `limit` counts every attempt per user (429 beyond).
+#[cfg_attr(not(feature = "mail"), allow(dead_code))]
+pub(crate) async fn check_current_password(
+    ctx: &Context,
+    who: &Principal,
+    password: &str,
+    limit: Limit,
+    client: &ClientInfo,
+) -> Result<()> {
+    let account_key = who.user.id.to_string();
+    let hit = limit.hit_at(&account_key, ctx.now());
+    let failures = ctx.store.find_login_failures(&account_key).await?;
+    let checked = check_password(
+        ctx,
+        &account_key,
+        failures,
+        Some(&hit),
+        password,
+        Some(&who.user.password_hash),
+    )
+    .await?;
+    let outcome = match checked {
+        Checked::Right => {
+            return ctx
+                .store
+                .reset_login_failures(failures_reset(ctx, &account_key))
+                .await;
+        }
+        Checked::Wrong => LoginOutcome::WrongPassword,
+        Checked::Locked => LoginOutcome::Locked,
+    };
+    record_attempt(ctx, who.user.id, outcome, CreatedVia::Password, client).await?;
+    Err(Error::forbidden(
+        "invalid_current_password",
+        "the current password is wrong",
+    ))
 }
 
 /// The guard of every protected route: verifies the access token, then loads its session and

@@ -38,6 +38,14 @@ pub use crate::blobs::Blobs;
 #[cfg(not(feature = "blobs"))]
 pub type Blobs = ();
 
+/// The mail sender of a context: the SES client of `shared::mail` with the `mail` feature (the
+/// auth and web functions, the local server, tests and bench enable it). Without it this is
+/// `()`, and nothing can reach SES.
+#[cfg(feature = "mail")]
+pub use crate::mail::Mailer;
+#[cfg(not(feature = "mail"))]
+pub type Mailer = ();
+
 /// Configuration, store, attachment bucket, token verifier, clock and password hasher; cheap to
 /// clone. Holds no private key.
 #[derive(Clone)]
@@ -45,6 +53,7 @@ pub struct Context {
     pub config: Arc<Config>,
     pub store: Store,
     pub blobs: Blobs,
+    pub mailer: Mailer,
     pub verifier: Arc<Verifier>,
     pub clock: Arc<dyn Clock>,
     pub hasher: PasswordHasher,
@@ -56,6 +65,7 @@ impl std::fmt::Debug for Context {
             .field("config", &self.config)
             .field("store", &self.store)
             .field("blobs", &self.blobs)
+            .field("mailer", &self.mailer)
             .field("verifier", &self.verifier)
             .finish_non_exhaustive()
     }
@@ -98,10 +108,14 @@ impl Context {
         clock: Arc<dyn Clock>,
     ) -> Context {
         let hasher = PasswordHasher::new(config.hash_concurrency);
+        // A context from parts sends no mail until given a mailer (`with_mailer`).
+        #[allow(clippy::let_unit_value)]
+        let mailer = disabled_mailer(&config);
         Context {
             config: Arc::new(config),
             store,
             blobs,
+            mailer,
             verifier,
             clock,
             hasher,
@@ -133,19 +147,30 @@ impl Context {
                 ));
             }
         };
-        Ok(Context::assembled(config, &sdk_config, verifier))
+        Context::assembled(config, &sdk_config, verifier)
     }
 
     fn assembled(
         config: Config,
         sdk_config: &aws_config::SdkConfig,
         verifier: Arc<Verifier>,
-    ) -> Context {
+    ) -> Result<Context, crate::BoxError> {
         let store = Store::connect(sdk_config, &config.table_name);
-        // `Blobs` is `()` in a function built without S3 (see `connect_blobs`).
+        // `Blobs` is `()` in a function built without S3 (see `connect_blobs`), `Mailer` in
+        // one built without SES.
         #[allow(clippy::let_unit_value)]
         let blobs = connect_blobs(sdk_config, &config);
-        Context::assemble(config, store, blobs, verifier, Arc::new(SystemClock))
+        #[allow(clippy::let_unit_value)]
+        let mailer = connect_mailer(sdk_config, &config)?;
+        let mut context = Context::assemble(config, store, blobs, verifier, Arc::new(SystemClock));
+        context.mailer = mailer;
+        Ok(context)
+    }
+
+    /// This context with another mailer (the tests' mailer on LocalStack).
+    pub fn with_mailer(mut self, mailer: Mailer) -> Context {
+        self.mailer = mailer;
+        self
     }
 
     /// The current time by this context's clock.
@@ -195,7 +220,7 @@ impl SigningContext {
         };
         let signer = Arc::new(signer);
         Ok(SigningContext {
-            context: Context::assembled(config, &sdk_config, signer.verifier_arc()),
+            context: Context::assembled(config, &sdk_config, signer.verifier_arc())?,
             signer,
         })
     }
@@ -204,6 +229,12 @@ impl SigningContext {
     /// benchmarks).
     pub fn with_store(mut self, store: Store) -> SigningContext {
         self.context.store = store;
+        self
+    }
+
+    /// This context with another mailer (the tests' mailer on LocalStack).
+    pub fn with_mailer(mut self, mailer: Mailer) -> SigningContext {
+        self.context.mailer = mailer;
         self
     }
 
@@ -290,6 +321,30 @@ fn connect_blobs(sdk_config: &aws_config::SdkConfig, config: &Config) -> Blobs {
 /// Without the `blobs` feature there is no bucket to connect.
 #[cfg(not(feature = "blobs"))]
 fn connect_blobs(_: &aws_config::SdkConfig, _: &Config) -> Blobs {}
+
+/// The SES mailer, from the shared AWS configuration and the configured sender and templates.
+#[cfg(feature = "mail")]
+fn connect_mailer(
+    sdk_config: &aws_config::SdkConfig,
+    config: &Config,
+) -> Result<Mailer, crate::BoxError> {
+    Mailer::connect(sdk_config, config)
+}
+
+/// Without the `mail` feature there is no mailer to connect.
+#[cfg(not(feature = "mail"))]
+fn connect_mailer(_: &aws_config::SdkConfig, _: &Config) -> Result<Mailer, crate::BoxError> {
+    Ok(())
+}
+
+/// A mailer that sends nothing, until a context is given a real one.
+#[cfg(feature = "mail")]
+fn disabled_mailer(config: &Config) -> Mailer {
+    Mailer::disabled(config)
+}
+
+#[cfg(not(feature = "mail"))]
+fn disabled_mailer(_: &Config) -> Mailer {}
 
 fn local_signer(config: &Config) -> Result<Signer, Error> {
     Signer::local_dev(std::path::Path::new(&config.dev_key_path))

@@ -1,6 +1,7 @@
 //! The `web` route group: Sesame's web app, server-rendered HTML for people (sign-in with a
 //! password or a phone's QR scan, registration, the account with its sessions, history and
-//! quota, support tickets, administration). The API reference at `/docs`, which the pages link,
+//! quota, support tickets, administration), and the pages of e-mailed links (verification,
+//! password reset). The API reference at `/docs`, which the pages link,
 //! is the `docs` function's.
 //!
 //! Pages call the same services as the API, with a browser session held in cookies
@@ -12,6 +13,7 @@ mod account;
 mod admin;
 mod assets;
 mod browser;
+mod email;
 mod layout;
 mod sign_in;
 mod tickets;
@@ -34,6 +36,7 @@ pub fn routes() -> Router<SigningContext> {
     Router::new()
         .merge(sign_in::routes())
         .merge(account::routes())
+        .merge(email::routes())
         .merge(tickets::routes())
         .merge(admin::routes())
         .merge(assets::routes())

@@ -8,7 +8,7 @@ use super::{
     Item, Store, UserRef, Written, conditional_write, from_item, is_condition_failed, key, keys, n,
     s, sdk_error, to_item,
 };
-use crate::domain::{Email, LoginRecord, Session, User, UserId};
+use crate::domain::{Email, EmailToken, LoginRecord, Session, User, UserId};
 use crate::error::{Error, Result};
 
 impl Store {
@@ -23,15 +23,17 @@ impl Store {
         Ok(claim.map(|c| c.user_id))
     }
 
-    /// Creates a user, claims the e-mail address, stores the first session and the history
-    /// entry of that login (kept until `history_expires_at`), all or nothing. Fails with 409
-    /// `email_taken` when the address belongs to someone else.
+    /// Creates a user, claims the e-mail address, stores the first session, the history
+    /// entry of that login (kept until `history_expires_at`) and the address's verification
+    /// token, all or nothing. Fails with 409 `email_taken` when the address belongs to someone
+    /// else.
     pub async fn create_user(
         &self,
         user: &User,
         first_session: &Session,
         history: &LoginRecord,
         history_expires_at: DateTime<Utc>,
+        verification: &EmailToken,
     ) -> Result<()> {
         let profile = user_item(user)?;
         let mut claim = key(keys::email_pk(&user.email), keys::EMAIL_SK);
@@ -42,6 +44,7 @@ impl Store {
         ];
         items.push(self.session_put(first_session)?);
         items.push(login_record_put(&self.table, history, history_expires_at)?);
+        items.push(self.email_token_put(verification)?);
         match self.transact(items).await? {
             Written::Done => Ok(()),
             Written::Refused(failed, _) if failed.get(1) == Some(&true) => Err(Error::conflict(
