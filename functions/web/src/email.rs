@@ -43,12 +43,12 @@ fn failed(
 ) -> Response {
     let (message, errors) = form_errors(error);
     let mut response = (error.status(), body(&message, &errors)).into_response();
-    if let shared::Error::RateLimited { retry_after } = error {
-        if let Ok(value) = retry_after.as_secs().max(1).to_string().parse() {
-            response
-                .headers_mut()
-                .insert(axum::http::header::RETRY_AFTER, value);
-        }
+    if let shared::Error::RateLimited { retry_after } = error
+        && let Ok(value) = retry_after.as_secs().max(1).to_string().parse()
+    {
+        response
+            .headers_mut()
+            .insert(axum::http::header::RETRY_AFTER, value);
     }
     response
 }
