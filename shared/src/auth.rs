@@ -52,8 +52,9 @@ fn invalid_credentials() -> Error {
     Error::unauthorized("invalid_credentials", "the e-mail or password is wrong")
 }
 
-/// Creates an account and its first session. The password must pass the policy and match its
-/// confirmation; the e-mail must be free (409 `email_taken`). Too many registrations from one
+/// Creates an account and its first session, and mails the address its verification link
+/// (the token is stored in the account's transaction; see `email`). The password must pass the
+/// policy and match its confirmation; the e-mail must be free (409 `email_taken`). Too many registrations from one
 /// IP get 429 (see [`REGISTER_PER_IP`]) before any hashing.
 pub async fn register(
     ctx: &SigningContext,
@@ -161,7 +162,9 @@ impl VerificationToken {
 /// `invalid_credentials` after the same hashing work, so answers reveal nothing about accounts;
 /// an unknown e-mail also sends the same DynamoDB requests as a wrong password (a partition and
 /// failure record of its own, and a history write that stores nothing). Every attempt on an
-/// existing account goes to its login history. Too many attempts from one IP get 429 (see
+/// existing account goes to its login history. With `require_verified_email`, a right password
+/// for an account whose address is not verified is 403 `email_not_verified`: told only to
+/// whoever knows the password. Too many attempts from one IP get 429 (see
 /// [`LOGIN_PER_IP`]), spending no check; every password check is reserved against the
 /// account's budget before hashing (see [`check_password`]).
 pub async fn login(

@@ -13,6 +13,8 @@
 //!
 //! The attachment bucket is S3, which only the tickets function needs; it is linked with the
 //! `blobs` feature only (see [`Blobs`]), so the other functions ship without an S3 client.
+//! Likewise mail (SES) is linked with the `mail` feature only (see [`Mailer`]): the auth and
+//! web functions send mail, the others do not.
 
 use std::ops::Deref;
 use std::sync::Arc;
@@ -46,8 +48,8 @@ pub use crate::mail::Mailer;
 #[cfg(not(feature = "mail"))]
 pub type Mailer = ();
 
-/// Configuration, store, attachment bucket, token verifier, clock and password hasher; cheap to
-/// clone. Holds no private key.
+/// Configuration, store, attachment bucket, mailer, token verifier, clock and password hasher;
+/// cheap to clone. Holds no private key.
 #[derive(Clone)]
 pub struct Context {
     pub config: Arc<Config>,
@@ -128,7 +130,7 @@ impl Context {
         Context::from_config(Config::from_env()?).await
     }
 
-    /// Builds the DynamoDB, S3 and Secrets Manager clients from one AWS configuration, resolves
+    /// Builds the DynamoDB, S3, SES and Secrets Manager clients from one AWS configuration, resolves
     /// the configured secrets and loads the public key from `SESAME_VERIFY_KEY_SECRET`. Never
     /// reads the signing key. Fails when a secret cannot be read or has the wrong form, and when
     /// no verification key is configured outside local mode.

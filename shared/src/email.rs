@@ -73,15 +73,6 @@ pub fn invalid_token() -> Error {
     )
 }
 
-/// The refusal of an action that needs a verified address (sign-in when verification is
-/// required is a 403 of the same code; see `auth::login`).
-pub fn email_not_verified() -> Error {
-    Error::conflict(
-        "email_not_verified",
-        "the account's e-mail address is not verified",
-    )
-}
-
 /// A new token of `purpose` for `user_id`, sent to `email`: the secret for the link and the
 /// record to store.
 pub fn new_token(

@@ -213,6 +213,12 @@ impl Mailer {
         sdk_config: &aws_config::SdkConfig,
         config: &Config,
     ) -> std::result::Result<Mailer, crate::BoxError> {
+        if config.public_url.is_none() && !config.local_dev {
+            tracing::warn!(
+                "SESAME_PUBLIC_URL is unset: the links Sesame mails point at {}",
+                config.link_origin()
+            );
+        }
         Ok(Mailer {
             client: Some(Client::new(sdk_config)),
             from: config.mail_from.clone(),
@@ -246,7 +252,7 @@ impl Mailer {
         }
     }
 
-    /// A mailer that sends nothing (logs a warning per message instead).
+    /// A mailer that sends nothing (a context built from parts, until given a real one).
     pub fn disabled(config: &Config) -> Mailer {
         Mailer {
             client: None,
@@ -296,7 +302,7 @@ impl Mailer {
             );
         }
         let Some(client) = &self.client else {
-            tracing::warn!(kind = kind.name(), "no mail client: message not sent");
+            tracing::debug!(kind = kind.name(), "no mail client: message not sent");
             return Ok(());
         };
         let content = |data: &str| {
