@@ -1,7 +1,7 @@
 //! The local all-in-one server: every route group on one port, with the same paths as API
 //! Gateway, against the configured AWS endpoint (LocalStack for `make run`). Creates the table
-//! and the attachment bucket if they are missing and seeds the table like the auth Lambda's cold
-//! start. Not deployed; the Lambdas are, so it always runs in the explicit local mode
+//! and the attachment bucket if they are missing, verifies the mail sender in SES, and seeds the
+//! table like the auth Lambda's cold start. Local mode logs the link of every mail it sends. Not deployed; the Lambdas are, so it always runs in the explicit local mode
 //! (`SESAME_LOCAL_DEV`): without a configured signing key it generates a development key.
 //!
 //! `local-server --lambda-secrets` sets up and exits instead of serving: it also stores the
@@ -25,6 +25,8 @@ async fn main() -> Result<(), shared::BoxError> {
     ctx.store.create_table().await?;
     shared::bootstrap::run(&ctx).await?;
     ctx.blobs.create_bucket().await?;
+    // LocalStack sends only from a verified sender, as SES does.
+    ctx.mailer.verify_sender().await?;
     if std::env::args().nth(1).as_deref() == Some("--lambda-secrets") {
         return local_server::store_lambda_secrets(&ctx).await;
     }

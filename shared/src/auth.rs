@@ -56,8 +56,9 @@ fn invalid_credentials() -> Error {
     Error::unauthorized("invalid_credentials", "the e-mail or password is wrong")
 }
 
-/// Creates an account and its first session. The password must pass the policy and match its
-/// confirmation; the e-mail must be free (409 `email_taken`). Too many registrations from one
+/// Creates an account and its first session, and mails the address its verification link
+/// (the token is stored in the account's transaction; see `email`). The password must pass the
+/// policy and match its confirmation; the e-mail must be free (409 `email_taken`). Too many registrations from one
 /// IP get 429 (see [`REGISTER_PER_IP`]) before any hashing.
 pub async fn register(
     ctx: &SigningContext,
@@ -92,6 +93,7 @@ pub async fn register(
         session_version: 1,
         password_changed_at: None,
         version: 1,
+        email_verified: false,
     };
     let (session, refresh) = new_session(ctx, &user, client, CreatedVia::Register, now);
     let history = login_record(
@@ -108,12 +110,60 @@ pub async fn register(
             .about(user.id)
             .detail("session_id", session.id.to_string()),
     );
+    let verification = VerificationToken::new(&user, now);
     ctx.store
-        .create_user(&user, &session, &history, now + HISTORY_RETENTION, &event)
+        .create_user(
+            &user,
+            &session,
+            &history,
+            now + HISTORY_RETENTION,
+            &verification.token,
+            &event,
+        )
         .await?;
     audit::committed(&[event]);
     tracing::info!(user_id = %user.id, session_id = %session.id, "account registered");
+    verification.send(ctx, &user).await;
     token_response(ctx, &user, &session, &refresh, now)
+}
+
+/// The verification token a registration stores with the account, and its secret for the
+/// link.
+struct VerificationToken {
+    #[cfg_attr(not(feature = "mail"), allow(dead_code))]
+    secret: String,
+    token: crate::domain::EmailToken,
+}
+
+impl VerificationToken {
+    fn new(user: &User, now: DateTime<Utc>) -> VerificationToken {
+        let secret = tokens::random_secret();
+        let purpose = crate::domain::TokenPurpose::VerifyEmail;
+        let token = crate::domain::EmailToken {
+            hash: tokens::hash_secret(&secret),
+            purpose,
+            user_id: user.id,
+            email: user.email.clone(),
+            created_at: now,
+            expires_at: now + purpose.lifetime(),
+        };
+        VerificationToken { secret, token }
+    }
+
+    /// Mails the link (with the `mail` feature; the functions that register have it). The
+    /// account exists by now: a failed mail is logged, and the user can ask for another
+    /// (`email::resend_verification`).
+    #[cfg(feature = "mail")]
+    async fn send(&self, ctx: &Context, user: &User) {
+        if let Err(error) = crate::email::send_verification(ctx, user, &self.secret).await {
+            tracing::error!(user_id = %user.id, %error, "the verification mail was not sent");
+        }
+    }
+
+    #[cfg(not(feature = "mail"))]
+    async fn send(&self, _: &Context, user: &User) {
+        tracing::warn!(user_id = %user.id, "built without mail: no verification mail sent");
+    }
 }
 
 /// Signs a user in with e-mail and password, in four DynamoDB requests when it succeeds: the
@@ -125,7 +175,9 @@ pub async fn register(
 /// `invalid_credentials` after the same hashing work, so answers reveal nothing about accounts;
 /// an unknown e-mail also sends the same DynamoDB requests as a wrong password (a partition and
 /// failure record of its own, and a history write that stores nothing). Every attempt on an
-/// existing account goes to its login history. Too many attempts from one IP get 429 (see
+/// existing account goes to its login history. With `require_verified_email`, a right password
+/// for an account whose address is not verified is 403 `email_not_verified`: told only to
+/// whoever knows the password. Too many attempts from one IP get 429 (see
 /// [`LOGIN_PER_IP`]), spending no check; every password check is reserved against the
 /// account's budget before hashing (see [`check_password`]).
 pub async fn login(
@@ -174,6 +226,13 @@ pub async fn login(
         )
         .await;
         return Err(invalid_credentials());
+    }
+    // Told only to whoever knows the password, so it reveals nothing to anyone else.
+    if ctx.config.require_verified_email && !account.user.email_verified {
+        return Err(Error::forbidden(
+            "email_not_verified",
+            "verify your e-mail address before signing in: follow the link mailed to you",
+        ));
     }
     let reset = failures_reset(ctx, &account_key);
     open_session(ctx, account, client, CreatedVia::Password, Some(reset)).await
@@ -290,8 +349,9 @@ async fn check_password(
 }
 
 /// The reset of an account's failure record after a right password (written by the caller:
-/// in the login's session transaction, or on its own after a password change's check).
-fn failures_reset<'a>(ctx: &Context, account_key: &'a str) -> FailuresReset<'a> {
+/// in the login's session transaction, on its own after a password change's check, or in a
+/// password reset's transaction).
+pub(crate) fn failures_reset<'a>(ctx: &Context, account_key: &'a str) -> FailuresReset<'a> {
     let now = ctx.now();
     FailuresReset {
         account: account_key,
@@ -816,6 +876,53 @@ pub async fn change_password(
         end_all_sessions(ctx, user_id, Some(who.session.id), EndedBy::PasswordChange).await?;
     tracing::info!(user_id = %user_id, ended, "password changed");
     Ok(())
+}
+
+/// Checks the caller's current password under the brute-force rules (see [`check_password`]),
+/// for a change that needs it (the e-mail address): a wrong or locked attempt goes to the login
+/// history and is answered 403 `invalid_current_password`; a right one resets the failure
+/// record. `limit` counts every attempt per user (429 beyond). A refusal is recorded in the
+/// audit trail as a failed `kind`.
+#[cfg_attr(not(feature = "mail"), allow(dead_code))]
+pub(crate) async fn check_current_password(
+    ctx: &Context,
+    who: &Principal,
+    password: &str,
+    limit: Limit,
+    kind: EventType,
+    client: &ClientInfo,
+) -> Result<()> {
+    let account_key = who.user.id.to_string();
+    let hit = limit.hit_at(&account_key, ctx.now());
+    let failures = ctx.store.find_login_failures(&account_key).await?;
+    let checked = check_password(
+        ctx,
+        &account_key,
+        failures,
+        Some(&hit),
+        password,
+        Some(&who.user.password_hash),
+    )
+    .await?;
+    let outcome = match checked {
+        Checked::Right => {
+            return ctx
+                .store
+                .reset_login_failures(failures_reset(ctx, &account_key))
+                .await;
+        }
+        Checked::Wrong => LoginOutcome::WrongPassword,
+        Checked::Locked => LoginOutcome::Locked,
+    };
+    record_attempt(ctx, who.user.id, outcome, CreatedVia::Password, client).await?;
+    let event = Event::failed(kind)
+        .about(who.user.id)
+        .detail("reason", failure_reason(outcome));
+    audit::record(ctx, event).await;
+    Err(Error::forbidden(
+        "invalid_current_password",
+        "the current password is wrong",
+    ))
 }
 
 /// The guard of every protected route: verifies the access token, then loads its session and

@@ -4,8 +4,9 @@
 //! Idempotent, also when several cold starts race: every item is created with a conditional
 //! put, so the second writer finds it there and moves on. An account that already has the
 //! configured e-mail is made a superuser only when its password verifies against
-//! `SESAME_ADMIN_PASSWORD` (anyone could have registered the address first); otherwise start-up
-//! logs an error and goes on without promoting it. A promoted account keeps its password, names
+//! `SESAME_ADMIN_PASSWORD` (anyone could have registered the address first) and its address is
+//! verified; otherwise start-up logs an error and goes on without promoting it. The account it
+//! creates is verified (the operator configured the address). A promoted account keeps its password, names
 //! and flags, so changing `SESAME_ADMIN_PASSWORD` later never resets anybody's password.
 
 use crate::audit::{self, Event, EventType};
@@ -25,7 +26,7 @@ pub struct Outcome {
     /// Whether this run made an existing account a superuser.
     pub promoted_admin: bool,
     /// Whether an existing account with the configured e-mail was left alone because its
-    /// password is not the configured one.
+    /// password is not the configured one or its address is not verified.
     pub refused_promotion: bool,
 }
 
@@ -117,6 +118,16 @@ async fn ensure_admin(
                 audit::record(ctx, event).await;
                 return Ok(());
             }
+            // A promotion also relies on the owner holding the address.
+            if !existing.email_verified {
+                tracing::error!(
+                    %user_id,
+                    "the account with SESAME_ADMIN_EMAIL has not verified its address; it was \
+                     not made a superuser (verify it, then start again)"
+                );
+                outcome.refused_promotion = true;
+                return Ok(());
+            }
             outcome.promoted_admin = ctx.store.make_superuser(user_id).await?;
             if outcome.promoted_admin {
                 let event = Event::new(EventType::SuperuserPromoted).about(user_id);
@@ -142,6 +153,7 @@ async fn ensure_admin(
             session_version: 0,
             password_changed_at: None,
             version: 1,
+            email_verified: true,
         };
         if ctx.store.create_user_without_session(&user).await? {
             outcome.created_admin = true;

@@ -113,6 +113,15 @@ pub struct Config {
     /// local mode it must be `https`; local mode defaults to `http://127.0.0.1:3000`, where
     /// cookies drop `Secure`.
     pub public_url: Option<String>,
+    /// `SESAME_MAIL_FROM`: the sender of Sesame's mail (`no-reply@example.com`), an address or
+    /// domain verified in Amazon SES (local mode verifies it in LocalStack at start-up).
+    pub mail_from: String,
+    /// `SESAME_MAIL_TEMPLATES`: a directory whose files override the embedded mail templates
+    /// (`<kind>.txt`, `<kind>.html`; see `shared::mail`). Unset: the embedded ones.
+    pub mail_templates: Option<String>,
+    /// `SESAME_REQUIRE_VERIFIED_EMAIL`: refuse the sign-in of accounts whose address is not
+    /// verified, 403 `email_not_verified` after a right password (false).
+    pub require_verified_email: bool,
 }
 
 impl std::fmt::Debug for Config {
@@ -158,6 +167,9 @@ impl std::fmt::Debug for Config {
             .field("cursor_key", &self.cursor_key)
             .field("max_ticket_responses", &self.max_ticket_responses)
             .field("public_url", &self.public_url)
+            .field("mail_from", &self.mail_from)
+            .field("mail_templates", &self.mail_templates)
+            .field("require_verified_email", &self.require_verified_email)
             .finish()
     }
 }
@@ -204,6 +216,9 @@ impl Default for Config {
             cursor_key: CursorKey::generate(),
             max_ticket_responses: 200,
             public_url: None,
+            mail_from: "no-reply@example.com".into(),
+            mail_templates: None,
+            require_verified_email: false,
         }
     }
 }
@@ -450,6 +465,10 @@ impl Config {
             public_url: string("SESAME_PUBLIC_URL")
                 .map(|url| url.trim_end_matches('/').to_owned())
                 .or_else(|| local_dev.then(|| LOCAL_PUBLIC_URL.to_owned())),
+            mail_from: string("SESAME_MAIL_FROM").unwrap_or(defaults.mail_from),
+            mail_templates: string("SESAME_MAIL_TEMPLATES"),
+            require_verified_email: parsed("SESAME_REQUIRE_VERIFIED_EMAIL")?
+                .unwrap_or(defaults.require_verified_email),
         })
     }
 }
@@ -458,6 +477,11 @@ impl Config {
 pub const LOCAL_PUBLIC_URL: &str = "http://127.0.0.1:3000";
 
 impl Config {
+    /// The origin links in mail point at: `public_url`, or the local server's address.
+    pub fn link_origin(&self) -> &str {
+        self.public_url.as_deref().unwrap_or(LOCAL_PUBLIC_URL)
+    }
+
     /// Whether browser cookies carry `Secure` (and so may take the `__Host-` and `__Secure-`
     /// prefixes): always, except for a local-mode server reached over plain `http`.
     pub fn secure_cookies(&self) -> bool {

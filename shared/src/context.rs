@@ -13,6 +13,8 @@
 //!
 //! The attachment bucket is S3, which only the tickets function needs; it is linked with the
 //! `blobs` feature only (see [`Blobs`]), so the other functions ship without an S3 client.
+//! Likewise mail (SES) is linked with the `mail` feature only (see [`Mailer`]): the auth and
+//! web functions send mail, the others do not.
 
 use std::ops::Deref;
 use std::sync::Arc;
@@ -38,13 +40,22 @@ pub use crate::blobs::Blobs;
 #[cfg(not(feature = "blobs"))]
 pub type Blobs = ();
 
-/// Configuration, store, attachment bucket, token verifier, clock and password hasher; cheap to
-/// clone. Holds no private key.
+/// The mail sender of a context: the SES client of `shared::mail` with the `mail` feature (the
+/// auth and web functions, the local server, tests and bench enable it). Without it this is
+/// `()`, and nothing can reach SES.
+#[cfg(feature = "mail")]
+pub use crate::mail::Mailer;
+#[cfg(not(feature = "mail"))]
+pub type Mailer = ();
+
+/// Configuration, store, attachment bucket, mailer, token verifier, clock and password hasher;
+/// cheap to clone. Holds no private key.
 #[derive(Clone)]
 pub struct Context {
     pub config: Arc<Config>,
     pub store: Store,
     pub blobs: Blobs,
+    pub mailer: Mailer,
     pub verifier: Arc<Verifier>,
     pub clock: Arc<dyn Clock>,
     pub hasher: PasswordHasher,
@@ -56,6 +67,7 @@ impl std::fmt::Debug for Context {
             .field("config", &self.config)
             .field("store", &self.store)
             .field("blobs", &self.blobs)
+            .field("mailer", &self.mailer)
             .field("verifier", &self.verifier)
             .finish_non_exhaustive()
     }
@@ -98,10 +110,14 @@ impl Context {
         clock: Arc<dyn Clock>,
     ) -> Context {
         let hasher = PasswordHasher::new(config.hash_concurrency);
+        // A context from parts sends no mail until given a mailer (`with_mailer`).
+        #[allow(clippy::let_unit_value)]
+        let mailer = disabled_mailer(&config);
         Context {
             config: Arc::new(config),
             store,
             blobs,
+            mailer,
             verifier,
             clock,
             hasher,
@@ -114,7 +130,7 @@ impl Context {
         Context::from_config(Config::from_env()?).await
     }
 
-    /// Builds the DynamoDB, S3 and Secrets Manager clients from one AWS configuration, resolves
+    /// Builds the DynamoDB, S3, SES and Secrets Manager clients from one AWS configuration, resolves
     /// the configured secrets and loads the public key from `SESAME_VERIFY_KEY_SECRET`. Never
     /// reads the signing key. Fails when a secret cannot be read or has the wrong form, and when
     /// no verification key is configured outside local mode.
@@ -133,19 +149,30 @@ impl Context {
                 ));
             }
         };
-        Ok(Context::assembled(config, &sdk_config, verifier))
+        Context::assembled(config, &sdk_config, verifier)
     }
 
     fn assembled(
         config: Config,
         sdk_config: &aws_config::SdkConfig,
         verifier: Arc<Verifier>,
-    ) -> Context {
+    ) -> Result<Context, crate::BoxError> {
         let store = Store::connect(sdk_config, &config.table_name);
-        // `Blobs` is `()` in a function built without S3 (see `connect_blobs`).
+        // `Blobs` is `()` in a function built without S3 (see `connect_blobs`), `Mailer` in
+        // one built without SES.
         #[allow(clippy::let_unit_value)]
         let blobs = connect_blobs(sdk_config, &config);
-        Context::assemble(config, store, blobs, verifier, Arc::new(SystemClock))
+        #[allow(clippy::let_unit_value)]
+        let mailer = connect_mailer(sdk_config, &config)?;
+        let mut context = Context::assemble(config, store, blobs, verifier, Arc::new(SystemClock));
+        context.mailer = mailer;
+        Ok(context)
+    }
+
+    /// This context with another mailer (the tests' mailer on LocalStack).
+    pub fn with_mailer(mut self, mailer: Mailer) -> Context {
+        self.mailer = mailer;
+        self
     }
 
     /// The current time by this context's clock.
@@ -195,7 +222,7 @@ impl SigningContext {
         };
         let signer = Arc::new(signer);
         Ok(SigningContext {
-            context: Context::assembled(config, &sdk_config, signer.verifier_arc()),
+            context: Context::assembled(config, &sdk_config, signer.verifier_arc())?,
             signer,
         })
     }
@@ -204,6 +231,12 @@ impl SigningContext {
     /// benchmarks).
     pub fn with_store(mut self, store: Store) -> SigningContext {
         self.context.store = store;
+        self
+    }
+
+    /// This context with another mailer (the tests' mailer on LocalStack).
+    pub fn with_mailer(mut self, mailer: Mailer) -> SigningContext {
+        self.context.mailer = mailer;
         self
     }
 
@@ -290,6 +323,30 @@ fn connect_blobs(sdk_config: &aws_config::SdkConfig, config: &Config) -> Blobs {
 /// Without the `blobs` feature there is no bucket to connect.
 #[cfg(not(feature = "blobs"))]
 fn connect_blobs(_: &aws_config::SdkConfig, _: &Config) -> Blobs {}
+
+/// The SES mailer, from the shared AWS configuration and the configured sender and templates.
+#[cfg(feature = "mail")]
+fn connect_mailer(
+    sdk_config: &aws_config::SdkConfig,
+    config: &Config,
+) -> Result<Mailer, crate::BoxError> {
+    Mailer::connect(sdk_config, config)
+}
+
+/// Without the `mail` feature there is no mailer to connect.
+#[cfg(not(feature = "mail"))]
+fn connect_mailer(_: &aws_config::SdkConfig, _: &Config) -> Result<Mailer, crate::BoxError> {
+    Ok(())
+}
+
+/// A mailer that sends nothing, until a context is given a real one.
+#[cfg(feature = "mail")]
+fn disabled_mailer(config: &Config) -> Mailer {
+    Mailer::disabled(config)
+}
+
+#[cfg(not(feature = "mail"))]
+fn disabled_mailer(_: &Config) -> Mailer {}
 
 fn local_signer(config: &Config) -> Result<Signer, Error> {
     Signer::local_dev(std::path::Path::new(&config.dev_key_path))

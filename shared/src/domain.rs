@@ -132,6 +132,58 @@ pub struct User {
     /// it existed.
     #[serde(default)]
     pub version: u64,
+    /// Whether the owner proved they receive mail at `email` (a verification or e-mail change
+    /// link). Absent (false) on profiles stored before it existed.
+    #[serde(default)]
+    pub email_verified: bool,
+}
+
+/// What an e-mailed token is for. One mechanism serves all three: a token is good only for its
+/// own purpose.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum TokenPurpose {
+    /// Proves the owner receives mail at the account's address (24 hours).
+    VerifyEmail,
+    /// Sets a new password without the old one (15 minutes).
+    ResetPassword,
+    /// Moves the account to a new address, proving it receives mail there (24 hours).
+    ChangeEmail,
+}
+
+impl TokenPurpose {
+    /// How long a token of this purpose may be used.
+    pub fn lifetime(self) -> chrono::Duration {
+        match self {
+            TokenPurpose::VerifyEmail | TokenPurpose::ChangeEmail => chrono::Duration::hours(24),
+            TokenPurpose::ResetPassword => chrono::Duration::minutes(15),
+        }
+    }
+}
+
+/// A single-use token sent by mail, as stored: only the SHA-256 of the token is kept.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct EmailToken {
+    /// The SHA-256 (hex) of the token in the link.
+    #[serde(skip)]
+    pub hash: String,
+    pub purpose: TokenPurpose,
+    pub user_id: UserId,
+    /// The address the link was sent to: the account's for verification and reset, the new
+    /// one for an e-mail change.
+    pub email: Email,
+    #[serde(with = "chrono::serde::ts_milliseconds")]
+    pub created_at: DateTime<Utc>,
+    /// When the token stops working (epoch seconds in the store's `expires_at`).
+    #[serde(skip)]
+    pub expires_at: DateTime<Utc>,
+}
+
+impl EmailToken {
+    /// Whether the token can still be used at `now`.
+    pub fn is_live(&self, now: DateTime<Utc>) -> bool {
+        now < self.expires_at
+    }
 }
 
 /// What kind of device a session runs on.

@@ -16,8 +16,15 @@ pub mod config;
 pub mod context;
 pub mod cursor;
 pub mod domain;
+/// The e-mail flows (verification, password reset, e-mail change): only with the `mail`
+/// feature, which of the Lambdas only auth and web enable.
+#[cfg(feature = "mail")]
+pub mod email;
 pub mod error;
 pub mod http;
+/// Mail through Amazon SES: only with the `mail` feature.
+#[cfg(feature = "mail")]
+pub mod mail;
 pub mod password;
 pub mod qr_auth;
 pub mod quota;

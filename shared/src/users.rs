@@ -6,6 +6,7 @@
 //! - only superusers change a user's roles;
 //! - nobody changes their own roles or active flag here;
 //! - only superusers edit, deactivate or end the sessions of a superuser;
+//! - only an account with a verified e-mail address is made staff (409 `email_not_verified`);
 //! - the last active superuser cannot be deactivated (the store keeps a count of active
 //!   superusers in the same transaction as the flag, so this holds under concurrency).
 
@@ -130,8 +131,9 @@ fn ensure_may_change(actor: &User, before: &User, after: &User) -> Result<()> {
 /// Deactivation ends every session of the user at once; their access tokens already fail on the
 /// next request because the guard refuses inactive users. Fails with 404 for an unknown user,
 /// 403 for a change `actor` may not make (module documentation), 412 when the profile is no
-/// longer at the version `if_match` names, and 409 `last_superuser` when it would deactivate
-/// the last active superuser. The write is conditioned on the version the precondition passed
+/// longer at the version `if_match` names, 409 `last_superuser` when it would deactivate
+/// the last active superuser, and 409 `email_not_verified` when it would make staff of an
+/// account whose address is not verified. The write is conditioned on the version the precondition passed
 /// on (retried while the precondition holds). Tagged with the new version.
 pub async fn update(
     ctx: &Context,
@@ -161,6 +163,13 @@ pub async fn update(
         let after = apply(&before, &changes, roles.as_ref(), ctx.now());
         // Checked against the very profile the conditional write below replaces.
         ensure_may_change(actor, &before, &after)?;
+        // Staff rights go only to an account whose owner proved they hold its address.
+        if after.is_staff && !before.is_staff && !before.email_verified {
+            return Err(Error::conflict(
+                "email_not_verified",
+                "the user's e-mail address is not verified; staff rights need a verified address",
+            ));
+        }
         if_match.check(&ETag::of_version(before.version))?;
         if !ctx.store.update_user_admin(&before, &after).await? {
             continue;

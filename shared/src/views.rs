@@ -31,6 +31,8 @@ impl Serialize for Timestamp {
 pub struct UserView {
     pub id: String,
     pub email: String,
+    /// Whether the address was verified (a verification or e-mail change link was followed).
+    pub email_verified: bool,
     pub first_name: String,
     pub last_name: String,
     pub middle_name: Option<String>,
@@ -47,6 +49,7 @@ impl From<&User> for UserView {
         UserView {
             id: user.id.to_string(),
             email: user.email.to_string(),
+            email_verified: user.email_verified,
             first_name: user.first_name.clone(),
             last_name: user.last_name.clone(),
             middle_name: user.middle_name.clone(),

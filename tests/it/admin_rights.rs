@@ -31,6 +31,7 @@ async fn a_user_admin_cannot_change_roles_nor_their_own_active_flag() {
     let member = holder(&env, &admin, "user-admins", &[("users", "all")]).await;
     let (token, own) = (access(&member), user_id(&member));
     let other = user_id(&env.register(&TestEnv::email("other")).await);
+    env.verify_email_of(&other).await;
     for (path, body) in [
         (&own, json!({"roles": ["user-admins", "boss"]})),
         (&own, json!({"roles": []})),

@@ -283,9 +283,10 @@ async fn every_event_type_is_recorded_by_the_route_that_causes_it() {
     shared::bootstrap::run(&env.ctx).await.unwrap();
     let root = access(&env.login_ok(&admin_email).await);
     let send = |call| env.send(call);
-    // A second deployment's bootstrap names an account that exists: it is promoted.
+    // A second deployment's bootstrap names an account that exists (verified): it is promoted.
     let promoted_email = TestEnv::email("promoted");
-    env.register(&promoted_email).await;
+    let promoted = env.register(&promoted_email).await;
+    env.verify_email_of(&user_id(&promoted)).await;
     let mut other: shared::Context = (*env.ctx).clone();
     let mut config = (*other.config).clone();
     config.admin_email = Some(promoted_email);
@@ -481,7 +482,7 @@ async fn every_event_type_is_recorded_by_the_route_that_causes_it() {
 
     let events = all_pages(&env, &root, "/v1/audit", 100).await;
     let seen: BTreeSet<&str> = types(&events).into_iter().collect();
-    // The e-mail flows record theirs in tests/it/email.rs.
+    // The e-mail flows record theirs in tests/it/email.rs, which reads them back.
     let by_email = [
         EventType::PasswordReset,
         EventType::EmailVerified,

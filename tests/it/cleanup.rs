@@ -36,8 +36,13 @@ async fn cleanup_removes_exactly_the_expired_items_of_every_kind_once() {
         2,
         "the per-IP counters of the first registration and the login: {report:?}"
     );
+    assert_eq!(
+        deleted("token"),
+        1,
+        "the first registration's verification token (24 hours): {report:?}"
+    );
     assert_eq!(deleted("history"), 0, "history lives 90 days: {report:?}");
-    assert_eq!(report.total(), 4, "{report:?}");
+    assert_eq!(report.total(), 5, "{report:?}");
 
     let stored = env
         .ctx

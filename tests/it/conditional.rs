@@ -304,6 +304,8 @@ async fn a_users_etag_guards_admin_edits_and_moves_with_every_profile_change() {
     let env = TestEnv::new().await;
     let root = access(&env.superuser().await);
     let ada = env.register(&TestEnv::email("ada")).await;
+    env.verify_email_of(ada["user"]["id"].as_str().unwrap())
+        .await;
     let path = format!("/v1/users/{}", ada["user"]["id"].as_str().unwrap());
     let read = env.send(env.get(&path).bearer(&root)).await;
     let tag = etag(&read);

@@ -563,6 +563,9 @@ async fn bootstrap_promotes_an_existing_account_whose_password_is_the_configured
     let email = TestEnv::email("existing");
     let env = TestEnv::with_config(admin_config(email.clone())).await;
     let tokens = env.register(&email).await;
+    // A promotion also needs a verified address (`email.rs` tests the refusal).
+    env.verify_email_of(tokens["user"]["id"].as_str().unwrap())
+        .await;
     let outcome = shared::bootstrap::run(&env.ctx).await.unwrap();
     assert!(outcome.promoted_admin && !outcome.created_admin && !outcome.refused_promotion);
     let users = env

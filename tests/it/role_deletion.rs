@@ -34,6 +34,7 @@ async fn holders(env: &TestEnv, role: &str, count: usize) -> Vec<UserId> {
             session_version: 0,
             password_changed_at: None,
             version: 1,
+            email_verified: false,
         };
         assert!(
             env.ctx

@@ -174,3 +174,22 @@ async fn the_widest_audit_range_reads_only_the_retentions_month_partitions() {
         "{queries} month partitions read"
     );
 }
+
+#[tokio::test]
+async fn a_password_reset_request_sends_the_same_requests_for_known_and_unknown_addresses() {
+    let (env, counter, email, _) = counted_user().await;
+    let reset = |email: String| {
+        env.post("/v1/auth/password-reset")
+            .json(json!({ "email": email }))
+    };
+    let known = env.send(reset(email)).await;
+    assert_eq!(known.status, StatusCode::ACCEPTED);
+    let for_known = counter.take();
+    let unknown = env.send(reset(TestEnv::email("nobody"))).await;
+    assert_eq!(unknown.status, StatusCode::ACCEPTED);
+    assert_eq!(counter.take(), for_known);
+    assert_eq!(
+        for_known,
+        requests(&[("GetItem", 2), ("PutItem", 1), ("UpdateItem", 2)])
+    );
+}

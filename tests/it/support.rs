@@ -17,6 +17,7 @@ use shared::blobs::Blobs;
 use shared::client::ORIGIN_VERIFY_HEADER;
 use shared::clock::ManualClock;
 use shared::config::{AwsCalls, Config};
+use shared::mail::Mailer;
 use shared::store::Store;
 use shared::tokens::Signer;
 use tower::ServiceExt;
@@ -183,8 +184,11 @@ impl TestEnv {
         blobs.create_bucket().await.expect("the local S3 is up");
         let (signer, signing_pem) = Signer::generate().unwrap();
         let signing_pem = signing_pem.expose_secret().to_owned();
+        let mailer = Mailer::local(&endpoint(), &config, &config.aws_calls);
+        mailer.verify_sender().await.expect("the local SES is up");
         let clock = Arc::new(ManualClock::starting_at(test_epoch()));
-        let ctx = SigningContext::new(config, store, blobs, signer, clock.clone());
+        let ctx =
+            SigningContext::new(config, store, blobs, signer, clock.clone()).with_mailer(mailer);
         let router = local_server::app(ctx.clone());
         TestEnv {
             ctx,
@@ -200,7 +204,8 @@ impl TestEnv {
         let signer = Signer::from_pem(&self.signing_pem.clone().into()).unwrap();
         let config = (*self.ctx.config).clone();
         let blobs = self.ctx.blobs.clone();
-        let ctx = SigningContext::new(config, store, blobs, signer, self.clock.clone());
+        let ctx = SigningContext::new(config, store, blobs, signer, self.clock.clone())
+            .with_mailer(self.ctx.mailer.clone());
         let router = local_server::app(ctx.clone());
         TestEnv {
             ctx,
@@ -342,6 +347,19 @@ impl TestEnv {
         let id = tokens["user"]["id"].as_str().unwrap().parse().unwrap();
         assert!(self.ctx.store.make_superuser(id).await.unwrap());
         tokens
+    }
+
+    /// Marks a user's address verified directly in the store (as following the mailed link
+    /// would), for tests about something else that needs a verified account.
+    pub async fn verify_email_of(&self, user_id: &str) {
+        let id = user_id.parse().unwrap();
+        assert!(
+            self.ctx
+                .store
+                .mark_email_verified(id, self.ctx.now())
+                .await
+                .unwrap()
+        );
     }
 
     /// A unique e-mail address for this test.

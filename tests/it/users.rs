@@ -158,6 +158,7 @@ async fn deactivation_refuses_the_live_token_refresh_and_login_at_once() {
 async fn an_admin_reads_and_edits_a_user_but_cannot_make_a_superuser() {
     let (env, admin) = seeded().await;
     let id = user_id(&env.register(&TestEnv::email("edited")).await);
+    env.verify_email_of(&id.to_string()).await;
     let path = format!("/v1/users/{id}");
     let edited = env
         .send(env.patch(&path).bearer(&admin).json(json!({

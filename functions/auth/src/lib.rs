@@ -1,5 +1,5 @@
 //! The `auth` route group: registration, login, token refresh and revocation, the caller's
-//! profile and password, the JWKS and the OpenAPI document, plus user administration
+//! profile and password, e-mail verification, password reset and e-mail change, the JWKS and the OpenAPI document, plus user administration
 //! ([`users`]) and RBAC administration ([`rbac`]).
 //!
 //! The OpenAPI document describes every group, so it is built where they are all linked
@@ -26,6 +26,7 @@ use shared::client::ClientInfo;
 use shared::config::Config;
 use shared::context::SigningContext;
 use shared::domain::{Email, SessionId, parse_name};
+use shared::email;
 use shared::error::ErrorBody;
 use shared::http::cookies::{self, Cookie};
 use shared::http::{Authenticated, Json, bearer_token};
@@ -50,6 +51,11 @@ pub fn routes() -> OpenApiRouter<Context> {
         .routes(routes!(revoke_all))
         .routes(routes!(me, update_me))
         .routes(routes!(change_password))
+        .routes(routes!(verify_email))
+        .routes(routes!(resend_verification))
+        .routes(routes!(request_password_reset))
+        .routes(routes!(confirm_password_reset))
+        .routes(routes!(change_email))
         .routes(routes!(jwks))
         .routes(routes!(openapi_json))
         .merge(users::routes())
@@ -201,7 +207,7 @@ pub struct LoginRequest {
     responses((status = 200, body = SignedIn, headers(("set-cookie" = String, description = "`cookie` transport: the access (`HttpOnly`, `SameSite=Lax`), refresh (`HttpOnly`, `SameSite=Strict`, `Path=/v1/auth/refresh`) and CSRF (`SameSite=Lax`) cookies, `Secure` and prefixed `__Host-`/`__Secure-` but on a local server over plain http"))),
         (status = 400, body = ErrorBody),
         (status = 401, description = "invalid_credentials", body = ErrorBody),
-        (status = 403, description = "cross_site_request: a `cookie` sign-in from another site", body = ErrorBody),
+        (status = 403, description = "cross_site_request: a `cookie` sign-in from another site; email_not_verified: the password was right but the address is not verified and `SESAME_REQUIRE_VERIFIED_EMAIL` is on", body = ErrorBody),
         (status = 429, body = ErrorBody)))]
 async fn login(
     State(ctx): State<SigningContext>,
@@ -389,6 +395,142 @@ async fn change_password(
     )
     .await?;
     Ok(StatusCode::NO_CONTENT)
+}
+
+/// A token from an e-mailed link.
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct TokenRequest {
+    /// The `token` parameter of the link.
+    #[schema(value_type = String, min_length = 1, max_length = 256)]
+    token: SecretString,
+}
+
+/// The token of a request: 400 `validation_failed` when empty or oversized (any other wrong
+/// token is `invalid_token`).
+fn token_of(field: &str, token: &SecretString) -> Result<String> {
+    let raw = token.expose_secret().trim();
+    if raw.is_empty() || raw.len() > 256 {
+        return Err(Error::invalid_field(field, "must be 1 to 256 characters"));
+    }
+    Ok(raw.to_owned())
+}
+
+/// Verify an e-mail address with the token of a verification link, or of an e-mail change link
+/// (the account then moves to the new address, and the old one gets a notice). The address is
+/// verified at once; the answer has no body (the link may be opened on another device than the
+/// signed-in one). Tokens work once: unknown, used, expired or other tokens are refused alike.
+#[utoipa::path(post, path = "/v1/auth/verify-email", tag = "auth", request_body = TokenRequest,
+    responses((status = 204, description = "verified (and, for an e-mail change, moved)"),
+        (status = 400, description = "validation_failed; invalid_token: unknown, used, expired or of another purpose", body = ErrorBody),
+        (status = 409, description = "email_taken: the new address of an e-mail change was claimed since the link was sent", body = ErrorBody)))]
+async fn verify_email(
+    State(ctx): State<Context>,
+    Json(body): Json<TokenRequest>,
+) -> Result<StatusCode> {
+    email::verify(&ctx, &token_of("token", &body.token)?).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// Mail the caller a new verification link.
+#[utoipa::path(post, path = "/v1/auth/verify-email/resend", tag = "auth", security(("bearer" = [])),
+    responses((status = 202, description = "a new link is on its way"),
+        (status = 401, body = ErrorBody),
+        (status = 409, description = "email_already_verified", body = ErrorBody),
+        (status = 429, description = "rate_limited: too many verification mails for this user", body = ErrorBody)))]
+async fn resend_verification(
+    State(ctx): State<Context>,
+    Authenticated(who): Authenticated,
+) -> Result<StatusCode> {
+    email::resend_verification(&ctx, &who).await?;
+    Ok(StatusCode::ACCEPTED)
+}
+
+/// Password-reset request body.
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct PasswordResetRequest {
+    #[schema(format = Email)]
+    email: String,
+}
+
+/// Ask for a password-reset link. The answer is the same whether or not an account has the
+/// address; only an existing, active account is mailed a link (single use, 15 minutes).
+#[utoipa::path(post, path = "/v1/auth/password-reset", tag = "auth", request_body = PasswordResetRequest,
+    responses((status = 202, description = "if an account has this address, a link is on its way"),
+        (status = 400, body = ErrorBody),
+        (status = 429, description = "rate_limited: too many requests from this IP or for this address", body = ErrorBody)))]
+async fn request_password_reset(
+    State(ctx): State<Context>,
+    client: ClientInfo,
+    Json(body): Json<PasswordResetRequest>,
+) -> Result<StatusCode> {
+    let email = Email::parse(&body.email)?;
+    email::request_password_reset(&ctx, &email, &client).await?;
+    Ok(StatusCode::ACCEPTED)
+}
+
+/// Password-reset confirmation body.
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct PasswordResetConfirmRequest {
+    /// The `token` parameter of the reset link.
+    #[schema(value_type = String, min_length = 1, max_length = 256)]
+    token: SecretString,
+    #[schema(value_type = String, min_length = 8, max_length = 128)]
+    new_password: SecretString,
+}
+
+/// Set a new password with the token of a reset link. Every session of the account ends and
+/// its lock is cleared.
+#[utoipa::path(post, path = "/v1/auth/password-reset/confirm", tag = "auth", request_body = PasswordResetConfirmRequest,
+    responses((status = 204, description = "the password is changed; every session ended"),
+        (status = 400, description = "validation_failed (also a password the policy refuses); invalid_token: unknown, used, expired or of another purpose", body = ErrorBody)))]
+async fn confirm_password_reset(
+    State(ctx): State<Context>,
+    Json(body): Json<PasswordResetConfirmRequest>,
+) -> Result<StatusCode> {
+    let token = token_of("token", &body.token)?;
+    email::reset_password(&ctx, &token, body.new_password.expose_secret()).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// E-mail change body.
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ChangeEmailRequest {
+    #[schema(format = Email)]
+    new_email: String,
+    #[schema(value_type = String)]
+    current_password: SecretString,
+}
+
+/// Ask to move the account to another address: a confirmation link goes to the new address,
+/// and the account moves when it is used (`POST /v1/auth/verify-email`). Wrong current
+/// passwords count toward the account lock and go to the login history.
+#[utoipa::path(post, path = "/v1/auth/me/email", tag = "auth", security(("bearer" = [])), request_body = ChangeEmailRequest,
+    responses((status = 202, description = "a confirmation link is on its way to the new address"),
+        (status = 400, body = ErrorBody), (status = 401, body = ErrorBody),
+        (status = 403, description = "invalid_current_password (also while the account is locked)", body = ErrorBody),
+        (status = 409, description = "email_taken", body = ErrorBody),
+        (status = 429, description = "rate_limited: too many e-mail changes for this user", body = ErrorBody)))]
+async fn change_email(
+    State(ctx): State<Context>,
+    Authenticated(who): Authenticated,
+    client: ClientInfo,
+    Json(body): Json<ChangeEmailRequest>,
+) -> Result<StatusCode> {
+    let new_email = Email::parse(&body.new_email)
+        .map_err(|_| Error::invalid_field("new_email", "must be a valid e-mail address"))?;
+    email::request_email_change(
+        &ctx,
+        &who,
+        &new_email,
+        body.current_password.expose_secret(),
+        &client,
+    )
+    .await?;
+    Ok(StatusCode::ACCEPTED)
 }
 
 /// The public keys that verify access tokens (RFC 7517).

@@ -111,7 +111,7 @@ pub struct UpdateUserRequest {
         (status = 401, body = ErrorBody),
         (status = 403, description = "forbidden: no `users:update`; `roles` changed by a non-superuser; own `roles` or `is_active`; a superuser edited by a non-superuser", body = ErrorBody),
         (status = 404, body = ErrorBody),
-        (status = 409, description = "last_superuser: the last active superuser cannot be deactivated", body = ErrorBody),
+        (status = 409, description = "last_superuser: the last active superuser cannot be deactivated; email_not_verified: only a verified address is made staff", body = ErrorBody),
         (status = 412, description = "precondition_failed: the user is no longer at the version `If-Match` names", body = ErrorBody)))]
 async fn update_user(
     State(ctx): State<Context>,

@@ -1,4 +1,5 @@
-//! The account page: profile and password, live sessions (this one marked, sign out one or all
+//! The account page: profile, e-mail address (verification state, a new verification link,
+//! changing it) and password, live sessions (this one marked, sign out one or all
 //! others), statistics, login history with failures highlighted, and quota usage.
 
 use axum::Router;
@@ -13,8 +14,8 @@ use shared::auth::{self, ProfileChanges};
 use shared::client::ClientInfo;
 use shared::context::SigningContext;
 use shared::cursor::Cursor;
-use shared::domain::{LoginOutcome, SessionId, parse_name};
-use shared::{Error, Result, quota, sessions};
+use shared::domain::{Email, LoginOutcome, SessionId, parse_name};
+use shared::{Error, Result, email, quota, sessions};
 
 use crate::browser::{Browser, Form, NoFields, see_other};
 use crate::layout::{self, alert, csrf_field, notice, page, time};
@@ -24,6 +25,8 @@ pub fn routes() -> Router<SigningContext> {
         .route("/account", get(account))
         .route("/account/profile", post(update_profile))
         .route("/account/password", post(change_password))
+        .route("/account/email", post(change_email))
+        .route("/account/email/resend", post(resend_verification))
         .route("/account/sessions/others/end", post(end_others))
         .route("/account/sessions/{id}/end", post(end_session))
 }
@@ -93,6 +96,28 @@ async fn sections(
                 div.field { label for="last_name" { "Last name" }
                     input id="last_name" name="last_name" value=(user.last_name) required; }
                 button type="submit" { "Save the profile" }
+            }
+        }
+        section aria-labelledby="email" {
+            h2 id="email" { "E-mail address" }
+            p {
+                strong { (user.email.as_str()) } " — "
+                @if user.email_verified { "verified" } @else { strong { "not verified" } }
+            }
+            @if !user.email_verified {
+                form method="post" action="/account/email/resend" {
+                    (csrf_field(browser))
+                    button.secondary type="submit" { "Mail me a new verification link" }
+                }
+            }
+            form method="post" action="/account/email" {
+                (csrf_field(browser))
+                div.field { label for="new_email" { "New e-mail address" }
+                    input id="new_email" name="new_email" type="email" autocomplete="email" required; }
+                div.field { label for="email_current_password" { "Current password" }
+                    input id="email_current_password" name="current_password" type="password" autocomplete="current-password" required; }
+                p.hint { "We mail a link to the new address; the address changes when you follow it, and the old one is told." }
+                button type="submit" { "Change the e-mail address" }
             }
         }
         section aria-labelledby="password" {
@@ -285,6 +310,41 @@ async fn change_password(
     )
     .await;
     done(&ctx, &browser, changed.map(|()| "password")).await
+}
+
+#[derive(Deserialize)]
+struct EmailChange {
+    new_email: String,
+    current_password: SecretString,
+}
+
+async fn change_email(
+    State(ctx): State<SigningContext>,
+    client: ClientInfo,
+    Form(browser, form): Form<EmailChange>,
+) -> Response {
+    let asked = match Email::parse(&form.new_email) {
+        Ok(new_email) => {
+            email::request_email_change(
+                &ctx,
+                &browser.who,
+                &new_email,
+                form.current_password.expose_secret(),
+                &client,
+            )
+            .await
+        }
+        Err(error) => Err(error),
+    };
+    done(&ctx, &browser, asked.map(|()| "email-change-sent")).await
+}
+
+async fn resend_verification(
+    State(ctx): State<SigningContext>,
+    Form(browser, NoFields {}): Form<NoFields>,
+) -> Response {
+    let sent = email::resend_verification(&ctx, &browser.who).await;
+    done(&ctx, &browser, sent.map(|()| "verification-sent")).await
 }
 
 async fn end_session(

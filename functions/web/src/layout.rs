@@ -98,6 +98,10 @@ pub fn notice(done: Option<&str>) -> Markup {
     let message = match done {
         Some("profile") => "Your profile was saved.",
         Some("password") => "Your password was changed; every other session was signed out.",
+        Some("verification-sent") => "A new verification link is on its way to your address.",
+        Some("email-change-sent") => {
+            "A confirmation link is on its way to the new address; your address changes when you follow it."
+        }
         Some("signed-out") => "That session was signed out.",
         Some("others") => "Every other session was signed out.",
         Some("approved") => "Done: the browser is signed in.",

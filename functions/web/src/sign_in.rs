@@ -64,6 +64,7 @@ fn sign_in_form(next: &str, email: &str, failure: Option<&str>) -> Markup {
                         (field("Password", "password", "password", "", &none))
                         button type="submit" { "Sign in" }
                     }
+                    p { a href="/forgot-password" { "Forgot your password?" } }
                     p { "New here? " a href="/register" { "Create an account" } }
                 }
                 section aria-labelledby="with-phone" {

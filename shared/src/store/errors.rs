@@ -1,5 +1,5 @@
 //! The one translation of AWS SDK failures into [`Error`], for every client Sesame has
-//! (DynamoDB here, S3 in `blobs`, Secrets Manager in `secrets`).
+//! (DynamoDB here, S3 in `blobs`, Secrets Manager in `secrets`, SES in `mail`).
 //!
 //! A failure that says "try again later" becomes [`Error::Unavailable`] (503 with
 //! `Retry-After`): throttling (`ThrottlingException`, `ProvisionedThroughputExceededException`,

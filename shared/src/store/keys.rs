@@ -11,6 +11,7 @@
 //! | quota usage     | `QUOTA#<user id>` | `USAGE`           | gsi1: `QUOTAS` / `<user id>`       |
 //! | consumption     | `QUOTA#<user id>` | `CONSUMPTION#<idempotency key>` | expires_at (TTL, 30 days) |
 //! | QR login        | `QR#<code hash>`  | `QR`              | expires_at (TTL, code expiry + 10 min) |
+//! | e-mail token    | `TOKEN#<token hash>` | `TOKEN`        | expires_at (TTL, 15 min or 24 h)   |
 //! | RBAC resource   | `RBAC`            | `RESOURCE#<code>` | usage: roles naming it             |
 //! | RBAC action     | `RBAC`            | `ACTION#<code>`   | usage: roles naming it             |
 //! | RBAC role       | `RBAC`            | `ROLE#<code>`     | usage: users holding it; version; deleting |
@@ -179,6 +180,16 @@ pub fn kind_of(pk: &str, sk: &str) -> String {
         "USER" if sk == LOCKOUT_SK => "lockout".into(),
         prefix => prefix.to_lowercase(),
     }
+}
+
+/// Sort key of an e-mailed token (verification, password reset, e-mail change).
+pub const EMAIL_TOKEN_SK: &str = "TOKEN";
+/// The e-mail address attribute of a user profile (conditions of the e-mail flows name it).
+pub const USER_EMAIL: &str = "email";
+
+/// Partition key of an e-mailed token: the SHA-256 of the token, never the token itself.
+pub fn email_token_pk(token_hash: &str) -> String {
+    format!("TOKEN#{token_hash}")
 }
 
 /// Sort key of a QR login item.

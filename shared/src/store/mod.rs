@@ -12,6 +12,8 @@ mod calls;
 pub use calls::CallCounter;
 mod counters;
 mod cursor;
+mod email_tokens;
+pub use email_tokens::Consumed;
 mod errors;
 pub(crate) use errors::aws_error;
 mod expiry;

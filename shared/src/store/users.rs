@@ -10,7 +10,7 @@ use super::{
     s, sdk_error, to_item,
 };
 use crate::audit::Record;
-use crate::domain::{Email, LoginRecord, Session, User, UserId};
+use crate::domain::{Email, EmailToken, LoginRecord, Session, User, UserId};
 use crate::error::{Error, Result};
 
 impl Store {
@@ -25,15 +25,17 @@ impl Store {
         Ok(claim.map(|c| c.user_id))
     }
 
-    /// Creates a user, claims the e-mail address, stores the first session and the history
-    /// entry of that login (kept until `history_expires_at`), all or nothing. Fails with 409
-    /// `email_taken` when the address belongs to someone else.
+    /// Creates a user, claims the e-mail address, stores the first session, the history
+    /// entry of that login (kept until `history_expires_at`) and the address's verification
+    /// token, all or nothing. Fails with 409 `email_taken` when the address belongs to someone
+    /// else.
     pub async fn create_user(
         &self,
         user: &User,
         first_session: &Session,
         history: &LoginRecord,
         history_expires_at: DateTime<Utc>,
+        verification: &EmailToken,
         audit: &Record,
     ) -> Result<()> {
         let profile = user_item(user)?;
@@ -45,6 +47,7 @@ impl Store {
         ];
         items.push(self.session_put(first_session)?);
         items.push(login_record_put(&self.table, history, history_expires_at)?);
+        items.push(self.email_token_put(verification)?);
         items.push(audit_put(&self.table, audit)?);
         match self.transact(items).await? {
             Written::Done => Ok(()),
