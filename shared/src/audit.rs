@@ -36,7 +36,7 @@ use crate::http::{Page, request_id};
 use crate::views::Timestamp;
 
 macro_rules! event_types {
-    ($($(#[doc = $doc:literal])* $variant:ident => $name:literal,)+) => {
+    ($($(#[doc = $doc:literal])* $variant:ident => $name:tt,)+) => {
         /// What happened. Serialized as a dotted name (`login.failed`).
         #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
         pub enum EventType {
@@ -362,9 +362,9 @@ pub fn prepare(ctx: &Context, event: Event) -> Record {
         actor,
         subject: event.subject,
         ip: scope.client.as_ref().and_then(|c| c.ip.clone()),
-        device: scope.client.map(|c| {
-            let device = c.device;
-            format!("{} on {}", device.browser, device.device_name)
+        device: scope.client.map(|c| match c.device.browser.as_str() {
+            "unknown" => c.device.device_name,
+            browser => format!("{browser} on {}", c.device.device_name),
         }),
         request_id: scope.id,
         details: event.details,
