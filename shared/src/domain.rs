@@ -132,6 +132,9 @@ pub struct User {
     /// it existed.
     #[serde(default)]
     pub version: u64,
+    /// Whether sign-ins need a second factor (set with the `MFA` item, in one transaction).
+    #[serde(default)]
+    pub mfa_enabled: bool,
 }
 
 /// What kind of device a session runs on.

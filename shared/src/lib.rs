@@ -18,6 +18,7 @@ pub mod cursor;
 pub mod domain;
 pub mod error;
 pub mod http;
+pub mod mfa;
 pub mod password;
 pub mod qr_auth;
 pub mod quota;
