@@ -133,8 +133,8 @@ pub async fn register(
 ///
 /// When the account has a second factor, a right password opens no session: the answer is an
 /// [`MfaChallenge`] for [`mfa::complete`], which opens it as this function would, handing it
-/// over by `transport`; the failure record is then left as is, so the second step's codes
-/// count against the same budget as passwords.
+/// over by `transport`. The password's check is then given back but the failure record is not
+/// reset, so the second step's codes count against the same budget as passwords.
 pub async fn login(
     ctx: &SigningContext,
     email: &Email,
@@ -184,6 +184,11 @@ pub async fn login(
         return Err(invalid_credentials());
     }
     if account.mfa.as_ref().is_some_and(MfaRecord::is_enabled) {
+        // The right password gives its check back (without resetting the lock escalation,
+        // which only a completed second step does), so the code after it has one too.
+        ctx.store
+            .release_login_attempt(&account_key, ctx.now())
+            .await?;
         let challenge = mfa::challenge(ctx, &account.user, client, transport).await?;
         return Ok(LoginResult::MfaRequired(challenge));
     }

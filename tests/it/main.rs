@@ -17,6 +17,7 @@ mod faults;
 mod headers;
 mod lambda;
 mod lists;
+mod mfa;
 mod password_races;
 mod qr;
 mod quota;

@@ -273,3 +273,14 @@ impl Store {
         }
     }
 }
+
+impl Store {
+    /// The user's stored `MFA` item exactly as DynamoDB holds it, printed attribute by
+    /// attribute: for tests and operators checking what is at rest (no secret appears in it).
+    pub async fn stored_mfa_item(&self, user_id: UserId) -> Result<Option<String>> {
+        let item = self
+            .get_item(key(keys::user_pk(user_id), keys::MFA_SK))
+            .await?;
+        Ok(item.map(|item| format!("{item:?}")))
+    }
+}
