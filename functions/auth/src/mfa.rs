@@ -21,9 +21,9 @@ use crate::{SignedIn, check_transport, signed_in};
 /// The two-factor routes of a signed-in user.
 pub fn routes() -> OpenApiRouter<Context> {
     OpenApiRouter::new()
-        .routes(routes!(enrol, disable))
-        .routes(routes!(confirm))
-        .routes(routes!(regenerate))
+        .routes(routes!(mfa_enrol, mfa_disable))
+        .routes(routes!(mfa_confirm))
+        .routes(routes!(mfa_regenerate_recovery_codes))
 }
 
 /// The login's second step, which issues tokens.
@@ -123,7 +123,7 @@ async fn login_mfa(
 #[utoipa::path(post, path = "/v1/auth/mfa/totp", tag = "auth", security(("bearer" = [])),
     responses((status = 200, body = Enrolment), (status = 401, body = ErrorBody),
         (status = 409, description = "mfa_already_enabled", body = ErrorBody)))]
-async fn enrol(
+async fn mfa_enrol(
     State(ctx): State<Context>,
     Authenticated(who): Authenticated,
 ) -> Result<Response> {
@@ -155,7 +155,7 @@ pub struct CodeRequest {
 #[utoipa::path(post, path = "/v1/auth/mfa/totp/confirm", tag = "auth", security(("bearer" = [])), request_body = CodeRequest,
     responses((status = 200, body = RecoveryCodes), (status = 400, description = "invalid_code", body = ErrorBody),
         (status = 401, body = ErrorBody), (status = 409, description = "mfa_not_pending", body = ErrorBody)))]
-async fn confirm(
+async fn mfa_confirm(
     State(ctx): State<Context>,
     Authenticated(who): Authenticated,
     Json(body): Json<CodeRequest>,
@@ -170,7 +170,7 @@ async fn confirm(
     responses((status = 200, body = RecoveryCodes), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody),
         (status = 403, description = "invalid_code (wrong, replayed, or the account is locked)", body = ErrorBody),
         (status = 409, description = "mfa_not_enabled", body = ErrorBody), (status = 429, body = ErrorBody)))]
-async fn regenerate(
+async fn mfa_regenerate_recovery_codes(
     State(ctx): State<Context>,
     Authenticated(who): Authenticated,
     Json(body): Json<CodeRequest>,
@@ -204,7 +204,7 @@ pub struct DisableRequest {
     responses((status = 204, description = "two-factor sign-in is off"), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody),
         (status = 403, description = "invalid_code, invalid_current_password (wrong, or the account is locked)", body = ErrorBody),
         (status = 409, description = "mfa_not_enabled", body = ErrorBody), (status = 429, body = ErrorBody)))]
-async fn disable(
+async fn mfa_disable(
     State(ctx): State<Context>,
     Authenticated(who): Authenticated,
     Json(body): Json<DisableRequest>,
