@@ -100,6 +100,7 @@ pub fn notice(done: Option<&str>) -> Markup {
         Some("password") => "Your password was changed; every other session was signed out.",
         Some("signed-out") => "That session was signed out.",
         Some("others") => "Every other session was signed out.",
+        Some("mfa-off") => "Two-factor authentication is off.",
         Some("approved") => "Done: the browser is signed in.",
         Some("rejected") => "Rejected: the browser was not signed in.",
         Some("saved") => "Saved.",

@@ -14,6 +14,7 @@ mod admin;
 mod assets;
 mod browser;
 mod layout;
+mod mfa;
 mod sign_in;
 mod tickets;
 
@@ -35,6 +36,7 @@ pub fn routes() -> Router<SigningContext> {
     Router::new()
         .merge(sign_in::routes())
         .merge(account::routes())
+        .merge(mfa::routes())
         .merge(activity::routes())
         .merge(tickets::routes())
         .merge(admin::routes())
