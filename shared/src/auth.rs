@@ -92,7 +92,7 @@ pub async fn register(
         updated_at: now,
         session_version: 1,
         password_changed_at: None,
-            mfa_enabled: false,
+        mfa_enabled: false,
         version: 1,
     };
     let (session, refresh) = new_session(ctx, &user, client, CreatedVia::Register, now);
@@ -199,6 +199,8 @@ pub async fn login(
 }
 
 /// What a right password gives: a session, or the second step it still needs.
+// One value per login, moved straight into a response: not worth a box.
+#[allow(clippy::large_enum_variant)]
 #[derive(Debug)]
 pub enum LoginResult {
     Session(TokenResponse),

@@ -279,12 +279,13 @@ async fn connect(
     }
     match (&config.mfa_key_secret, config.local_dev) {
         (Some(id), _) => {
-            let key = MfaKey::new(secrets.read(id).await?.expose_secret().as_bytes())
-                .ok_or_else(|| {
+            let key = MfaKey::new(secrets.read(id).await?.expose_secret().as_bytes()).ok_or_else(
+                || {
                     format!(
                         "SESAME_MFA_KEY_SECRET: the key must be at least {MIN_MFA_KEY_BYTES} bytes"
                     )
-                })?;
+                },
+            )?;
             config.mfa_key = Some(key);
         }
         // Local mode keeps `SESAME_MFA_KEY` or the key generated for this process.

@@ -353,11 +353,7 @@ pub async fn regenerate_recovery_codes(
 /// when there is nothing to turn off.
 pub async fn disable(ctx: &Context, who: &Principal, proof: Proof) -> Result<()> {
     let user_id = who.user.id;
-    let record = ctx
-        .store
-        .find_mfa(user_id)
-        .await?
-        .ok_or_else(not_enabled)?;
+    let record = ctx.store.find_mfa(user_id).await?.ok_or_else(not_enabled)?;
     let account_key = user_id.to_string();
     let (checked, refusal) = match &proof {
         Proof::Code(factor) => (
@@ -629,29 +625,13 @@ pub async fn complete(
         ..LOGIN_PER_IP
     };
     let hit = per_ip.ip_hit_at(client, now);
-    let checked = check_factor(
-        ctx,
-        &account.user,
-        &record,
-        failures,
-        &hit,
-        &factor,
-        None,
-    )
-    .await?;
+    let checked = check_factor(ctx, &account.user, &record, failures, &hit, &factor, None).await?;
     if checked != Checked::Right {
         let outcome = match checked {
             Checked::Locked => LoginOutcome::Locked,
             _ => LoginOutcome::WrongPassword,
         };
-        auth::record_attempt(
-            ctx,
-            account.user.id,
-            outcome,
-            CreatedVia::Password,
-            client,
-        )
-        .await?;
+        auth::record_attempt(ctx, account.user.id, outcome, CreatedVia::Password, client).await?;
         audit::record(
             ctx,
             Event::failed(EventType::LoginFailed)
@@ -673,14 +653,7 @@ pub async fn complete(
         return Err(invalid_token());
     }
     let reset = auth::failures_reset(ctx, &account_key);
-    let pair = auth::open_session(
-        ctx,
-        account,
-        client,
-        CreatedVia::Password,
-        Some(reset),
-    )
-    .await?;
+    let pair = auth::open_session(ctx, account, client, CreatedVia::Password, Some(reset)).await?;
     Ok((pair, bound))
 }
 
@@ -702,7 +675,10 @@ mod tests {
     fn recovery_codes_are_ten_distinct_codes_hashed_without_their_dash() {
         let (codes, hashes) = new_recovery_codes();
         assert_eq!(codes.len(), RECOVERY_CODES);
-        assert_eq!(hashes[0], recovery_hash(&codes[0].to_uppercase().replace('-', " ")));
+        assert_eq!(
+            hashes[0],
+            recovery_hash(&codes[0].to_uppercase().replace('-', " "))
+        );
         let distinct: std::collections::HashSet<_> = codes.iter().collect();
         assert_eq!(distinct.len(), RECOVERY_CODES);
     }

@@ -35,4 +35,5 @@ mod users;
 mod validation;
 mod web_admin;
 mod web_docs;
+mod web_mfa;
 mod web_tickets;

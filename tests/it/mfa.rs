@@ -140,9 +140,7 @@ async fn enrolment_is_on_only_after_a_first_valid_code() {
     let tokens = env.register(&email).await;
     let token = access(&tokens);
     assert!(!mfa_enabled(&env, &token).await);
-    let enrolment = env
-        .send(env.post("/v1/auth/mfa/totp").bearer(&token))
-        .await;
+    let enrolment = env.send(env.post("/v1/auth/mfa/totp").bearer(&token)).await;
     let totp = totp_of(enrolment.body["secret"].as_str().unwrap());
     let right = code_at(&totp, &env, 0);
     let wrong = wrong_code_for(&totp, &env);
@@ -166,11 +164,12 @@ async fn enrolment_is_on_only_after_a_first_valid_code() {
         )
         .await;
     assert_eq!(confirmed.status, StatusCode::OK, "{:?}", confirmed.body);
-    assert_eq!(confirmed.body["recovery_codes"].as_array().unwrap().len(), 10);
+    assert_eq!(
+        confirmed.body["recovery_codes"].as_array().unwrap().len(),
+        10
+    );
     assert!(mfa_enabled(&env, &token).await);
-    let again = env
-        .send(env.post("/v1/auth/mfa/totp").bearer(&token))
-        .await;
+    let again = env.send(env.post("/v1/auth/mfa/totp").bearer(&token)).await;
     assert_error(&again, StatusCode::CONFLICT, "mfa_already_enabled");
     let confirmed_again = env
         .send(
@@ -234,14 +233,28 @@ async fn a_code_is_accepted_once() {
     let env = TestEnv::new().await;
     let user = enrolled(&env, "replay").await;
     let code = user.code(&env, 0);
-    let first = second_step(&env, &first_step(&env, &user.email).await, json!({"code": code})).await;
+    let first = second_step(
+        &env,
+        &first_step(&env, &user.email).await,
+        json!({"code": code}),
+    )
+    .await;
     assert_eq!(first.status, StatusCode::OK, "{:?}", first.body);
-    let replayed =
-        second_step(&env, &first_step(&env, &user.email).await, json!({"code": code})).await;
+    let replayed = second_step(
+        &env,
+        &first_step(&env, &user.email).await,
+        json!({"code": code}),
+    )
+    .await;
     assert_error(&replayed, StatusCode::UNAUTHORIZED, "invalid_code");
     // An earlier step than the one accepted is refused too.
     let earlier = user.code(&env, -1);
-    let older = second_step(&env, &first_step(&env, &user.email).await, json!({"code": earlier})).await;
+    let older = second_step(
+        &env,
+        &first_step(&env, &user.email).await,
+        json!({"code": earlier}),
+    )
+    .await;
     assert_error(&older, StatusCode::UNAUTHORIZED, "invalid_code");
 }
 
@@ -413,9 +426,10 @@ async fn a_cookie_login_gets_its_cookies_only_from_the_second_step() {
     let env = TestEnv::new().await;
     let user = enrolled(&env, "cookie").await;
     let reply = env
-        .send(env.post("/v1/auth/login").json(
-            json!({"email": user.email, "password": PASSWORD, "transport": "cookie"}),
-        ))
+        .send(
+            env.post("/v1/auth/login")
+                .json(json!({"email": user.email, "password": PASSWORD, "transport": "cookie"})),
+        )
         .await;
     assert_eq!(reply.body["mfa_required"], true, "{:?}", reply.body);
     assert!(reply.headers.get("set-cookie").is_none());
@@ -441,11 +455,20 @@ async fn turning_it_off_needs_a_code_or_the_password() {
     let token = user.access();
     let disable = |body: Value| env.delete("/v1/auth/mfa/totp").bearer(&token).json(body);
     let nothing = env.send(disable(json!({}))).await;
-    assert_eq!(nothing.status, StatusCode::BAD_REQUEST, "{:?}", nothing.body);
+    assert_eq!(
+        nothing.status,
+        StatusCode::BAD_REQUEST,
+        "{:?}",
+        nothing.body
+    );
     let wrong_password = env
         .send(disable(json!({"password": "not the password"})))
         .await;
-    assert_error(&wrong_password, StatusCode::FORBIDDEN, "invalid_current_password");
+    assert_error(
+        &wrong_password,
+        StatusCode::FORBIDDEN,
+        "invalid_current_password",
+    );
     let wrong = user.wrong_code(&env);
     let wrong_code = env.send(disable(json!({"code": wrong}))).await;
     assert_error(&wrong_code, StatusCode::FORBIDDEN, "invalid_code");
@@ -458,9 +481,7 @@ async fn turning_it_off_needs_a_code_or_the_password() {
     assert_error(&again, StatusCode::CONFLICT, "mfa_not_enabled");
 
     // On again, then off with a code.
-    let enrolment = env
-        .send(env.post("/v1/auth/mfa/totp").bearer(&token))
-        .await;
+    let enrolment = env.send(env.post("/v1/auth/mfa/totp").bearer(&token)).await;
     let totp = totp_of(enrolment.body["secret"].as_str().unwrap());
     let confirmed = env
         .send(
@@ -553,13 +574,14 @@ async fn second_factor_changes_and_wrong_codes_are_audited() {
     assert_eq!(off.status, StatusCode::NO_CONTENT);
     let again = enrolled(&env, "audit-reset").await;
     let reset = env
-        .send(env.delete(&format!("/v1/users/{}/mfa", again.id())).bearer(&root))
+        .send(
+            env.delete(&format!("/v1/users/{}/mfa", again.id()))
+                .bearer(&root),
+        )
         .await;
     assert_eq!(reset.status, StatusCode::NO_CONTENT);
 
-    let events = env
-        .send(env.get("/v1/audit?limit=100").bearer(&root))
-        .await;
+    let events = env.send(env.get("/v1/audit?limit=100").bearer(&root)).await;
     let events = events.body["items"].as_array().unwrap().clone();
     let has = |kind: &str, subject: UserId| {
         events.iter().any(|e| {

@@ -102,7 +102,11 @@ pub(crate) fn signed_in(
 
 /// Refuses a `cookie` sign-in a browser sent on behalf of another site (login CSRF: it would
 /// sign the browser into the other site's account), 403 `cross_site_request`.
-pub(crate) fn check_transport(config: &Config, transport: Transport, headers: &HeaderMap) -> Result<()> {
+pub(crate) fn check_transport(
+    config: &Config,
+    transport: Transport,
+    headers: &HeaderMap,
+) -> Result<()> {
     match transport {
         Transport::Bearer => Ok(()),
         Transport::Cookie => cookies::check_origin(config, headers),
@@ -226,6 +230,8 @@ async fn login(
 
 /// The answer to a right password: the session, or (on an account with two-factor sign-in)
 /// the second step it still needs.
+// The document's description of the two answers; the handler serializes each directly.
+#[allow(clippy::large_enum_variant)]
 #[derive(Serialize, ToSchema)]
 #[serde(untagged)]
 pub enum LoginResponse {

@@ -134,11 +134,7 @@ async fn mfa_enrol(
 /// A response never cached: it shows a secret.
 fn no_store(body: impl axum::response::IntoResponse) -> Response {
     use axum::response::IntoResponse;
-    (
-        [(axum::http::header::CACHE_CONTROL, "no-store")],
-        body,
-    )
-        .into_response()
+    ([(axum::http::header::CACHE_CONTROL, "no-store")], body).into_response()
 }
 
 /// A TOTP code.
@@ -176,12 +172,9 @@ async fn mfa_regenerate_recovery_codes(
     Json(body): Json<CodeRequest>,
 ) -> Result<Response> {
     let code = totp_code("code", &body.code)?;
-    let codes = mfa::regenerate_recovery_codes(
-        &ctx,
-        &who,
-        secrecy::ExposeSecret::expose_secret(&code),
-    )
-    .await?;
+    let codes =
+        mfa::regenerate_recovery_codes(&ctx, &who, secrecy::ExposeSecret::expose_secret(&code))
+            .await?;
     Ok(no_store(axum::Json(codes)))
 }
 

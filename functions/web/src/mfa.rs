@@ -122,7 +122,10 @@ async fn confirm(State(ctx): State<SigningContext>, Form(browser, form): Form<Co
     }
 }
 
-async fn regenerate(State(ctx): State<SigningContext>, Form(browser, form): Form<Code>) -> Response {
+async fn regenerate(
+    State(ctx): State<SigningContext>,
+    Form(browser, form): Form<Code>,
+) -> Response {
     let code = form.code.expose_secret().trim();
     match mfa::regenerate_recovery_codes(&ctx, &browser.who, code).await {
         Ok(codes) => codes_page(&browser, &codes, StatusCode::OK),
@@ -138,13 +141,17 @@ struct Disable {
     password: String,
 }
 
-async fn disable(State(ctx): State<SigningContext>, Form(browser, form): Form<Disable>) -> Response {
+async fn disable(
+    State(ctx): State<SigningContext>,
+    Form(browser, form): Form<Disable>,
+) -> Response {
     let code = form.code.trim();
     let proof = match (code.is_empty(), form.password.is_empty()) {
         (false, true) => Proof::Code(Factor::Totp(SecretString::from(code))),
         (true, false) => Proof::Password(SecretString::from(form.password)),
         _ => {
-            let error = shared::Error::invalid_field("code", "enter either a code or your password");
+            let error =
+                shared::Error::invalid_field("code", "enter either a code or your password");
             return failure(&browser, error);
         }
     };

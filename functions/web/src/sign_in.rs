@@ -18,11 +18,11 @@ use qrcode::render::svg;
 use secrecy::SecretString;
 use serde::{Deserialize, Serialize};
 use shared::auth::{self, LoginResult, NewAccount};
-use shared::mfa::{self, Factor, Transport};
 use shared::client::ClientInfo;
 use shared::context::SigningContext;
 use shared::domain::{Email, QrStatus, parse_name};
 use shared::http::cookies::{self, Cookie};
+use shared::mfa::{self, Factor, Transport};
 use shared::qr_auth::{self, QrStatusView};
 use shared::{Error, Result};
 
