@@ -51,9 +51,9 @@ run: localstack
 # creates `make run`'s table and bucket and stores its development keys as Secrets Manager secrets,
 # which the binary reads as a deployment does: local mode and plain-text secrets are cleared.
 TARGET_DIR := $(or $(CARGO_TARGET_DIR),target)
-LAMBDA_ENV := SESAME_LOCAL_DEV= SESAME_ADMIN_PASSWORD= SESAME_ORIGIN_VERIFY= SESAME_CURSOR_KEY= \
+LAMBDA_ENV := SESAME_LOCAL_DEV= SESAME_ADMIN_PASSWORD= SESAME_ORIGIN_VERIFY= SESAME_CURSOR_KEY= SESAME_MFA_KEY= \
 	SESAME_SIGNING_KEY_SECRET=sesame-local/signing-key SESAME_VERIFY_KEY_SECRET=sesame-local/verify-key \
-	SESAME_CURSOR_KEY_SECRET=sesame-local/cursor-key
+	SESAME_CURSOR_KEY_SECRET=sesame-local/cursor-key SESAME_MFA_KEY_SECRET=sesame-local/mfa-key
 
 invoke: localstack
 	@[ -n "$(FN)" ] && [ -f "$(EVENT)" ] || { echo "usage: make invoke FN=auth EVENT=events/auth/login.json"; exit 2; }

@@ -33,16 +33,18 @@ pub fn app(ctx: SigningContext) -> axum::Router {
 
 /// The Secrets Manager secrets that `make invoke` names for a Lambda binary, which reads its keys
 /// as a deployment does (no local mode): the local server's development key pair, so tokens work
-/// across `make run` and `make invoke`, and a list-cursor key. The Makefile's `LAMBDA_ENV` names
-/// the same secrets.
-pub const LAMBDA_SECRETS: [(&str, &str); 3] = [
+/// across `make run` and `make invoke`, a list-cursor key and a TOTP sealing key. The Makefile's
+/// `LAMBDA_ENV` names the same secrets.
+pub const LAMBDA_SECRETS: [(&str, &str); 4] = [
     ("SESAME_SIGNING_KEY_SECRET", "sesame-local/signing-key"),
     ("SESAME_VERIFY_KEY_SECRET", "sesame-local/verify-key"),
     ("SESAME_CURSOR_KEY_SECRET", "sesame-local/cursor-key"),
+    ("SESAME_MFA_KEY_SECRET", "sesame-local/mfa-key"),
 ];
 
 /// Stores the [`LAMBDA_SECRETS`] on the local endpoint: the development key pair of `ctx` (from
-/// its key file) every time, the cursor key only when missing, so earlier cursors stay valid.
+/// its key file) every time, the cursor and MFA keys only when missing, so earlier cursors and
+/// enrolments stay valid.
 /// Fails without a local endpoint (`AWS_ENDPOINT_URL`) or key file.
 pub async fn store_lambda_secrets(ctx: &SigningContext) -> Result<(), shared::BoxError> {
     let config = &ctx.config;
@@ -51,17 +53,17 @@ pub async fn store_lambda_secrets(ctx: &SigningContext) -> Result<(), shared::Bo
         .as_deref()
         .ok_or("storing the Lambda secrets needs a local AWS endpoint (AWS_ENDPOINT_URL)")?;
     let secrets = shared::secrets::Secrets::local(endpoint, &config.aws_region);
-    let [(_, signing), (_, verify), (_, cursor)] = LAMBDA_SECRETS;
+    let [(_, signing), (_, verify), (_, cursor), (_, mfa)] = LAMBDA_SECRETS;
     let private_pem = std::fs::read_to_string(&config.dev_key_path)
         .map_err(|e| format!("{}: {e}", config.dev_key_path))?;
     secrets.put(signing, &private_pem).await?;
     secrets
         .put(verify, &ctx.signer.verifier().public_pem())
         .await?;
-    if secrets.read(cursor).await.is_err() {
-        secrets
-            .put(cursor, &shared::tokens::random_secret())
-            .await?;
+    for key in [cursor, mfa] {
+        if secrets.read(key).await.is_err() {
+            secrets.put(key, &shared::tokens::random_secret()).await?;
+        }
     }
     Ok(())
 }

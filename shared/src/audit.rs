@@ -62,7 +62,8 @@ event_types! {
     AccountRegistered => "account.registered",
     /// A sign-in opened a session (`details.via`: password, qr, ...).
     LoginSucceeded => "login.succeeded",
-    /// A sign-in was refused (`details.reason`: wrong_password, locked, inactive, unknown_account).
+    /// A sign-in was refused (`details.reason`: wrong_password, wrong_code, locked, inactive,
+    /// unknown_account).
     LoginFailed => "login.failed",
     /// Too many wrong passwords locked the account (`details.lock_secs`).
     AccountLocked => "account.locked",
@@ -83,6 +84,14 @@ event_types! {
     EmailChanged => "email.changed",
     /// A user changed their own names.
     ProfileUpdated => "profile.updated",
+    /// A user turned two-factor sign-in on (confirmed a TOTP enrolment).
+    MfaEnabled => "mfa.enabled",
+    /// A user turned two-factor sign-in off (or a wrong code or password refused it).
+    MfaDisabled => "mfa.disabled",
+    /// An administrator turned a user's two-factor sign-in off.
+    MfaReset => "mfa.reset",
+    /// A user replaced their recovery codes (or a wrong code refused it).
+    MfaRecoveryCodesRegenerated => "mfa.recovery_codes_regenerated",
     /// A browser asked for a QR login code.
     QrGenerated => "qr.generated",
     /// A signed-in phone scanned a QR login code.

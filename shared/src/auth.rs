@@ -16,11 +16,12 @@ use crate::domain::{
 };
 use crate::error::{Error, Result};
 use crate::http::request_id;
+use crate::mfa::{self, MfaChallenge, Transport};
 use crate::password;
 use crate::rate_limit::RateHit;
 use crate::rate_limit::{self, Limit};
 use crate::store::{
-    AttemptBudget, FailuresReset, LoginFailures, Opening, Reservation, UserSessions,
+    AttemptBudget, FailuresReset, LoginFailures, MfaRecord, Opening, Reservation, UserSessions,
 };
 use crate::tokens::{self, AccessClaims, RefreshToken, hashes_equal};
 use crate::views::{TokenResponse, UserView};
@@ -52,7 +53,7 @@ pub struct NewAccount {
 
 pub use crate::store::ProfileChanges;
 
-fn invalid_credentials() -> Error {
+pub(crate) fn invalid_credentials() -> Error {
     Error::unauthorized("invalid_credentials", "the e-mail or password is wrong")
 }
 
@@ -92,6 +93,7 @@ pub async fn register(
         updated_at: now,
         session_version: 1,
         password_changed_at: None,
+        mfa_enabled: false,
         version: 1,
         email_verified: false,
     };
@@ -180,12 +182,18 @@ impl VerificationToken {
 /// whoever knows the password. Too many attempts from one IP get 429 (see
 /// [`LOGIN_PER_IP`]), spending no check; every password check is reserved against the
 /// account's budget before hashing (see [`check_password`]).
+///
+/// When the account has a second factor, a right password opens no session: the answer is an
+/// [`MfaChallenge`] for [`mfa::complete`], which opens it as this function would, handing it
+/// over by `transport`. The password's check is then given back but the failure record is not
+/// reset, so the second step's codes count against the same budget as passwords.
 pub async fn login(
     ctx: &SigningContext,
     email: &Email,
     password: &str,
     client: &ClientInfo,
-) -> Result<TokenResponse> {
+    transport: Transport,
+) -> Result<LoginResult> {
     let per_ip = Limit {
         max: ctx.config.login_ip_limit,
         ..LOGIN_PER_IP
@@ -234,8 +242,28 @@ pub async fn login(
             "verify your e-mail address before signing in: follow the link mailed to you",
         ));
     }
+    if account.mfa.as_ref().is_some_and(MfaRecord::is_enabled) {
+        // The right password gives its check back (without resetting the lock escalation,
+        // which only a completed second step does), so the code after it has one too.
+        ctx.store
+            .release_login_attempt(&account_key, ctx.now())
+            .await?;
+        let challenge = mfa::challenge(ctx, &account.user, client, transport).await?;
+        return Ok(LoginResult::MfaRequired(challenge));
+    }
     let reset = failures_reset(ctx, &account_key);
-    open_session(ctx, account, client, CreatedVia::Password, Some(reset)).await
+    open_session(ctx, account, client, CreatedVia::Password, Some(reset))
+        .await
+        .map(LoginResult::Session)
+}
+
+/// What a right password gives: a session, or the second step it still needs.
+// One value per login, moved straight into a response: not worth a box.
+#[allow(clippy::large_enum_variant)]
+#[derive(Debug)]
+pub enum LoginResult {
+    Session(TokenResponse),
+    MfaRequired(MfaChallenge),
 }
 
 /// The `details.reason` of a refused login.
@@ -272,7 +300,7 @@ pub const PASSWORD_CHANGE_PER_USER: Limit = Limit {
 
 /// How long an account's lock history is remembered after its last failure or lock: locks keep
 /// doubling until a correct password, or until the account has been left alone this long.
-const LOCK_MEMORY: chrono::Duration = chrono::Duration::days(1);
+pub(crate) const LOCK_MEMORY: chrono::Duration = chrono::Duration::days(1);
 
 /// The failure-record key of an e-mail address without an account: a hash, so addresses people
 /// mistype (or passwords typed into the e-mail field) are never stored.
@@ -282,7 +310,7 @@ fn unknown_account_key(email: &Email) -> String {
 
 /// The result of checking a password under the brute-force rules.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Checked {
+pub(crate) enum Checked {
     Right,
     Wrong,
     /// The account is locked or its window's checks are taken; the password was not checked.
@@ -302,7 +330,7 @@ enum Checked {
 /// every earlier lock since the last right password, up to `lockout_max`. After a lock one more
 /// check is allowed before the next, longer lock; a window without a lock starts over after
 /// `lockout_window`.
-async fn check_password(
+pub(crate) async fn check_password(
     ctx: &Context,
     account_key: &str,
     failures: Option<LoginFailures>,
@@ -362,7 +390,7 @@ pub(crate) fn failures_reset<'a>(ctx: &Context, account_key: &'a str) -> Failure
 
 /// Locks an account whose failed check took the last of its window's `max` checks (see
 /// [`check_password`] for the length).
-async fn lock_if_exhausted(
+pub(crate) async fn lock_if_exhausted(
     ctx: &Context,
     account_key: &str,
     reserved: &LoginFailures,
@@ -402,7 +430,7 @@ const HISTORY_RETENTION: chrono::Duration = chrono::Duration::days(90);
 
 /// Appends a refused login attempt to the user's history. Successful logins are recorded in
 /// the transaction that opens their session.
-async fn record_attempt(
+pub(crate) async fn record_attempt(
     ctx: &Context,
     user_id: UserId,
     outcome: LoginOutcome,
@@ -453,7 +481,7 @@ pub async fn start_session(
 
 /// [`start_session`], clearing the account's failure record in the session's transaction when
 /// `reset` is given (a password login).
-async fn open_session(
+pub(crate) async fn open_session(
     ctx: &SigningContext,
     mut account: UserSessions,
     client: &ClientInfo,

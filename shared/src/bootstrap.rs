@@ -152,6 +152,7 @@ async fn ensure_admin(
             updated_at: now,
             session_version: 0,
             password_changed_at: None,
+            mfa_enabled: false,
             version: 1,
             email_verified: true,
         };

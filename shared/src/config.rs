@@ -13,6 +13,7 @@ use std::str::FromStr;
 use std::time::Duration;
 
 use crate::cursor::{CursorKey, MIN_KEY_BYTES};
+use crate::mfa::{MIN_MFA_KEY_BYTES, MfaKey};
 use secrecy::{ExposeSecret, SecretString};
 
 /// Sesame's settings. `Config::default()` is the documented defaults; tests override fields.
@@ -105,6 +106,14 @@ pub struct Config {
     /// The cursor key: resolved from `cursor_key_secret` at cold start; in local mode
     /// `SESAME_CURSOR_KEY`, or generated per process when unset.
     pub cursor_key: CursorKey,
+    /// `SESAME_MFA_KEY_SECRET`: id or ARN of the secret holding the key that seals TOTP secrets
+    /// (at least 32 bytes), shared by the functions that enrol or check second factors.
+    pub mfa_key_secret: Option<String>,
+    /// The TOTP sealing key: resolved from `mfa_key_secret` at cold start; in local mode
+    /// `SESAME_MFA_KEY`, or generated per process when unset. `None` in a function deployed
+    /// without the secret: it cannot enrol or check second factors (only the auth and web
+    /// functions are given it).
+    pub mfa_key: Option<MfaKey>,
     /// `SESAME_MAX_TICKET_RESPONSES`: responses and internal notes a ticket takes in all (200).
     pub max_ticket_responses: u32,
     /// `SESAME_PUBLIC_URL`: the origin browsers reach Sesame at (`https://auth.example.com`, no
@@ -165,6 +174,8 @@ impl std::fmt::Debug for Config {
             .field("admin_password", &redacted(&self.admin_password))
             .field("cursor_key_secret", &self.cursor_key_secret)
             .field("cursor_key", &self.cursor_key)
+            .field("mfa_key_secret", &self.mfa_key_secret)
+            .field("mfa_key", &self.mfa_key)
             .field("max_ticket_responses", &self.max_ticket_responses)
             .field("public_url", &self.public_url)
             .field("mail_from", &self.mail_from)
@@ -214,6 +225,8 @@ impl Default for Config {
             admin_password: None,
             cursor_key_secret: None,
             cursor_key: CursorKey::generate(),
+            mfa_key_secret: None,
+            mfa_key: Some(MfaKey::generate()),
             max_ticket_responses: 200,
             public_url: None,
             mail_from: "no-reply@example.com".into(),
@@ -460,6 +473,8 @@ impl Config {
             admin_password: string("SESAME_ADMIN_PASSWORD").map(SecretString::from),
             cursor_key_secret: string("SESAME_CURSOR_KEY_SECRET"),
             cursor_key: cursor_key(local_dev)?.unwrap_or(defaults.cursor_key),
+            mfa_key_secret: string("SESAME_MFA_KEY_SECRET"),
+            mfa_key: mfa_key(local_dev)?.or(defaults.mfa_key),
             max_ticket_responses: parsed("SESAME_MAX_TICKET_RESPONSES")?
                 .unwrap_or(defaults.max_ticket_responses),
             public_url: string("SESAME_PUBLIC_URL")
@@ -513,6 +528,25 @@ fn cursor_key(local_dev: bool) -> Result<Option<CursorKey>, ConfigError> {
         Some(raw) => CursorKey::new(raw.as_bytes()).map(Some).ok_or(ConfigError {
             name,
             reason: format!("must be at least {MIN_KEY_BYTES} bytes"),
+        }),
+        None => Ok(None),
+    }
+}
+
+/// `SESAME_MFA_KEY`, a plain-text key accepted only in local mode (elsewhere the key comes from
+/// `SESAME_MFA_KEY_SECRET`).
+fn mfa_key(local_dev: bool) -> Result<Option<MfaKey>, ConfigError> {
+    let name = "SESAME_MFA_KEY";
+    match string(name) {
+        Some(_) if !local_dev => Err(ConfigError {
+            name,
+            reason: "a plain-text MFA key is accepted only with SESAME_LOCAL_DEV=1; \
+                     name a Secrets Manager secret in SESAME_MFA_KEY_SECRET"
+                .into(),
+        }),
+        Some(raw) => MfaKey::new(raw.as_bytes()).map(Some).ok_or(ConfigError {
+            name,
+            reason: format!("must be at least {MIN_MFA_KEY_BYTES} bytes"),
         }),
         None => Ok(None),
     }

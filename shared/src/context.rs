@@ -27,6 +27,7 @@ use crate::clock::{Clock, SystemClock};
 use crate::config::Config;
 use crate::cursor::{CursorKey, MIN_KEY_BYTES};
 use crate::error::Error;
+use crate::mfa::{MIN_MFA_KEY_BYTES, MfaKey};
 use crate::password::PasswordHasher;
 use crate::secrets::Secrets;
 use crate::store::Store;
@@ -308,6 +309,23 @@ async fn connect(
                 "the secret holding the list-cursor key",
             ));
         }
+    }
+    match (&config.mfa_key_secret, config.local_dev) {
+        (Some(id), _) => {
+            let key = MfaKey::new(secrets.read(id).await?.expose_secret().as_bytes()).ok_or_else(
+                || {
+                    format!(
+                        "SESAME_MFA_KEY_SECRET: the key must be at least {MIN_MFA_KEY_BYTES} bytes"
+                    )
+                },
+            )?;
+            config.mfa_key = Some(key);
+        }
+        // Local mode keeps `SESAME_MFA_KEY` or the key generated for this process.
+        (None, true) => {}
+        // Only the functions that sign people in are given the key; the others never see a
+        // TOTP secret.
+        (None, false) => config.mfa_key = None,
     }
     Ok((config, sdk_config, secrets))
 }

@@ -136,6 +136,9 @@ pub struct User {
     /// link). Absent (false) on profiles stored before it existed.
     #[serde(default)]
     pub email_verified: bool,
+    /// Whether sign-ins need a second factor (set with the `MFA` item, in one transaction).
+    #[serde(default)]
+    pub mfa_enabled: bool,
 }
 
 /// What an e-mailed token is for. One mechanism serves all three: a token is good only for its

@@ -25,6 +25,7 @@ pub mod http;
 /// Mail through Amazon SES: only with the `mail` feature.
 #[cfg(feature = "mail")]
 pub mod mail;
+pub mod mfa;
 pub mod password;
 pub mod qr_auth;
 pub mod quota;

@@ -42,6 +42,8 @@ pub struct UserView {
     pub roles: Vec<String>,
     pub created_at: Timestamp,
     pub updated_at: Timestamp,
+    /// Whether sign-ins need a second factor (TOTP or a recovery code).
+    pub mfa_enabled: bool,
 }
 
 impl From<&User> for UserView {
@@ -59,6 +61,7 @@ impl From<&User> for UserView {
             roles: user.roles.clone(),
             created_at: user.created_at.into(),
             updated_at: user.updated_at.into(),
+            mfa_enabled: user.mfa_enabled,
         }
     }
 }

@@ -204,10 +204,18 @@ async fn an_unknown_email_costs_the_same_store_requests_as_a_wrong_password() {
     let unknown = Email::parse(&TestEnv::email("nobody")).unwrap();
     // Twice each: a first failure starts the account's failure record, a second one adds to it.
     for round in 0..2 {
-        let wrong = shared::auth::login(&ctx, &known, "wrong password", &client).await;
+        let wrong =
+            shared::auth::login(&ctx, &known, "wrong password", &client, Default::default()).await;
         assert!(wrong.is_err());
         let for_wrong_password = counter.take();
-        let nobody = shared::auth::login(&ctx, &unknown, "wrong password", &client).await;
+        let nobody = shared::auth::login(
+            &ctx,
+            &unknown,
+            "wrong password",
+            &client,
+            Default::default(),
+        )
+        .await;
         assert!(nobody.is_err());
         let for_unknown_email = counter.take();
         assert_eq!(for_wrong_password, for_unknown_email, "round {round}");

@@ -42,6 +42,7 @@ impl Deployment {
         let signing_key_secret = create_secret("signing-key", private_pem.expose_secret()).await;
         let verify_key_secret = create_secret("verify-key", &signer.verifier().public_pem()).await;
         let cursor_key_secret = create_secret("cursor-key", &"cursor-key-".repeat(4)).await;
+        let mfa_key_secret = create_secret("mfa-key", &"mfa-key-".repeat(5)).await;
         let env = [
             ("AWS_ENDPOINT_URL", endpoint()),
             ("AWS_ACCESS_KEY_ID", "test".into()),
@@ -54,6 +55,7 @@ impl Deployment {
             ),
             ("SESAME_VERIFY_KEY_SECRET", verify_key_secret),
             ("SESAME_CURSOR_KEY_SECRET", cursor_key_secret),
+            ("SESAME_MFA_KEY_SECRET", mfa_key_secret),
             // The tests' patient AWS timeouts (see `PATIENT`), for a loaded LocalStack.
             ("SESAME_AWS_CONNECT_TIMEOUT_MS", "5000".into()),
             ("SESAME_AWS_ATTEMPT_TIMEOUT_MS", "30000".into()),

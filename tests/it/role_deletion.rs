@@ -33,6 +33,7 @@ async fn holders(env: &TestEnv, role: &str, count: usize) -> Vec<UserId> {
             updated_at: now,
             session_version: 0,
             password_changed_at: None,
+            mfa_enabled: false,
             version: 1,
             email_verified: false,
         };

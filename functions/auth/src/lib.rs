@@ -11,6 +11,7 @@
 //! in [`shared::auth`].
 
 mod audit;
+mod mfa;
 mod rbac;
 mod users;
 
@@ -58,6 +59,7 @@ pub fn routes() -> OpenApiRouter<Context> {
         .routes(routes!(change_email))
         .routes(routes!(jwks))
         .routes(routes!(openapi_json))
+        .merge(mfa::routes())
         .merge(users::routes())
         .merge(audit::routes())
         .merge(rbac::routes())
@@ -69,19 +71,11 @@ pub fn signing_routes() -> OpenApiRouter<SigningContext> {
         .routes(routes!(register))
         .routes(routes!(login))
         .routes(routes!(refresh))
+        .merge(mfa::signing_routes())
 }
 
 /// How a sign-in (registration, login, refresh) hands over its new token pair.
-#[derive(Debug, Default, Clone, Copy, PartialEq, Eq, Deserialize, ToSchema)]
-#[serde(rename_all = "lowercase")]
-pub enum Transport {
-    /// In the body, for a client that sends `Authorization: Bearer`.
-    #[default]
-    Bearer,
-    /// In `HttpOnly` cookies, for a browser: the body holds no token, only the session's CSRF
-    /// token, which every cookie-authenticated change presents in `x-csrf-token`.
-    Cookie,
-}
+pub use shared::mfa::Transport;
 
 /// A new token pair, handed over as the sign-in's `transport` asked.
 #[derive(Serialize, ToSchema)]
@@ -94,7 +88,7 @@ pub enum SignedIn {
 }
 
 /// The answer that hands `pair` over by `transport`; never cached (RFC 6749 §5.1).
-fn signed_in(
+pub(crate) fn signed_in(
     config: &Config,
     status: StatusCode,
     transport: Transport,
@@ -114,7 +108,11 @@ fn signed_in(
 
 /// Refuses a `cookie` sign-in a browser sent on behalf of another site (login CSRF: it would
 /// sign the browser into the other site's account), 403 `cross_site_request`.
-fn check_transport(config: &Config, transport: Transport, headers: &HeaderMap) -> Result<()> {
+pub(crate) fn check_transport(
+    config: &Config,
+    transport: Transport,
+    headers: &HeaderMap,
+) -> Result<()> {
     match transport {
         Transport::Bearer => Ok(()),
         Transport::Cookie => cookies::check_origin(config, headers),
@@ -202,9 +200,11 @@ pub struct LoginRequest {
 
 /// Sign in with e-mail and password. With `"transport": "cookie"` (a browser), the tokens go
 /// into `HttpOnly` cookies and the body holds only the session's CSRF token; such a sign-in is
-/// refused from another site.
+/// refused from another site. On an account with two-factor sign-in a right password opens no
+/// session: the answer is `{mfa_required: true, mfa_token, methods}`, for
+/// `POST /v1/auth/login/mfa`.
 #[utoipa::path(post, path = "/v1/auth/login", tag = "auth", request_body = LoginRequest,
-    responses((status = 200, body = SignedIn, headers(("set-cookie" = String, description = "`cookie` transport: the access (`HttpOnly`, `SameSite=Lax`), refresh (`HttpOnly`, `SameSite=Strict`, `Path=/v1/auth/refresh`) and CSRF (`SameSite=Lax`) cookies, `Secure` and prefixed `__Host-`/`__Secure-` but on a local server over plain http"))),
+    responses((status = 200, body = LoginResponse, headers(("set-cookie" = String, description = "`cookie` transport: the access (`HttpOnly`, `SameSite=Lax`), refresh (`HttpOnly`, `SameSite=Strict`, `Path=/v1/auth/refresh`) and CSRF (`SameSite=Lax`) cookies, `Secure` and prefixed `__Host-`/`__Secure-` but on a local server over plain http"))),
         (status = 400, body = ErrorBody),
         (status = 401, description = "invalid_credentials", body = ErrorBody),
         (status = 403, description = "cross_site_request: a `cookie` sign-in from another site; email_not_verified: the password was right but the address is not verified and `SESAME_REQUIRE_VERIFIED_EMAIL` is on", body = ErrorBody),
@@ -221,8 +221,30 @@ async fn login(
     if password.is_empty() || password.len() > 1024 {
         return Err(Error::invalid_field("password", "must be given"));
     }
-    let pair = auth::login(&ctx, &email, password, &client).await?;
-    signed_in(&ctx.config, StatusCode::OK, body.transport, pair)
+    match auth::login(&ctx, &email, password, &client, body.transport).await? {
+        auth::LoginResult::Session(pair) => {
+            signed_in(&ctx.config, StatusCode::OK, body.transport, pair)
+        }
+        auth::LoginResult::MfaRequired(challenge) => Ok((
+            StatusCode::OK,
+            [(header::CACHE_CONTROL, "no-store")],
+            axum::Json(challenge),
+        )
+            .into_response()),
+    }
+}
+
+/// The answer to a right password: the session, or (on an account with two-factor sign-in)
+/// the second step it still needs.
+// The document's description of the two answers; the handler serializes each directly.
+#[allow(clippy::large_enum_variant)]
+#[derive(Serialize, ToSchema)]
+#[serde(untagged)]
+pub enum LoginResponse {
+    /// Signed in: the token pair, handed over by the `transport` asked for.
+    SignedIn(SignedIn),
+    /// No session yet: complete the login with `POST /v1/auth/login/mfa`.
+    MfaRequired(shared::mfa::MfaChallenge),
 }
 
 /// A refresh token in a body.

@@ -22,6 +22,7 @@ pub fn routes() -> OpenApiRouter<Context> {
         .routes(routes!(list_users))
         .routes(routes!(get_user, update_user))
         .routes(routes!(revoke_all_sessions))
+        .routes(routes!(reset_mfa))
 }
 
 /// `?limit=&cursor=&is_active=&role=` of the user list.
@@ -181,4 +182,21 @@ async fn revoke_all_sessions(
     let id: UserId = id.parse()?;
     let terminated = users::revoke_all(&ctx, admin.user(), id).await?;
     Ok(axum::Json(Terminated { terminated }))
+}
+
+/// Turn a user's two-factor sign-in off (a user who lost their authenticator and recovery
+/// codes); they sign in with their password alone until they enrol again. Needs `update` on
+/// `users`. Audited as `mfa.reset`.
+#[utoipa::path(delete, path = "/v1/users/{id}/mfa", tag = "users", security(("bearer" = ["users"])),
+    params(("id" = String, Path)),
+    responses((status = 204, description = "the second factor was removed"), (status = 401, body = ErrorBody),
+        (status = 403, body = ErrorBody), (status = 404, description = "not_found: no such user, or no second factor", body = ErrorBody)))]
+async fn reset_mfa(
+    State(ctx): State<Context>,
+    admin: Admin<on::Users, on::Updating>,
+    Path(id): Path<String>,
+) -> Result<axum::http::StatusCode> {
+    let id: UserId = id.parse()?;
+    shared::mfa::reset(&ctx, admin.user(), id).await?;
+    Ok(axum::http::StatusCode::NO_CONTENT)
 }

@@ -132,6 +132,7 @@ async fn sections(
                 button type="submit" { "Change the password" }
             }
         }
+        (crate::mfa::section(browser))
         section aria-labelledby="sessions" {
             h2 id="sessions" { "Where you are signed in" }
             div.table {

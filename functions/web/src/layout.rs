@@ -104,6 +104,7 @@ pub fn notice(done: Option<&str>) -> Markup {
         }
         Some("signed-out") => "That session was signed out.",
         Some("others") => "Every other session was signed out.",
+        Some("mfa-off") => "Two-factor authentication is off.",
         Some("approved") => "Done: the browser is signed in.",
         Some("rejected") => "Rejected: the browser was not signed in.",
         Some("saved") => "Saved.",

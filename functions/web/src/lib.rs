@@ -16,6 +16,7 @@ mod assets;
 mod browser;
 mod email;
 mod layout;
+mod mfa;
 mod sign_in;
 mod tickets;
 
@@ -37,6 +38,7 @@ pub fn routes() -> Router<SigningContext> {
     Router::new()
         .merge(sign_in::routes())
         .merge(account::routes())
+        .merge(mfa::routes())
         .merge(activity::routes())
         .merge(email::routes())
         .merge(tickets::routes())

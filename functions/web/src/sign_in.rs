@@ -17,11 +17,12 @@ use qrcode::QrCode;
 use qrcode::render::svg;
 use secrecy::SecretString;
 use serde::{Deserialize, Serialize};
-use shared::auth::{self, NewAccount};
+use shared::auth::{self, LoginResult, NewAccount};
 use shared::client::ClientInfo;
 use shared::context::SigningContext;
 use shared::domain::{Email, QrStatus, parse_name};
 use shared::http::cookies::{self, Cookie};
+use shared::mfa::{self, Factor, Transport};
 use shared::qr_auth::{self, QrStatusView};
 use shared::{Error, Result};
 
@@ -32,6 +33,7 @@ pub fn routes() -> Router<SigningContext> {
     Router::new()
         .route("/", get(|| async { see_other("/account") }))
         .route("/sign-in", get(sign_in_page).post(sign_in))
+        .route("/sign-in/mfa", post(second_step))
         .route("/register", get(register_page).post(register))
         .route("/sign-out", post(sign_out))
         .route("/sign-in/qr", post(new_qr))
@@ -102,15 +104,99 @@ async fn sign_in(
             &email,
             secrecy::ExposeSecret::expose_secret(&form.password),
             &client,
+            Transport::Cookie,
         )
         .await
     };
     match attempt.await {
-        Ok(tokens) => browser::signed_in(&ctx, &tokens, &next),
+        Ok(LoginResult::Session(tokens)) => browser::signed_in(&ctx, &tokens, &next),
+        Ok(LoginResult::MfaRequired(challenge)) => {
+            second_step_page(&next, &challenge.mfa_token, None).into_response()
+        }
         Err(error) => {
             let status = error.status();
             let (message, _) = form_errors(&error);
             (status, sign_in_form(&next, &form.email, Some(&message))).into_response()
+        }
+    }
+}
+
+/// The second step of a sign-in on an account with two-factor sign-in. The login's
+/// `mfa_token` travels in a hidden field of this page rather than a cookie: the page is only
+/// ever the answer to the password's POST (never cached, `no-store` on every page), the token
+/// is single use, lives five minutes and is bound to this browser's IP and device, and no
+/// other page or script can read it; a cookie would outlive the attempt and need clearing.
+fn second_step_page(next: &str, mfa_token: &str, failure: Option<&str>) -> Markup {
+    let none = BTreeMap::new();
+    page(
+        "Two-factor sign-in",
+        None,
+        html! {
+            @if let Some(message) = failure { (alert(message)) }
+            p { "Enter the 6-digit code from your authenticator app, or one of your recovery codes." }
+            form method="post" action="/sign-in/mfa" {
+                input type="hidden" name="next" value=(next);
+                input type="hidden" name="mfa_token" value=(mfa_token);
+                (field("Authentication code", "code", "text", "", &none))
+                (field("Or a recovery code", "recovery_code", "text", "", &none))
+                button type="submit" { "Verify" }
+            }
+            p { a href="/sign-in" { "Start over" } }
+        },
+    )
+}
+
+#[derive(Deserialize)]
+struct SecondStep {
+    mfa_token: String,
+    #[serde(default)]
+    code: String,
+    #[serde(default)]
+    recovery_code: String,
+    next: Option<String>,
+}
+
+async fn second_step(
+    State(ctx): State<SigningContext>,
+    client: ClientInfo,
+    PublicForm(form): PublicForm<SecondStep>,
+) -> Response {
+    let next = safe_next(form.next.as_deref());
+    let code = form.code.trim();
+    let recovery = form.recovery_code.trim();
+    let factor = match (code.is_empty(), recovery.is_empty()) {
+        (false, true) => Factor::Totp(SecretString::from(code)),
+        (true, false) => Factor::RecoveryCode(SecretString::from(recovery)),
+        _ => {
+            let message = "Enter either the code from your app or a recovery code.";
+            return (
+                axum::http::StatusCode::BAD_REQUEST,
+                second_step_page(&next, &form.mfa_token, Some(message)),
+            )
+                .into_response();
+        }
+    };
+    let completed = mfa::complete(
+        &ctx,
+        &form.mfa_token,
+        factor,
+        Some(Transport::Cookie),
+        &client,
+    )
+    .await;
+    match completed {
+        Ok((tokens, _)) => browser::signed_in(&ctx, &tokens, &next),
+        Err(error) if error.code() == "invalid_mfa_token" => {
+            let (message, _) = form_errors(&error);
+            (error.status(), sign_in_form(&next, "", Some(&message))).into_response()
+        }
+        Err(error) => {
+            let (message, _) = form_errors(&error);
+            (
+                error.status(),
+                second_step_page(&next, &form.mfa_token, Some(&message)),
+            )
+                .into_response()
         }
     }
 }

@@ -283,6 +283,28 @@ impl Store {
         Ok((TransactWriteItem::builder().update(update).build(), record))
     }
 
+    /// Gives back one reserved check of an account that is not locked at `now` (a right
+    /// password on an account with a second factor: the password is no failure, but the
+    /// record's escalation must stay for the codes that follow, so it is not reset). Nothing
+    /// happens when there is nothing to give back or the account was locked meanwhile.
+    pub async fn release_login_attempt(&self, account: &str, now: DateTime<Utc>) -> Result<()> {
+        let result = self
+            .client
+            .update_item()
+            .table_name(&self.table)
+            .set_key(Some(failures_key(account)))
+            .update_expression("SET failures = failures - :one")
+            .condition_expression(
+                "failures > :zero AND (attribute_not_exists(locked_until) OR locked_until <= :now)",
+            )
+            .expression_attribute_values(":one", n(1))
+            .expression_attribute_values(":zero", n(0))
+            .expression_attribute_values(":now", n(now.timestamp_millis()))
+            .send()
+            .await;
+        conditional_write("UpdateItem", result).map(|_| ())
+    }
+
     /// Locks an account whose window's last check (`reserved`, as returned by
     /// [`reserve_login_attempt`](Self::reserve_login_attempt)) failed: until `until`, counting
     /// one more lock. After the lock one more check is allowed before the next lock (the

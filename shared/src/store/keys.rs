@@ -266,3 +266,18 @@ pub fn audit_subject(id: &str) -> String {
 pub fn audit_type(kind: &str) -> String {
     format!("AUDIT#TYPE#{kind}")
 }
+
+/// Sort key of a user's second factor (TOTP secret, recovery-code hashes), in their partition,
+/// so a login's one query of the account reads it with the profile.
+pub const MFA_SK: &str = "MFA";
+/// Profile attribute: whether the user's second factor is enabled (shown in `UserView`).
+pub const MFA_ENABLED: &str = "mfa_enabled";
+
+/// Sort key of a pending second login step.
+pub const MFA_LOGIN_SK: &str = "MFA_LOGIN";
+
+/// Partition key of a pending second login step: the SHA-256 of its `mfa_token`, never the
+/// token itself.
+pub fn mfa_login_pk(token_hash: &str) -> String {
+    format!("MFA_LOGIN#{token_hash}")
+}

@@ -18,6 +18,8 @@ mod errors;
 pub(crate) use errors::aws_error;
 mod expiry;
 mod history;
+mod mfa;
+pub use mfa::{MfaRecord, MfaState, PendingLogin};
 pub mod keys;
 mod qr_auth;
 pub use qr_auth::QrStep;

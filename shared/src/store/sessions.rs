@@ -24,6 +24,8 @@ use crate::error::{Error, Result};
 pub struct UserSessions {
     pub user: User,
     pub sessions: Vec<Session>,
+    /// The user's second factor, read in the same query.
+    pub mfa: Option<super::MfaRecord>,
 }
 
 /// The keys of a user's profile and one of their sessions.
@@ -139,6 +141,7 @@ impl Store {
         let mut user = None;
         let mut sessions = Vec::new();
         let mut failures = None;
+        let mut mfa = None;
         for item in self.query_partition(keys::user_pk(account)).await? {
             match item.get(keys::SK) {
                 Some(AttributeValue::S(sk)) if sk == keys::PROFILE => user = Some(from_item(item)?),
@@ -148,10 +151,18 @@ impl Store {
                 Some(AttributeValue::S(sk)) if sk.starts_with(keys::SESSION_PREFIX) => {
                     sessions.push(from_item(item)?)
                 }
+                Some(AttributeValue::S(sk)) if sk == keys::MFA_SK => mfa = Some(from_item(item)?),
                 _ => {}
             }
         }
-        Ok((user.map(|user| UserSessions { user, sessions }), failures))
+        Ok((
+            user.map(|user| UserSessions {
+                user,
+                sessions,
+                mfa,
+            }),
+            failures,
+        ))
     }
 
     /// Adds a session and everything of [`Opening`] in one transaction, provided the user's
