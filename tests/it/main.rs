@@ -38,4 +38,5 @@ mod web_admin;
 mod web_docs;
 mod web_email;
 mod web_mfa;
+mod web_support;
 mod web_tickets;

@@ -7,38 +7,10 @@ use axum::http::StatusCode;
 
 use crate::email::{last_token, mails_to};
 use crate::support::*;
-
-fn form_body(fields: &[(&str, &str)]) -> String {
-    fields
-        .iter()
-        .map(|(name, value)| format!("{name}={}", encode(value)))
-        .collect::<Vec<_>>()
-        .join("&")
-}
-
-fn encode(value: &str) -> String {
-    value
-        .bytes()
-        .map(|b| match b {
-            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' => (b as char).to_string(),
-            _ => format!("%{b:02X}"),
-        })
-        .collect()
-}
+use crate::web_support::{form, form_call, html};
 
 async fn post_form(env: &TestEnv, path: &str, fields: &[(&str, &str)]) -> Reply {
-    let call = env
-        .post(path)
-        .raw(form_body(fields))
-        .header("content-type", "application/x-www-form-urlencoded");
-    env.send(call).await
-}
-
-fn html(reply: &Reply) -> &str {
-    reply
-        .body
-        .as_str()
-        .unwrap_or_else(|| panic!("{:?}", reply.body))
+    env.send(form_call(env.post(path), fields)).await
 }
 
 async fn verified(env: &TestEnv, tokens: &serde_json::Value) -> bool {
@@ -70,7 +42,7 @@ async fn a_verification_link_shows_a_form_and_only_the_post_uses_the_token() {
     let cross_site = env
         .send(
             env.post("/verify-email")
-                .raw(form_body(&[("token", &token)]))
+                .raw(form(&[("token", &token)]))
                 .header("content-type", "application/x-www-form-urlencoded")
                 .header("origin", "https://evil.example"),
         )
@@ -182,7 +154,7 @@ async fn the_account_page_resends_the_verification_and_asks_for_an_email_change(
         let mut fields = fields.to_vec();
         fields.push(("csrf_token", &csrf));
         env.post(path)
-            .raw(form_body(&fields))
+            .raw(form(&fields))
             .header("content-type", "application/x-www-form-urlencoded")
             .header("cookie", &cookie)
     };

@@ -2,105 +2,11 @@
 //! enrolment (QR code, secret, first code, recovery codes shown once), the sign-in form's second
 //! step (no session cookie before it), and turning it off.
 
-use std::collections::BTreeMap;
-
 use axum::http::StatusCode;
 use totp_rs::{Builder, Secret, Totp};
 
 use crate::support::{PASSWORD, Reply, TestEnv};
-
-/// A browser: the cookies the web app set in it.
-struct Browser {
-    cookies: BTreeMap<String, String>,
-}
-
-impl Browser {
-    /// Takes the cookies a reply sets (an empty one is cleared).
-    fn keep(&mut self, reply: &Reply) {
-        for value in reply.headers.get_all("set-cookie") {
-            let cookie = value.to_str().unwrap();
-            let pair = cookie.split(';').next().unwrap();
-            let (name, value) = pair.split_once('=').unwrap();
-            if value.is_empty() {
-                self.cookies.remove(name);
-            } else {
-                self.cookies.insert(name.into(), value.into());
-            }
-        }
-    }
-
-    fn cookie_header(&self) -> String {
-        self.cookies
-            .iter()
-            .map(|(name, value)| format!("{name}={value}"))
-            .collect::<Vec<_>>()
-            .join("; ")
-    }
-
-    async fn get(&mut self, env: &TestEnv, path: &str) -> Reply {
-        let reply = env
-            .send(env.get(path).header("cookie", &self.cookie_header()))
-            .await;
-        self.keep(&reply);
-        reply
-    }
-
-    /// Posts a form of a signed-in page, with the session's CSRF token.
-    async fn post(&mut self, env: &TestEnv, path: &str, fields: &[(&str, &str)]) -> Reply {
-        let csrf = self.cookies.get("sesame-csrf").cloned().unwrap_or_default();
-        let mut all = vec![("csrf_token", csrf.as_str())];
-        all.extend_from_slice(fields);
-        let reply = env
-            .send(
-                env.post(path)
-                    .raw(form(&all))
-                    .header("content-type", "application/x-www-form-urlencoded")
-                    .header("cookie", &self.cookie_header()),
-            )
-            .await;
-        self.keep(&reply);
-        reply
-    }
-}
-
-/// An `application/x-www-form-urlencoded` body.
-fn form(fields: &[(&str, &str)]) -> String {
-    let encode = |text: &str| {
-        text.bytes()
-            .map(|b| {
-                if b.is_ascii_alphanumeric() {
-                    (b as char).to_string()
-                } else {
-                    format!("%{b:02X}")
-                }
-            })
-            .collect::<String>()
-    };
-    fields
-        .iter()
-        .map(|(name, value)| format!("{}={}", encode(name), encode(value)))
-        .collect::<Vec<_>>()
-        .join("&")
-}
-
-/// The HTML of a page.
-fn html(reply: &Reply) -> &str {
-    reply.body.as_str().unwrap_or_default()
-}
-
-/// The value of the first hidden field `name` of a page.
-fn hidden(reply: &Reply, name: &str) -> String {
-    let marker = format!("name=\"{name}\" value=\"");
-    let page = html(reply);
-    let start = page
-        .find(&marker)
-        .unwrap_or_else(|| panic!("no {name} in {page}"))
-        + marker.len();
-    let end = start + page[start..].find('"').unwrap();
-    page[start..end]
-        .replace("&quot;", "\"")
-        .replace("&amp;", "&")
-}
+use crate::web_support::{Browser, form, hidden, html};
 
 /// The text of the first element `<tag class="class">` of a page.
 fn element_text(reply: &Reply, open: &str) -> String {
@@ -134,33 +40,12 @@ fn wrong_code(totp: &Totp, env: &TestEnv) -> String {
         .unwrap()
 }
 
-/// Posts the sign-in form of a fresh browser.
-async fn sign_in_form(env: &TestEnv, email: &str) -> (Browser, Reply) {
-    let mut browser = Browser {
-        cookies: BTreeMap::new(),
-    };
-    let body = form(&[
-        ("email", email),
-        ("password", PASSWORD),
-        ("next", "/account"),
-    ]);
-    let reply = env
-        .send(
-            env.post("/sign-in")
-                .raw(body)
-                .header("content-type", "application/x-www-form-urlencoded"),
-        )
-        .await;
-    browser.keep(&reply);
-    (browser, reply)
-}
-
 #[tokio::test]
 async fn the_account_page_turns_two_factor_sign_in_on_and_the_sign_in_form_asks_for_a_code() {
     let env = TestEnv::new().await;
     let email = TestEnv::email("web-mfa");
     env.register(&email).await;
-    let (mut browser, signed_in) = sign_in_form(&env, &email).await;
+    let (mut browser, signed_in) = Browser::sign_in_form(&env, &email).await;
     assert_eq!(signed_in.status, StatusCode::SEE_OTHER);
     let account = browser.get(&env, "/account").await;
     assert!(html(&account).contains("Two-factor authentication"));
@@ -199,7 +84,7 @@ async fn the_account_page_turns_two_factor_sign_in_on_and_the_sign_in_form_asks_
 
     // A new browser: the password leads to the second step, without a session cookie.
     env.clock.advance(chrono::Duration::seconds(30));
-    let (mut phone, step) = sign_in_form(&env, &email).await;
+    let (mut phone, step) = Browser::sign_in_form(&env, &email).await;
     assert_eq!(step.status, StatusCode::OK, "{}", html(&step));
     assert!(!phone.cookies.contains_key("sesame-access"));
     let mfa_token = hidden(&step, "mfa_token");
@@ -250,6 +135,6 @@ async fn the_account_page_turns_two_factor_sign_in_on_and_the_sign_in_form_asks_
     assert_eq!(off.status, StatusCode::SEE_OTHER, "{}", html(&off));
     let account = phone.get(&env, "/account?done=mfa-off").await;
     assert!(html(&account).contains("Two-factor authentication is off."));
-    let (_, direct) = sign_in_form(&env, &email).await;
+    let (_, direct) = Browser::sign_in_form(&env, &email).await;
     assert_eq!(direct.status, StatusCode::SEE_OTHER);
 }

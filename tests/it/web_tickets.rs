@@ -7,6 +7,7 @@ use axum::http::{Method, StatusCode};
 use serde_json::json;
 
 use crate::support::*;
+use crate::web_support::{form_call, html};
 
 /// A user signed in through the web form: their id, the page cookies, the CSRF token, and an
 /// API token for setting things up quickly.
@@ -32,12 +33,12 @@ async fn operator(env: &TestEnv) -> Visitor {
 }
 
 async fn signed_in(env: &TestEnv, email: &str, tokens: &serde_json::Value) -> Visitor {
-    let body = form_body(&[
+    let fields = [
         ("email", email),
         ("password", PASSWORD),
         ("next", "/tickets"),
-    ]);
-    let reply = env.send(form(env.post("/sign-in"), body)).await;
+    ];
+    let reply = env.send(form_call(env.post("/sign-in"), &fields)).await;
     assert_eq!(reply.status, StatusCode::SEE_OTHER, "{:?}", reply.body);
     assert_eq!(reply.headers["location"], "/tickets");
     let pairs: Vec<String> = reply
@@ -62,29 +63,6 @@ async fn signed_in(env: &TestEnv, email: &str, tokens: &serde_json::Value) -> Vi
     }
 }
 
-fn form_body(fields: &[(&str, &str)]) -> String {
-    fields
-        .iter()
-        .map(|(name, value)| format!("{name}={}", encode(value)))
-        .collect::<Vec<_>>()
-        .join("&")
-}
-
-fn encode(value: &str) -> String {
-    value
-        .bytes()
-        .map(|b| match b {
-            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' => (b as char).to_string(),
-            _ => format!("%{b:02X}"),
-        })
-        .collect()
-}
-
-fn form(call: Call, body: String) -> Call {
-    call.raw(body)
-        .header("content-type", "application/x-www-form-urlencoded")
-}
-
 /// A page as `who` sees it.
 async fn page(env: &TestEnv, who: &Visitor, path: &str) -> Reply {
     env.send(env.get(path).header("cookie", &who.cookie)).await
@@ -94,16 +72,8 @@ async fn page(env: &TestEnv, who: &Visitor, path: &str) -> Reply {
 async fn post(env: &TestEnv, who: &Visitor, path: &str, fields: &[(&str, &str)]) -> Reply {
     let mut fields = fields.to_vec();
     fields.push(("csrf_token", &who.csrf));
-    let call = form(env.post(path), form_body(&fields)).header("cookie", &who.cookie);
+    let call = form_call(env.post(path), &fields).header("cookie", &who.cookie);
     env.send(call).await
-}
-
-/// The HTML of a page reply.
-fn html(reply: &Reply) -> &str {
-    reply
-        .body
-        .as_str()
-        .unwrap_or_else(|| panic!("{:?}", reply.body))
 }
 
 /// Asserts that no two elements of a page share an id (labels point to the one they mean).
@@ -695,11 +665,10 @@ async fn upload_refusals_are_json_errors() {
     let someone_elses = post(&env, &eve, &path, &text).await;
     assert_error(&someone_elses, StatusCode::NOT_FOUND, "not_found");
 
-    let body = form_body(&text);
     let no_token = env
-        .send(form(env.post(&path), body.clone()).header("cookie", &ada.cookie))
+        .send(form_call(env.post(&path), &text).header("cookie", &ada.cookie))
         .await;
     assert_error(&no_token, StatusCode::FORBIDDEN, "csrf_token_invalid");
-    let signed_out = env.send(form(env.post(&path), body)).await;
+    let signed_out = env.send(form_call(env.post(&path), &text)).await;
     assert_error(&signed_out, StatusCode::UNAUTHORIZED, "signed_out");
 }
