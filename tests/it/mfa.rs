@@ -12,8 +12,8 @@ use totp_rs::{Builder, Secret, Totp};
 use crate::support::*;
 
 /// A signed-up user with two-factor sign-in on.
-struct Enrolled {
-    email: String,
+pub struct Enrolled {
+    pub email: String,
     tokens: Value,
     totp: Totp,
     secret: String,
@@ -34,7 +34,7 @@ impl Enrolled {
     }
 
     /// The code of the step `offset` steps from the clock's.
-    fn code(&self, env: &TestEnv, offset: i64) -> String {
+    pub fn code(&self, env: &TestEnv, offset: i64) -> String {
         code_at(&self.totp, env, offset)
     }
 }
@@ -62,7 +62,7 @@ fn code_at(totp: &Totp, env: &TestEnv, offset: i64) -> String {
 
 /// Registers a user, enrols and confirms an authenticator, and moves the clock to the next
 /// step (the confirming code's step is used).
-async fn enrolled(env: &TestEnv, name: &str) -> Enrolled {
+pub async fn enrolled(env: &TestEnv, name: &str) -> Enrolled {
     let email = TestEnv::email(name);
     let tokens = env.register(&email).await;
     let enrolment = env
@@ -103,14 +103,14 @@ async fn enrolled(env: &TestEnv, name: &str) -> Enrolled {
 }
 
 /// The `mfa_token` of a right password on an account with two-factor sign-in.
-async fn first_step(env: &TestEnv, email: &str) -> String {
+pub async fn first_step(env: &TestEnv, email: &str) -> String {
     let reply = env.login(email, PASSWORD).await;
     assert_eq!(reply.status, StatusCode::OK, "{:?}", reply.body);
     assert_eq!(reply.body["mfa_required"], true, "{:?}", reply.body);
     reply.body["mfa_token"].as_str().unwrap().to_owned()
 }
 
-async fn second_step(env: &TestEnv, mfa_token: &str, factor: Value) -> Reply {
+pub async fn second_step(env: &TestEnv, mfa_token: &str, factor: Value) -> Reply {
     let mut body = json!({"mfa_token": mfa_token});
     for (name, value) in factor.as_object().unwrap() {
         body[name] = value.clone();

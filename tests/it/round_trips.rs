@@ -193,3 +193,40 @@ async fn a_password_reset_request_sends_the_same_requests_for_known_and_unknown_
         requests(&[("GetItem", 2), ("PutItem", 1), ("UpdateItem", 2)])
     );
 }
+
+#[tokio::test]
+async fn a_login_with_a_second_factor_sends_five_then_six_requests() {
+    let (env, counter) = counted().await;
+    let user = crate::mfa::enrolled(&env, "counted").await;
+    counter.take();
+    // The password step: claim, the account's partition (with its MFA item), the reservation,
+    // the check given back, the pending second step.
+    let mfa_token = crate::mfa::first_step(&env, &user.email).await;
+    assert_eq!(
+        counter.take(),
+        requests(&[
+            ("GetItem", 1),
+            ("PutItem", 1),
+            ("Query", 1),
+            ("TransactWriteItems", 1),
+            ("UpdateItem", 1),
+        ]),
+        "password step"
+    );
+    // The code step: the pending step, the account's partition, the reservation, the code's
+    // time step accepted, the pending step taken, the session's transaction.
+    let code = json!({"code": user.code(&env, 0)});
+    let second = crate::mfa::second_step(&env, &mfa_token, code).await;
+    assert_eq!(second.status, StatusCode::OK, "{:?}", second.body);
+    assert_eq!(
+        counter.take(),
+        requests(&[
+            ("DeleteItem", 1),
+            ("GetItem", 1),
+            ("Query", 1),
+            ("TransactWriteItems", 2),
+            ("UpdateItem", 1),
+        ]),
+        "code step"
+    );
+}
