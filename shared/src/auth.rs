@@ -306,7 +306,7 @@ pub const PASSWORD_CHANGE_PER_USER: Limit = Limit {
 
 /// How long an account's lock history is remembered after its last failure or lock: locks keep
 /// doubling until a correct password, or until the account has been left alone this long.
-pub(crate) const LOCK_MEMORY: chrono::Duration = chrono::Duration::days(1);
+const LOCK_MEMORY: chrono::Duration = chrono::Duration::days(1);
 
 /// The failure-record key of an e-mail address without an account: a hash, so addresses people
 /// mistype (or passwords typed into the e-mail field) are never stored.
@@ -344,6 +344,42 @@ pub(crate) async fn check_password(
     password: &str,
     hash: Option<&str>,
 ) -> Result<Checked> {
+    let verify = async {
+        match hash {
+            Some(hash) => ctx.hasher.verify(password, hash).await,
+            None => {
+                // No account: the same work against the dummy hash, which matches nothing.
+                ctx.hasher.verify_dummy(password).await?;
+                Ok(false)
+            }
+        }
+    };
+    check_under_budget(
+        ctx,
+        account_key,
+        failures,
+        hit,
+        ctx.hasher.verify_dummy(password),
+        verify,
+    )
+    .await
+}
+
+/// The one brute-force mechanism of every secret a person proves (a password, a second
+/// factor): a slot of the account's window is reserved first with one conditional write over
+/// `failures` (with the rate `hit`, in one transaction; 429 when its window is full, and then
+/// no slot is spent), so parallel guesses never get more than `lockout_threshold` checks per
+/// window. Then `verify` runs; on a locked account `when_locked` runs instead (the same work,
+/// so the time tells nothing). A wrong secret that took the window's last slot locks the
+/// account (see [`check_password`] for how long).
+pub(crate) async fn check_under_budget(
+    ctx: &Context,
+    account_key: &str,
+    failures: Option<LoginFailures>,
+    hit: Option<&RateHit>,
+    when_locked: impl Future<Output = Result<()>>,
+    verify: impl Future<Output = Result<bool>>,
+) -> Result<Checked> {
     let now = ctx.now();
     let config = &ctx.config;
     let window = chrono::Duration::from_std(config.lockout_window).unwrap_or_default();
@@ -359,7 +395,7 @@ pub(crate) async fn check_password(
     {
         Reservation::Reserved(reserved) => reserved,
         Reservation::Exhausted => {
-            ctx.hasher.verify_dummy(password).await?;
+            when_locked.await?;
             return Ok(Checked::Locked);
         }
         Reservation::RateLimited => {
@@ -367,15 +403,7 @@ pub(crate) async fn check_password(
             return Err(rate_limit::refusal(hit, now));
         }
     };
-    let matches = match hash {
-        Some(hash) => ctx.hasher.verify(password, hash).await?,
-        None => {
-            // No account: the same work against the dummy hash, which matches nothing.
-            ctx.hasher.verify_dummy(password).await?;
-            false
-        }
-    };
-    if matches {
+    if verify.await? {
         return Ok(Checked::Right);
     }
     lock_if_exhausted(ctx, account_key, &reserved, budget.max).await?;
@@ -396,7 +424,7 @@ pub(crate) fn failures_reset<'a>(ctx: &Context, account_key: &'a str) -> Failure
 
 /// Locks an account whose failed check took the last of its window's `max` checks (see
 /// [`check_password`] for the length).
-pub(crate) async fn lock_if_exhausted(
+async fn lock_if_exhausted(
     ctx: &Context,
     account_key: &str,
     reserved: &LoginFailures,

@@ -32,11 +32,8 @@ use crate::client::ClientInfo;
 use crate::context::{Context, SigningContext};
 use crate::domain::{CreatedVia, LoginOutcome, User, UserId};
 use crate::error::{Error, Result};
-use crate::rate_limit::{self, Limit, RateHit};
-use crate::store::{
-    AttemptBudget, LoginFailures, MfaRecord, MfaState, PendingLogin, Reservation, StoredPasskey,
-    UserSessions,
-};
+use crate::rate_limit::{Limit, RateHit};
+use crate::store::{LoginFailures, MfaRecord, MfaState, PendingLogin, StoredPasskey, UserSessions};
 use crate::tokens;
 use crate::views::TokenResponse;
 
@@ -489,12 +486,12 @@ async fn signed_in_check(
     Ok(checked)
 }
 
-/// Checks a second factor the way `auth::check_password` checks a password: a slot of the
-/// account's budget is reserved first (with `hit`, in one transaction), so wrong codes count
-/// toward the lock like wrong passwords and a locked account's code is not looked at
-/// (`Locked`). A wrong code that took the window's last slot locks the account. A right TOTP
-/// code is accepted only for a time step later than the last accepted one (one conditional
-/// write, which also stores `new_recovery` when given); a recovery code is spent.
+/// Checks a second factor under the account's brute-force budget, as a password is checked
+/// (`auth::check_under_budget`): wrong codes count toward the lock like wrong passwords and a
+/// locked account's code is not looked at (`Locked`). A right TOTP code is accepted only for a
+/// time step later than the last accepted one (one conditional write, which also stores
+/// `new_recovery` when given); a recovery code is spent; a passkey's answer is checked against
+/// its single-use challenge.
 async fn check_factor(
     ctx: &Context,
     held: &Factors<'_>,
@@ -503,58 +500,47 @@ async fn check_factor(
     factor: &Factor,
     new_recovery: Option<&[String]>,
 ) -> Result<Checked> {
-    let now = ctx.now();
-    let config = &ctx.config;
     let user = held.user;
-    let account_key = user.id.to_string();
-    let window = chrono::Duration::from_std(config.lockout_window).unwrap_or_default();
-    let budget = AttemptBudget {
-        max: config.lockout_threshold.max(1),
-        window_floor: now - window,
-        expires_at: now + window.max(auth::LOCK_MEMORY),
-    };
-    let reserved = match ctx
-        .store
-        .reserve_login_attempt(&account_key, failures, now, budget, Some(hit))
-        .await?
-    {
-        Reservation::Reserved(reserved) => reserved,
-        Reservation::Exhausted => return Ok(Checked::Locked),
-        Reservation::RateLimited => return Err(rate_limit::refusal(hit, now)),
-    };
-    let right = match factor {
-        Factor::Totp(code) => {
-            match valid_step(ctx, user, &held.mfa.secret, code.expose_secret())? {
-                Some(step) => {
-                    ctx.store
-                        .accept_totp_step(user.id, step, new_recovery)
-                        .await?
+    let verify = async {
+        match factor {
+            Factor::Totp(code) => {
+                match valid_step(ctx, user, &held.mfa.secret, code.expose_secret())? {
+                    Some(step) => {
+                        ctx.store
+                            .accept_totp_step(user.id, step, new_recovery)
+                            .await
+                    }
+                    None => Ok(false),
                 }
-                None => false,
+            }
+            Factor::RecoveryCode(code) => {
+                let hash = recovery_hash(code.expose_secret());
+                ctx.store.use_recovery_code(user.id, &hash).await
+            }
+            #[cfg(feature = "passkeys")]
+            Factor::Passkey(assertion) => {
+                let login = held.login.unwrap_or_default();
+                crate::passkeys::ceremony::check_second_factor(
+                    ctx,
+                    user.id,
+                    held.passkeys,
+                    login,
+                    assertion,
+                )
+                .await
             }
         }
-        Factor::RecoveryCode(code) => {
-            let hash = recovery_hash(code.expose_secret());
-            ctx.store.use_recovery_code(user.id, &hash).await?
-        }
-        #[cfg(feature = "passkeys")]
-        Factor::Passkey(assertion) => {
-            let login = held.login.unwrap_or_default();
-            crate::passkeys::ceremony::check_second_factor(
-                ctx,
-                user.id,
-                held.passkeys,
-                login,
-                assertion,
-            )
-            .await?
-        }
     };
-    if right {
-        return Ok(Checked::Right);
-    }
-    auth::lock_if_exhausted(ctx, &account_key, &reserved, budget.max).await?;
-    Ok(Checked::Wrong)
+    let account_key = user.id.to_string();
+    auth::check_under_budget(
+        ctx,
+        &account_key,
+        failures,
+        Some(hit),
+        async { Ok(()) },
+        verify,
+    )
+    .await
 }
 
 /// What binds a pending login to its client.
