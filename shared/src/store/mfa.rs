@@ -5,7 +5,7 @@
 use aws_sdk_dynamodb::types::{AttributeValue, TransactWriteItem, Update};
 use chrono::{DateTime, Utc};
 
-use super::{Store, conditional_write, expiring, key, keys, n, s, sdk_error, to_item};
+use super::{Store, conditional_write, key, keys, n, s, to_item};
 use crate::domain::UserId;
 use crate::error::{Error, Result};
 
@@ -221,23 +221,12 @@ impl Store {
 
     /// Stores a pending second login step under its token's hash, as an expiring item.
     pub async fn put_pending_login(&self, token_hash: &str, login: &PendingLogin) -> Result<()> {
-        let mut item = to_item(
-            login,
-            &[
-                (keys::PK, keys::mfa_login_pk(token_hash)),
-                (keys::SK, keys::MFA_LOGIN_SK.to_owned()),
-            ],
-        )?;
-        expiring(&mut item, login.valid_until.timestamp() + 1);
-        self.client
-            .put_item()
-            .table_name(&self.table)
-            .set_item(Some(item))
-            .condition_expression("attribute_not_exists(pk)")
-            .send()
+        let key = [
+            (keys::PK, keys::mfa_login_pk(token_hash)),
+            (keys::SK, keys::MFA_LOGIN_SK.to_owned()),
+        ];
+        self.put_new_expiring(login, &key, login.valid_until.timestamp() + 1)
             .await
-            .map_err(|e| sdk_error("PutItem", e))?;
-        Ok(())
     }
 
     /// The pending login stored under `token_hash`, if any (expired or not: the caller checks).

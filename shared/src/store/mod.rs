@@ -273,6 +273,53 @@ impl Store {
         Err(Error::Unavailable)
     }
 
+    /// Writes a new expiring item (TTL and cleanup bucket at `expires_at`) under a key that
+    /// must be unused: the single-use items (pending logins, ceremonies, QR logins), whose keys
+    /// hold a hash of a fresh random secret.
+    async fn put_new_expiring<T: Serialize>(
+        &self,
+        record: &T,
+        key_attributes: &[(&str, String)],
+        expires_at: i64,
+    ) -> Result<()> {
+        let mut item = to_item(record, key_attributes)?;
+        expiring(&mut item, expires_at);
+        self.client
+            .put_item()
+            .table_name(&self.table)
+            .set_item(Some(item))
+            .condition_expression("attribute_not_exists(pk)")
+            .send()
+            .await
+            .map_err(|e| sdk_error("PutItem", e))?;
+        Ok(())
+    }
+
+    /// Deletes the item at `key` with one conditional write while its `valid_until` is after
+    /// `now`, returning it; `None` when it is gone, expired or another request took it first.
+    /// Single-use items (pending logins, ceremonies) are consumed through this.
+    async fn take_alive<T: serde::de::DeserializeOwned>(
+        &self,
+        key: Item,
+        now: chrono::DateTime<chrono::Utc>,
+    ) -> Result<Option<T>> {
+        let result = self
+            .client
+            .delete_item()
+            .table_name(&self.table)
+            .set_key(Some(key))
+            .condition_expression("attribute_exists(pk) AND valid_until > :now")
+            .expression_attribute_values(":now", n(now.timestamp_millis()))
+            .return_values(aws_sdk_dynamodb::types::ReturnValue::AllOld)
+            .send()
+            .await;
+        match result {
+            Ok(output) => output.attributes.map(from_item).transpose(),
+            Err(e) if is_condition_failed(&e) => Ok(None),
+            Err(e) => Err(sdk_error("DeleteItem", e)),
+        }
+    }
+
     /// Runs a transaction whose first item is its guard: `false` when the guard's condition
     /// failed and nothing was written.
     pub(super) async fn transact_guarded(&self, items: Vec<TransactWriteItem>) -> Result<bool> {

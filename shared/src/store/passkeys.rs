@@ -4,7 +4,7 @@
 use aws_sdk_dynamodb::types::ReturnValue;
 use chrono::{DateTime, Utc};
 
-use super::{Store, conditional_write, expiring, from_item, key, keys, n, s, sdk_error, to_item};
+use super::{Store, conditional_write, from_item, key, keys, n, s, sdk_error, to_item};
 use crate::domain::UserId;
 use crate::error::Result;
 
@@ -151,23 +151,12 @@ impl Store {
 
     /// Stores a ceremony under the hash of its id, as an expiring item.
     pub async fn put_ceremony(&self, id_hash: &str, ceremony: &Ceremony) -> Result<()> {
-        let mut item = to_item(
-            ceremony,
-            &[
-                (keys::PK, keys::ceremony_pk(id_hash)),
-                (keys::SK, keys::CEREMONY_SK.to_owned()),
-            ],
-        )?;
-        expiring(&mut item, ceremony.valid_until.timestamp() + 1);
-        self.client
-            .put_item()
-            .table_name(&self.table)
-            .set_item(Some(item))
-            .condition_expression("attribute_not_exists(pk)")
-            .send()
+        let key = [
+            (keys::PK, keys::ceremony_pk(id_hash)),
+            (keys::SK, keys::CEREMONY_SK.to_owned()),
+        ];
+        self.put_new_expiring(ceremony, &key, ceremony.valid_until.timestamp() + 1)
             .await
-            .map_err(|e| sdk_error("PutItem", e))?;
-        Ok(())
     }
 
     /// Takes the ceremony stored under `id_hash` while it is alive at `now`: `None` when it is
@@ -179,30 +168,5 @@ impl Store {
     ) -> Result<Option<Ceremony>> {
         self.take_alive(key(keys::ceremony_pk(id_hash), keys::CEREMONY_SK), now)
             .await
-    }
-
-    /// Deletes the item at `key` with one conditional write while its `valid_until` is after
-    /// `now`, returning it; `None` when it is gone, expired or another request took it first.
-    /// Single-use items (pending logins, ceremonies) are consumed through this.
-    pub(super) async fn take_alive<T: serde::de::DeserializeOwned>(
-        &self,
-        key: super::Item,
-        now: DateTime<Utc>,
-    ) -> Result<Option<T>> {
-        let result = self
-            .client
-            .delete_item()
-            .table_name(&self.table)
-            .set_key(Some(key))
-            .condition_expression("attribute_exists(pk) AND valid_until > :now")
-            .expression_attribute_values(":now", n(now.timestamp_millis()))
-            .return_values(ReturnValue::AllOld)
-            .send()
-            .await;
-        match result {
-            Ok(output) => output.attributes.map(from_item).transpose(),
-            Err(e) if super::is_condition_failed(&e) => Ok(None),
-            Err(e) => Err(sdk_error("DeleteItem", e)),
-        }
     }
 }

@@ -4,7 +4,7 @@
 use aws_sdk_dynamodb::types::{AttributeValue, ReturnValue};
 use chrono::{DateTime, Utc};
 
-use super::{Store, expiring, from_item, is_condition_failed, key, keys, n, s, sdk_error, to_item};
+use super::{Store, from_item, is_condition_failed, key, keys, n, s, sdk_error};
 use crate::domain::{Device, QrLogin, QrStatus, UserId};
 use crate::error::{Error, Result};
 
@@ -30,23 +30,12 @@ fn status_value(status: QrStatus) -> Result<AttributeValue> {
 impl Store {
     /// Stores a new QR login; its code hash must be new.
     pub async fn create_qr_login(&self, login: &QrLogin) -> Result<()> {
-        let mut item = to_item(
-            login,
-            &[
-                (keys::PK, keys::qr_pk(&login.code_hash)),
-                (keys::SK, keys::QR_SK.to_owned()),
-            ],
-        )?;
-        expiring(&mut item, login.expires_at.timestamp());
-        self.client
-            .put_item()
-            .table_name(&self.table)
-            .set_item(Some(item))
-            .condition_expression("attribute_not_exists(pk)")
-            .send()
+        let key = [
+            (keys::PK, keys::qr_pk(&login.code_hash)),
+            (keys::SK, keys::QR_SK.to_owned()),
+        ];
+        self.put_new_expiring(login, &key, login.expires_at.timestamp())
             .await
-            .map_err(|e| sdk_error("PutItem", e))?;
-        Ok(())
     }
 
     /// The QR login with this code hash, if stored (expired or not: the caller checks).
