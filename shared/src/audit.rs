@@ -92,6 +92,13 @@ event_types! {
     MfaReset => "mfa.reset",
     /// A user replaced their recovery codes (or a wrong code refused it).
     MfaRecoveryCodesRegenerated => "mfa.recovery_codes_regenerated",
+    /// A user registered a passkey.
+    PasskeyAdded => "passkey.added",
+    /// A user renamed one of their passkeys.
+    PasskeyRenamed => "passkey.renamed",
+    /// A passkey was removed: by its user, or by Sesame when its signature counter went back
+    /// (`details.reason` `possible_clone`).
+    PasskeyRemoved => "passkey.removed",
     /// A browser asked for a QR login code.
     QrGenerated => "qr.generated",
     /// A signed-in phone scanned a QR login code.

@@ -237,10 +237,7 @@ pub async fn login(
     }
     // Told only to whoever knows the password, so it reveals nothing to anyone else.
     if ctx.config.require_verified_email && !account.user.email_verified {
-        return Err(Error::forbidden(
-            "email_not_verified",
-            "verify your e-mail address before signing in: follow the link mailed to you",
-        ));
+        return Err(email_not_verified());
     }
     if account.mfa.as_ref().is_some_and(MfaRecord::is_enabled) {
         // The right password gives its check back (without resetting the lock escalation,
@@ -248,13 +245,22 @@ pub async fn login(
         ctx.store
             .release_login_attempt(&account_key, ctx.now())
             .await?;
-        let challenge = mfa::challenge(ctx, &account.user, client, transport).await?;
+        let challenge = mfa::challenge(ctx, &account, client, transport).await?;
         return Ok(LoginResult::MfaRequired(challenge));
     }
     let reset = failures_reset(ctx, &account_key);
     open_session(ctx, account, client, CreatedVia::Password, Some(reset))
         .await
         .map(LoginResult::Session)
+}
+
+/// The refusal of a sign-in whose address must be verified first (`require_verified_email`),
+/// told only to whoever proved they hold the account.
+pub(crate) fn email_not_verified() -> Error {
+    Error::forbidden(
+        "email_not_verified",
+        "verify your e-mail address before signing in: follow the link mailed to you",
+    )
 }
 
 /// What a right password gives: a session, or the second step it still needs.

@@ -131,6 +131,14 @@ pub struct Config {
     /// `SESAME_REQUIRE_VERIFIED_EMAIL`: refuse the sign-in of accounts whose address is not
     /// verified, 403 `email_not_verified` after a right password (false).
     pub require_verified_email: bool,
+    /// `SESAME_WEBAUTHN_RP_ID`: the WebAuthn relying-party id passkeys are bound to (a domain:
+    /// `example.com` lets `auth.example.com` and `app.example.com` share them). Unset: the host
+    /// of `public_url`; `localhost` in local mode.
+    pub webauthn_rp_id: Option<String>,
+    /// `SESAME_WEBAUTHN_ORIGINS`: comma-separated origins whose pages may use passkeys (each
+    /// within the relying-party id). Unset: `public_url`; in local mode `http://localhost` on
+    /// any port.
+    pub webauthn_origins: Vec<String>,
 }
 
 impl std::fmt::Debug for Config {
@@ -181,6 +189,8 @@ impl std::fmt::Debug for Config {
             .field("mail_from", &self.mail_from)
             .field("mail_templates", &self.mail_templates)
             .field("require_verified_email", &self.require_verified_email)
+            .field("webauthn_rp_id", &self.webauthn_rp_id)
+            .field("webauthn_origins", &self.webauthn_origins)
             .finish()
     }
 }
@@ -232,6 +242,8 @@ impl Default for Config {
             mail_from: "no-reply@example.com".into(),
             mail_templates: None,
             require_verified_email: false,
+            webauthn_rp_id: None,
+            webauthn_origins: Vec::new(),
         }
     }
 }
@@ -484,6 +496,15 @@ impl Config {
             mail_templates: string("SESAME_MAIL_TEMPLATES"),
             require_verified_email: parsed("SESAME_REQUIRE_VERIFIED_EMAIL")?
                 .unwrap_or(defaults.require_verified_email),
+            webauthn_rp_id: string("SESAME_WEBAUTHN_RP_ID"),
+            webauthn_origins: string("SESAME_WEBAUTHN_ORIGINS")
+                .map(|list| {
+                    list.split(',')
+                        .map(|origin| origin.trim().trim_end_matches('/').to_owned())
+                        .filter(|origin| !origin.is_empty())
+                        .collect()
+                })
+                .unwrap_or_default(),
         })
     }
 }

@@ -26,6 +26,17 @@ macro_rules! uuid_id {
             pub fn new() -> Self {
                 Self(Uuid::now_v7())
             }
+
+            /// The UUID itself.
+            pub fn uuid(self) -> Uuid {
+                self.0
+            }
+        }
+
+        impl From<Uuid> for $name {
+            fn from(uuid: Uuid) -> Self {
+                Self(uuid)
+            }
         }
 
         impl Default for $name {
@@ -224,6 +235,7 @@ pub enum CreatedVia {
     Password,
     Register,
     Qr,
+    Passkey,
 }
 
 /// A refresh token that was rotated out, kept to tell reuse from a made-up token.

@@ -26,6 +26,7 @@ pub mod http;
 #[cfg(feature = "mail")]
 pub mod mail;
 pub mod mfa;
+pub mod passkeys;
 pub mod password;
 pub mod qr_auth;
 pub mod quota;

@@ -33,7 +33,10 @@ use crate::context::{Context, SigningContext};
 use crate::domain::{CreatedVia, LoginOutcome, User, UserId};
 use crate::error::{Error, Result};
 use crate::rate_limit::{self, Limit, RateHit};
-use crate::store::{AttemptBudget, LoginFailures, MfaRecord, MfaState, PendingLogin, Reservation};
+use crate::store::{
+    AttemptBudget, LoginFailures, MfaRecord, MfaState, PendingLogin, Reservation, StoredPasskey,
+    UserSessions,
+};
 use crate::tokens;
 use crate::views::TokenResponse;
 
@@ -142,7 +145,8 @@ pub struct MfaChallenge {
     /// The proof of this login's right password for `POST /v1/auth/login/mfa`: single use,
     /// valid five minutes, only from the client that logged in.
     pub mfa_token: String,
-    /// The second factors accepted: `totp`, `recovery_code`.
+    /// The second factors accepted: `totp`, `recovery_code`, and `passkey` when the account has
+    /// one (`POST /v1/auth/login/mfa/passkey` starts it).
     pub methods: Vec<String>,
     /// Seconds until `mfa_token` expires.
     pub expires_in: i64,
@@ -181,6 +185,23 @@ pub enum Factor {
     Totp(SecretString),
     /// One of the recovery codes (case, spaces and dashes do not matter).
     RecoveryCode(SecretString),
+    /// A passkey's answer to the challenge of `POST /v1/auth/login/mfa/passkey` (login's second
+    /// step only).
+    #[cfg(feature = "passkeys")]
+    Passkey(Box<crate::passkeys::ceremony::Assertion>),
+}
+
+/// What a user holds that a factor is checked against.
+struct Factors<'a> {
+    user: &'a User,
+    mfa: &'a MfaRecord,
+    /// The account's passkeys (none where a passkey is not accepted).
+    #[cfg_attr(not(feature = "passkeys"), allow(dead_code))]
+    passkeys: &'a [StoredPasskey],
+    /// The pending login being completed (its token's hash), which a passkey's challenge must
+    /// have been made for.
+    #[cfg_attr(not(feature = "passkeys"), allow(dead_code))]
+    login: Option<&'a str>,
 }
 
 /// What proves a user may turn their second factor off.
@@ -453,16 +474,13 @@ async fn signed_in_check(
     let account_key = who.user.id.to_string();
     let per_user = PASSWORD_CHANGE_PER_USER.hit_at(&account_key, ctx.now());
     let failures = ctx.store.find_login_failures(&account_key).await?;
-    let checked = check_factor(
-        ctx,
-        &who.user,
-        record,
-        failures,
-        &per_user,
-        factor,
-        new_recovery,
-    )
-    .await?;
+    let held = Factors {
+        user: &who.user,
+        mfa: record,
+        passkeys: &[],
+        login: None,
+    };
+    let checked = check_factor(ctx, &held, failures, &per_user, factor, new_recovery).await?;
     if checked == Checked::Right {
         ctx.store
             .reset_login_failures(auth::failures_reset(ctx, &account_key))
@@ -479,8 +497,7 @@ async fn signed_in_check(
 /// write, which also stores `new_recovery` when given); a recovery code is spent.
 async fn check_factor(
     ctx: &Context,
-    user: &User,
-    record: &MfaRecord,
+    held: &Factors<'_>,
     failures: Option<LoginFailures>,
     hit: &RateHit,
     factor: &Factor,
@@ -488,6 +505,7 @@ async fn check_factor(
 ) -> Result<Checked> {
     let now = ctx.now();
     let config = &ctx.config;
+    let user = held.user;
     let account_key = user.id.to_string();
     let window = chrono::Duration::from_std(config.lockout_window).unwrap_or_default();
     let budget = AttemptBudget {
@@ -505,7 +523,7 @@ async fn check_factor(
         Reservation::RateLimited => return Err(rate_limit::refusal(hit, now)),
     };
     let right = match factor {
-        Factor::Totp(code) => match valid_step(ctx, user, &record.secret, code.expose_secret())? {
+        Factor::Totp(code) => match valid_step(ctx, user, &held.mfa.secret, code.expose_secret())? {
             Some(step) => {
                 ctx.store
                     .accept_totp_step(user.id, step, new_recovery)
@@ -516,6 +534,12 @@ async fn check_factor(
         Factor::RecoveryCode(code) => {
             let hash = recovery_hash(code.expose_secret());
             ctx.store.use_recovery_code(user.id, &hash).await?
+        }
+        #[cfg(feature = "passkeys")]
+        Factor::Passkey(assertion) => {
+            let login = held.login.unwrap_or_default();
+            crate::passkeys::ceremony::check_second_factor(ctx, user.id, held.passkeys, login, assertion)
+                .await?
         }
     };
     if right {
@@ -536,10 +560,11 @@ fn device_of(client: &ClientInfo) -> String {
 /// hash that was checked, to the client (IP and device) and to the transport asked for.
 pub(crate) async fn challenge(
     ctx: &Context,
-    user: &User,
+    account: &UserSessions,
     client: &ClientInfo,
     transport: Transport,
 ) -> Result<MfaChallenge> {
+    let user = &account.user;
     let token = tokens::random_secret();
     let pending = PendingLogin {
         user_id: user.id,
@@ -555,7 +580,11 @@ pub(crate) async fn challenge(
     Ok(MfaChallenge {
         mfa_required: true,
         mfa_token: token,
-        methods: vec!["totp".into(), "recovery_code".into()],
+        methods: ["totp", "recovery_code"]
+            .into_iter()
+            .chain((!account.passkeys.is_empty()).then_some("passkey"))
+            .map(str::to_owned)
+            .collect(),
         expires_in: MFA_TOKEN_TTL.num_seconds(),
     })
 }
@@ -587,12 +616,7 @@ pub async fn complete(
 ) -> Result<(TokenResponse, Transport)> {
     let now = ctx.now();
     let token_hash = tokens::hash_secret(mfa_token);
-    let pending = ctx
-        .store
-        .find_pending_login(&token_hash)
-        .await?
-        .filter(|p| p.valid_until > now && p.ip == client.ip && p.device == device_of(client))
-        .ok_or_else(invalid_token)?;
+    let pending = find_pending(ctx, &token_hash, client).await?;
     let bound = if pending.transport == Transport::Cookie.as_str() {
         Transport::Cookie
     } else {
@@ -605,27 +629,19 @@ pub async fn complete(
         ));
     }
     let account_key = pending.user_id.to_string();
-    let (account, failures) = ctx.store.find_login_account(&account_key).await?;
-    let account = account.ok_or_else(invalid_token)?;
-    let record = match &account.mfa {
-        Some(record)
-            if record.is_enabled()
-                && account.user.is_active
-                && tokens::hashes_equal(
-                    &tokens::hash_secret(&account.user.password_hash),
-                    &pending.password_check,
-                ) =>
-        {
-            record.clone()
-        }
-        _ => return Err(invalid_token()),
-    };
+    let (account, failures, record) = pending_account(ctx, &pending).await?;
     let per_ip = Limit {
         max: ctx.config.login_ip_limit,
         ..LOGIN_PER_IP
     };
     let hit = per_ip.ip_hit_at(client, now);
-    let checked = check_factor(ctx, &account.user, &record, failures, &hit, &factor, None).await?;
+    let held = Factors {
+        user: &account.user,
+        mfa: &record,
+        passkeys: &account.passkeys,
+        login: Some(&token_hash),
+    };
+    let checked = check_factor(ctx, &held, failures, &hit, &factor, None).await?;
     if checked != Checked::Right {
         let outcome = match checked {
             Checked::Locked => LoginOutcome::Locked,
@@ -655,6 +671,70 @@ pub async fn complete(
     let reset = auth::failures_reset(ctx, &account_key);
     let pair = auth::open_session(ctx, account, client, CreatedVia::Password, Some(reset)).await?;
     Ok((pair, bound))
+}
+
+/// The pending login `token_hash` names, alive and asked for by this client: 401
+/// `invalid_mfa_token` otherwise.
+async fn find_pending(
+    ctx: &Context,
+    token_hash: &str,
+    client: &ClientInfo,
+) -> Result<PendingLogin> {
+    let now = ctx.now();
+    ctx.store
+        .find_pending_login(token_hash)
+        .await?
+        .filter(|p| p.valid_until > now && p.ip == client.ip && p.device == device_of(client))
+        .ok_or_else(invalid_token)
+}
+
+/// The account of a pending login, its failure record and its second factor, while the login
+/// still stands: the user is active, their password unchanged and their second factor on (401
+/// `invalid_mfa_token` otherwise).
+async fn pending_account(
+    ctx: &Context,
+    pending: &PendingLogin,
+) -> Result<(UserSessions, Option<LoginFailures>, MfaRecord)> {
+    let (account, failures) = ctx
+        .store
+        .find_login_account(&pending.user_id.to_string())
+        .await?;
+    let account = account.ok_or_else(invalid_token)?;
+    let record = match &account.mfa {
+        Some(record)
+            if record.is_enabled()
+                && account.user.is_active
+                && tokens::hashes_equal(
+                    &tokens::hash_secret(&account.user.password_hash),
+                    &pending.password_check,
+                ) =>
+        {
+            record.clone()
+        }
+        _ => return Err(invalid_token()),
+    };
+    Ok((account, failures, record))
+}
+
+/// Starts a login's second step with a passkey: the request options listing the account's
+/// passkeys, for `complete` with [`Factor::Passkey`]. 401 `invalid_mfa_token` as for
+/// [`complete`]; 409 `no_passkeys` when the account has none.
+#[cfg(feature = "passkeys")]
+pub async fn begin_passkey(
+    ctx: &Context,
+    mfa_token: &str,
+    client: &ClientInfo,
+) -> Result<crate::passkeys::ceremony::Challenge> {
+    let token_hash = tokens::hash_secret(mfa_token);
+    let pending = find_pending(ctx, &token_hash, client).await?;
+    let (account, _, _) = pending_account(ctx, &pending).await?;
+    crate::passkeys::ceremony::begin_second_factor(
+        ctx,
+        account.user.id,
+        &account.passkeys,
+        &token_hash,
+    )
+    .await
 }
 
 #[cfg(test)]

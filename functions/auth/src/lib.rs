@@ -12,6 +12,7 @@
 
 mod audit;
 mod mfa;
+mod passkeys;
 mod rbac;
 mod users;
 
@@ -60,6 +61,7 @@ pub fn routes() -> OpenApiRouter<Context> {
         .routes(routes!(jwks))
         .routes(routes!(openapi_json))
         .merge(mfa::routes())
+        .merge(passkeys::routes())
         .merge(users::routes())
         .merge(audit::routes())
         .merge(rbac::routes())
@@ -72,6 +74,7 @@ pub fn signing_routes() -> OpenApiRouter<SigningContext> {
         .routes(routes!(login))
         .routes(routes!(refresh))
         .merge(mfa::signing_routes())
+        .merge(passkeys::signing_routes())
 }
 
 /// How a sign-in (registration, login, refresh) hands over its new token pair.

@@ -11,6 +11,7 @@ use shared::context::SigningContext;
 use shared::error::ErrorBody;
 use shared::http::{Authenticated, Json};
 use shared::mfa::{self, Enrolment, Factor, Proof, RecoveryCodes, Transport};
+use shared::passkeys::ceremony::{Assertion, Challenge, PublicKeyCredential};
 use shared::routes;
 use shared::{Context, Error, Result};
 use utoipa::ToSchema;
@@ -26,9 +27,11 @@ pub fn routes() -> OpenApiRouter<Context> {
         .routes(routes!(mfa_regenerate_recovery_codes))
 }
 
-/// The login's second step, which issues tokens.
+/// The login's second step, which issues tokens, and the passkey challenge it may answer.
 pub fn signing_routes() -> OpenApiRouter<SigningContext> {
-    OpenApiRouter::new().routes(routes!(login_mfa))
+    OpenApiRouter::new()
+        .routes(routes!(login_mfa))
+        .routes(routes!(login_mfa_passkey))
 }
 
 /// A TOTP code: six digits.
@@ -67,6 +70,17 @@ fn factor(code: Option<&str>, recovery: Option<&str>) -> Result<Factor> {
     }
 }
 
+/// A passkey's answer to the challenge of `POST /v1/auth/login/mfa/passkey`.
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct PasskeyAnswer {
+    #[schema(min_length = 1, max_length = 128)]
+    challenge_id: String,
+    /// The `PublicKeyCredential` `navigator.credentials.get` returned, as its `toJSON()`.
+    #[schema(value_type = Object)]
+    credential: PublicKeyCredential,
+}
+
 /// The second step's body. Holds secrets, so it has no `Debug`.
 #[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
@@ -80,6 +94,8 @@ pub struct LoginMfaRequest {
     /// One of the recovery codes (or give `code`).
     #[schema(value_type = Option<String>, min_length = 10, max_length = 32)]
     recovery_code: Option<String>,
+    /// A passkey's answer (or give `code` or `recovery_code`), when `methods` offered `passkey`.
+    passkey: Option<PasskeyAnswer>,
     /// The login's transport; when given it must be the one the login asked for.
     #[serde(default)]
     transport: Option<Transport>,
@@ -105,7 +121,21 @@ async fn login_mfa(
     if body.mfa_token.is_empty() || body.mfa_token.len() > 128 {
         return Err(Error::invalid_field("mfa_token", "must be given"));
     }
-    let factor = factor(body.code.as_deref(), body.recovery_code.as_deref())?;
+    let factor = match body.passkey {
+        Some(answer) if body.code.is_none() && body.recovery_code.is_none() => {
+            Factor::Passkey(Box::new(Assertion {
+                challenge_id: answer.challenge_id,
+                credential: answer.credential,
+            }))
+        }
+        Some(_) => {
+            return Err(Error::invalid_field(
+                "passkey",
+                "give one of code, recovery_code and passkey",
+            ));
+        }
+        None => factor(body.code.as_deref(), body.recovery_code.as_deref())?,
+    };
     if let Some(transport) = body.transport {
         check_transport(&ctx.config, transport, &headers)?;
     }
@@ -115,6 +145,33 @@ async fn login_mfa(
         check_transport(&ctx.config, transport, &headers)?;
     }
     signed_in(&ctx.config, StatusCode::OK, transport, pair)
+}
+
+/// A login's `mfa_token`.
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct MfaTokenRequest {
+    #[schema(min_length = 1, max_length = 128)]
+    mfa_token: String,
+}
+
+/// Start a login's second step with a passkey (when its `methods` offered `passkey`): pass
+/// `options.publicKey` to `navigator.credentials.get` and send the answer to
+/// `POST /v1/auth/login/mfa` as `passkey` within five minutes.
+#[utoipa::path(post, path = "/v1/auth/login/mfa/passkey", tag = "auth", request_body = MfaTokenRequest,
+    responses((status = 200, body = Challenge), (status = 400, body = ErrorBody),
+        (status = 401, description = "invalid_mfa_token", body = ErrorBody),
+        (status = 409, description = "no_passkeys: the account has none", body = ErrorBody)))]
+async fn login_mfa_passkey(
+    State(ctx): State<SigningContext>,
+    client: ClientInfo,
+    Json(body): Json<MfaTokenRequest>,
+) -> Result<Response> {
+    if body.mfa_token.is_empty() || body.mfa_token.len() > 128 {
+        return Err(Error::invalid_field("mfa_token", "must be given"));
+    }
+    let challenge = mfa::begin_passkey(&ctx, &body.mfa_token, &client).await?;
+    Ok(no_store(axum::Json(challenge)))
 }
 
 /// Start (or restart) enrolling a TOTP authenticator: the secret, its `otpauth://` URI and the

@@ -273,6 +273,24 @@ pub const MFA_SK: &str = "MFA";
 /// Profile attribute: whether the user's second factor is enabled (shown in `UserView`).
 pub const MFA_ENABLED: &str = "mfa_enabled";
 
+/// Sort-key prefix of a user's passkeys (`PASSKEY#<credential id>`), in their partition, so a
+/// login's one query of the account reads them with the profile.
+pub const PASSKEY_PREFIX: &str = "PASSKEY#";
+
+/// Sort key of the passkey whose credential id is `id` (base64url).
+pub fn passkey_sk(id: &str) -> String {
+    format!("{PASSKEY_PREFIX}{id}")
+}
+
+/// Sort key of a WebAuthn ceremony's state.
+pub const CEREMONY_SK: &str = "CEREMONY";
+
+/// Partition key of a WebAuthn ceremony waiting for its answer: the SHA-256 of its
+/// `challenge_id`, never the id itself.
+pub fn ceremony_pk(id_hash: &str) -> String {
+    format!("WEBAUTHN#{id_hash}")
+}
+
 /// Sort key of a pending second login step.
 pub const MFA_LOGIN_SK: &str = "MFA_LOGIN";
 

@@ -2,10 +2,10 @@
 //! pending second login steps. Every acceptance of a code is one conditional write, so a code
 //! is accepted once however many requests present it at the same time.
 
-use aws_sdk_dynamodb::types::{AttributeValue, ReturnValue, TransactWriteItem, Update};
+use aws_sdk_dynamodb::types::{AttributeValue, TransactWriteItem, Update};
 use chrono::{DateTime, Utc};
 
-use super::{Store, conditional_write, expiring, from_item, key, keys, n, s, sdk_error, to_item};
+use super::{Store, conditional_write, expiring, key, keys, n, s, sdk_error, to_item};
 use crate::domain::UserId;
 use crate::error::{Error, Result};
 
@@ -246,31 +246,18 @@ impl Store {
             .await
     }
 
-    /// Deletes the pending login with one conditional write while it is alive at `now`,
-    /// returning it; `None` when it is gone, expired or another request took it first.
+    /// Takes the pending login while it is alive at `now`, returning it; `None` when it is
+    /// gone, expired or another request took it first.
     pub async fn take_pending_login(
         &self,
         token_hash: &str,
         now: DateTime<Utc>,
     ) -> Result<Option<PendingLogin>> {
-        let result = self
-            .client
-            .delete_item()
-            .table_name(&self.table)
-            .set_key(Some(key(
-                keys::mfa_login_pk(token_hash),
-                keys::MFA_LOGIN_SK,
-            )))
-            .condition_expression("attribute_exists(pk) AND valid_until > :now")
-            .expression_attribute_values(":now", n(now.timestamp_millis()))
-            .return_values(ReturnValue::AllOld)
-            .send()
-            .await;
-        match result {
-            Ok(output) => output.attributes.map(from_item).transpose(),
-            Err(e) if super::is_condition_failed(&e) => Ok(None),
-            Err(e) => Err(sdk_error("DeleteItem", e)),
-        }
+        self.take_alive(
+            key(keys::mfa_login_pk(token_hash), keys::MFA_LOGIN_SK),
+            now,
+        )
+        .await
     }
 }
 

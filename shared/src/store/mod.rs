@@ -20,6 +20,8 @@ mod expiry;
 mod history;
 mod mfa;
 pub use mfa::{MfaRecord, MfaState, PendingLogin};
+mod passkeys;
+pub use passkeys::{Ceremony, StoredPasskey};
 pub mod keys;
 mod qr_auth;
 pub use qr_auth::QrStep;

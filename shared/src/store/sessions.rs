@@ -26,6 +26,8 @@ pub struct UserSessions {
     pub sessions: Vec<Session>,
     /// The user's second factor, read in the same query.
     pub mfa: Option<super::MfaRecord>,
+    /// The user's passkeys, read in the same query.
+    pub passkeys: Vec<super::StoredPasskey>,
 }
 
 /// The keys of a user's profile and one of their sessions.
@@ -142,6 +144,7 @@ impl Store {
         let mut sessions = Vec::new();
         let mut failures = None;
         let mut mfa = None;
+        let mut passkeys = Vec::new();
         for item in self.query_partition(keys::user_pk(account)).await? {
             match item.get(keys::SK) {
                 Some(AttributeValue::S(sk)) if sk == keys::PROFILE => user = Some(from_item(item)?),
@@ -152,6 +155,9 @@ impl Store {
                     sessions.push(from_item(item)?)
                 }
                 Some(AttributeValue::S(sk)) if sk == keys::MFA_SK => mfa = Some(from_item(item)?),
+                Some(AttributeValue::S(sk)) if sk.starts_with(keys::PASSKEY_PREFIX) => {
+                    passkeys.push(from_item(item)?)
+                }
                 _ => {}
             }
         }
@@ -160,6 +166,7 @@ impl Store {
                 user,
                 sessions,
                 mfa,
+                passkeys,
             }),
             failures,
         ))
