@@ -138,7 +138,7 @@ async fn stored_created_via(env: &TestEnv, email: &str) -> Vec<String> {
                 .sessions
                 .iter()
                 .map(|session| {
-                    let via = serde_json::to_value(&session.created_via).unwrap();
+                    let via = serde_json::to_value(session.created_via).unwrap();
                     via.as_str().unwrap_or_default().to_owned()
                 })
                 .collect()
