@@ -147,7 +147,10 @@ function hasPasskeys() {
   );
 }
 
-/** POSTs `body` as JSON to this site's API; the answer, or an Error with the API's message. */
+/** An answer of the API that was not a success: its message, for the page to show. */
+class Refusal extends Error {}
+
+/** POSTs `body` as JSON to this site's API; the answer, or a Refusal with the API's message. */
 function postJson(path, body) {
   const headers = { "content-type": "application/json" };
   const csrf = csrfToken();
@@ -167,22 +170,23 @@ function postJson(path, body) {
       }
       if (response.ok) return answer;
       const message = answer.error && answer.error.message;
-      throw new Error(message || "the server refused (" + response.status + ")");
+      throw new Refusal(message || "the server refused (" + response.status + ")");
     }),
   );
 }
 
-/** A failed passkey ceremony in words. */
-function passkeyFailure(error) {
+/** A failed passkey ceremony in words: `outcome` ("Not signed in") and why. */
+function passkeyFailure(error, outcome) {
+  if (error instanceof Refusal) return outcome + ": " + error.message.replace(/\.$/, "") + ".";
   switch (error && error.name) {
     case "NotAllowedError":
-      return "No passkey was used: the request was cancelled or timed out.";
+      return outcome + ": no passkey was used (cancelled, or it timed out).";
     case "InvalidStateError":
-      return "This device already holds a passkey for your account.";
+      return outcome + ": this device already holds a passkey for your account.";
     case "SecurityError":
-      return "Passkeys cannot be used at this address.";
+      return outcome + ": passkeys cannot be used at this address.";
     default:
-      return "The passkey did not work: " + ((error && error.message) || String(error));
+      return outcome + ": " + ((error && error.message) || String(error)) + ".";
   }
 }
 
@@ -241,7 +245,7 @@ function passkey(element) {
         location.assign(element.dataset.done || element.dataset.next || "/account");
       })
       .catch((error) => {
-        failure.textContent = passkeyFailure(error);
+        failure.textContent = passkeyFailure(error, kind === "register" ? "Not added" : "Not signed in");
         failure.hidden = false;
         button.disabled = false;
         element.dataset.state = "failed";

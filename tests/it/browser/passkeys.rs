@@ -7,6 +7,7 @@
 //! takes no IP address as the relying party's id.
 
 use fantoccini::Client;
+use fantoccini::key::Key;
 use fantoccini::wd::WebDriverCompatibleCommand;
 use serde_json::{Value, json};
 use totp_rs::{Builder, Secret};
@@ -67,6 +68,19 @@ async fn add_authenticator(client: &Client) -> String {
         .to_owned()
 }
 
+/// Whether the virtual authenticator's user verification succeeds from now on (`false`: as if
+/// the person cancelled the prompt).
+async fn set_user_verified(client: &Client, authenticator: &str, verified: bool) {
+    client
+        .issue_cmd(WebAuthnCommand {
+            method: axum::http::Method::POST,
+            path: format!("authenticator/{authenticator}/uv"),
+            body: Some(json!({ "isUserVerified": verified })),
+        })
+        .await
+        .expect("the virtual authenticator's user verification is set");
+}
+
 /// The credentials the virtual authenticator holds.
 async fn credentials(client: &Client, authenticator: &str) -> Vec<Value> {
     let held = client
@@ -94,16 +108,28 @@ async fn click_passkey(client: &Client, kind: &str) {
     .unwrap();
 }
 
-/// Adds a passkey named `name` on the account page and waits for the page to list it.
-async fn add_passkey(client: &Client, name: &str) {
-    wait_for(client, "#new_passkey_name", None)
-        .await
-        .send_keys(name)
-        .await
-        .unwrap();
-    click_passkey(client, "register").await;
+/// Adds a passkey named `name` on the account page (with the button, or with Enter in the
+/// name field when `by_keyboard`) and waits for the page to list it.
+async fn add_passkey(client: &Client, name: &str, by_keyboard: bool) {
+    // The script has started: the button is enabled.
+    wait_for(client, "[data-passkey='register'] button:enabled", None).await;
+    let field = wait_for(client, "#new_passkey_name", None).await;
+    field.send_keys(name).await.unwrap();
+    if by_keyboard {
+        field.send_keys(&Key::Enter.to_string()).await.unwrap();
+    } else {
+        click_passkey(client, "register").await;
+    }
     wait_for(client, "main", Some("Your passkey was added.")).await;
     wait_for(client, "tr[data-passkey-id] .passkey-name", Some(name)).await;
+}
+
+/// Posts the rename form `action` with `name`.
+async fn rename_to(client: &Client, action: &str, name: &str) {
+    let field = format!("form[action='{action}'] input[name='name']");
+    wait_for(client, &field, None).await.clear().await.unwrap();
+    fill(client, action, "name", name).await;
+    submit(client, action).await;
 }
 
 /// The names the account page lists as passkeys.
@@ -176,8 +202,46 @@ async fn a_passkey_added_on_the_account_page_signs_in_alone_then_is_renamed_and_
             .unwrap()
         );
         screenshot(&desktop, "passkey-account-none").await;
+        // As served, before any script: the button disabled, with the sentence why.
+        let served = desktop
+            .execute(
+                "return fetch('/account').then((response) => response.text());",
+                vec![],
+            )
+            .await
+            .unwrap();
+        let served = served.as_str().unwrap();
+        assert!(
+            served.contains(r#"<button type="button" disabled>Add a passkey</button>"#),
+            "{served}"
+        );
+        assert!(served.contains("Adding a passkey needs JavaScript and a browser with passkey"));
 
-        add_passkey(&desktop, "Test laptop").await;
+        // A cancelled prompt adds nothing, and says so.
+        set_user_verified(&desktop, &authenticator, false).await;
+        click_passkey(&desktop, "register").await;
+        wait_for(
+            &desktop,
+            "[data-passkey='register'][data-state='failed']",
+            None,
+        )
+        .await;
+        let alert = wait_for(&desktop, "[data-passkey='register'] [role='alert']", None).await;
+        assert!(alert.is_displayed().await.unwrap());
+        assert!(
+            alert
+                .text()
+                .await
+                .unwrap()
+                .starts_with("Not added: no passkey was used"),
+            "{}",
+            alert.text().await.unwrap()
+        );
+        screenshot(&desktop, "passkey-account-cancelled").await;
+        assert!(credentials(&desktop, &authenticator).await.is_empty());
+        set_user_verified(&desktop, &authenticator, true).await;
+
+        add_passkey(&desktop, "Test laptop", false).await;
         scroll_to(&desktop, "#passkeys").await;
         screenshot(&desktop, "passkey-account-added").await;
         assert_eq!(listed_passkeys(&desktop).await, vec!["Test laptop"]);
@@ -203,20 +267,18 @@ async fn a_passkey_added_on_the_account_page_signs_in_alone_then_is_renamed_and_
         scroll_to(&desktop, "#passkeys").await;
         screenshot(&desktop, "passkey-account-used").await;
 
-        // Renamed through its form.
+        // Renamed through its form; a blank name is refused with the service's message.
         let id = row.attr("data-passkey-id").await.unwrap().unwrap();
         let rename = format!("/account/passkeys/{id}/rename");
+        rename_to(&desktop, &rename, "   ").await;
         wait_for(
             &desktop,
-            &format!("form[action='{rename}'] input[name='name']"),
-            None,
+            "p.alert[role='alert']",
+            Some("1 to 64 characters"),
         )
-        .await
-        .clear()
-        .await
-        .unwrap();
-        fill(&desktop, &rename, "name", "Work laptop").await;
-        submit(&desktop, &rename).await;
+        .await;
+        assert_eq!(listed_passkeys(&desktop).await, vec!["Test laptop"]);
+        rename_to(&desktop, &rename, "Work laptop").await;
         wait_for(&desktop, "main", Some("The passkey was renamed.")).await;
         assert_eq!(listed_passkeys(&desktop).await, vec!["Work laptop"]);
 
@@ -237,7 +299,8 @@ async fn a_passkey_added_on_the_account_page_signs_in_alone_then_is_renamed_and_
         )
         .await;
         assert!(refused.is_displayed().await.unwrap());
-        assert!(!refused.text().await.unwrap().is_empty());
+        let said = refused.text().await.unwrap();
+        assert!(said.starts_with("Not signed in: "), "{said}");
         screenshot(&desktop, "passkey-sign-in-refused").await;
         assert_eq!(desktop.current_url().await.unwrap().path(), "/sign-in");
         assert!(stored_created_via(&env, &email).await.is_empty());
@@ -277,7 +340,7 @@ async fn with_two_factor_sign_in_on_a_passkey_completes_the_password_step() {
         submit(&desktop, "/account/mfa/confirm").await;
         wait_for(&desktop, "h1", Some("Your recovery codes")).await;
         desktop.goto(&format!("{base}/account")).await.unwrap();
-        add_passkey(&desktop, "Phone").await;
+        add_passkey(&desktop, "Phone", true).await;
 
         // The password leads to the second step, which offers the passkey.
         sign_out(&desktop).await;
