@@ -523,14 +523,16 @@ async fn check_factor(
         Reservation::RateLimited => return Err(rate_limit::refusal(hit, now)),
     };
     let right = match factor {
-        Factor::Totp(code) => match valid_step(ctx, user, &held.mfa.secret, code.expose_secret())? {
-            Some(step) => {
-                ctx.store
-                    .accept_totp_step(user.id, step, new_recovery)
-                    .await?
+        Factor::Totp(code) => {
+            match valid_step(ctx, user, &held.mfa.secret, code.expose_secret())? {
+                Some(step) => {
+                    ctx.store
+                        .accept_totp_step(user.id, step, new_recovery)
+                        .await?
+                }
+                None => false,
             }
-            None => false,
-        },
+        }
         Factor::RecoveryCode(code) => {
             let hash = recovery_hash(code.expose_secret());
             ctx.store.use_recovery_code(user.id, &hash).await?
@@ -538,8 +540,14 @@ async fn check_factor(
         #[cfg(feature = "passkeys")]
         Factor::Passkey(assertion) => {
             let login = held.login.unwrap_or_default();
-            crate::passkeys::ceremony::check_second_factor(ctx, user.id, held.passkeys, login, assertion)
-                .await?
+            crate::passkeys::ceremony::check_second_factor(
+                ctx,
+                user.id,
+                held.passkeys,
+                login,
+                assertion,
+            )
+            .await?
         }
     };
     if right {

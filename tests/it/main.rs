@@ -19,6 +19,7 @@ mod headers;
 mod lambda;
 mod lists;
 mod mfa;
+mod passkeys;
 mod password_races;
 mod qr;
 mod quota;

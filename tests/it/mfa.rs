@@ -21,11 +21,11 @@ pub struct Enrolled {
 }
 
 impl Enrolled {
-    fn id(&self) -> UserId {
+    pub fn id(&self) -> UserId {
         self.tokens["user"]["id"].as_str().unwrap().parse().unwrap()
     }
 
-    fn access(&self) -> String {
+    pub fn access(&self) -> String {
         access(&self.tokens)
     }
 

@@ -49,7 +49,9 @@ fn passkey_id(id: &str) -> Result<&str> {
         && id
             .bytes()
             .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_');
-    valid.then_some(id).ok_or_else(|| Error::not_found("passkey"))
+    valid
+        .then_some(id)
+        .ok_or_else(|| Error::not_found("passkey"))
 }
 
 /// List the caller's passkeys, oldest first.
@@ -203,6 +205,7 @@ async fn finish_sign_in(
     Json(body): Json<FinishSignInRequest>,
 ) -> Result<Response> {
     check_transport(&ctx.config, body.transport, &headers)?;
-    let pair = ceremony::finish_sign_in(&ctx, &body.challenge_id, &body.credential, &client).await?;
+    let pair =
+        ceremony::finish_sign_in(&ctx, &body.challenge_id, &body.credential, &client).await?;
     signed_in(&ctx.config, StatusCode::OK, body.transport, pair)
 }

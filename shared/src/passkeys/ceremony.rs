@@ -7,8 +7,8 @@ use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use serde::Serialize;
 use utoipa::ToSchema;
 use webauthn_rs::prelude::{
-    AuthenticationResult, CredentialID, DiscoverableAuthentication, Passkey,
-    PasskeyAuthentication, PasskeyRegistration, Url, Webauthn, WebauthnBuilder, WebauthnError,
+    AuthenticationResult, CredentialID, DiscoverableAuthentication, Passkey, PasskeyAuthentication,
+    PasskeyRegistration, Url, Webauthn, WebauthnBuilder, WebauthnError,
 };
 use webauthn_rs_proto::ResidentKeyRequirement;
 
@@ -67,9 +67,9 @@ impl Purpose {
 /// default the public URL's host and origin; in local mode (unset) `localhost` on any port,
 /// since browsers accept no IP address as a relying-party id.
 fn relying_party(config: &Config) -> Result<Webauthn> {
-    let misconfigured =
-        |what: &str| Error::internal(format!("passkeys are misconfigured: {what}"));
-    let public = Url::parse(config.link_origin()).map_err(|_| misconfigured("SESAME_PUBLIC_URL"))?;
+    let misconfigured = |what: &str| Error::internal(format!("passkeys are misconfigured: {what}"));
+    let public =
+        Url::parse(config.link_origin()).map_err(|_| misconfigured("SESAME_PUBLIC_URL"))?;
     let local =
         config.local_dev && config.webauthn_rp_id.is_none() && config.webauthn_origins.is_empty();
     let (rp_id, origins) = if local {
@@ -103,7 +103,9 @@ fn relying_party(config: &Config) -> Result<Webauthn> {
     for origin in &origins[1..] {
         builder = builder.append_allowed_origin(origin);
     }
-    builder.build().map_err(|_| misconfigured("webauthn-rs refused it"))
+    builder
+        .build()
+        .map_err(|_| misconfigured("webauthn-rs refused it"))
 }
 
 /// A credential id as the API shows it (base64url).
@@ -186,10 +188,9 @@ pub async fn begin_registration(ctx: &Context, who: &Principal) -> Result<Challe
             format!("an account holds at most {MAX_PASSKEYS} passkeys: remove one first"),
         ));
     }
-    let exclude = existing
+    let exclude: Vec<CredentialID> = existing
         .iter()
         .filter_map(|p| URL_SAFE_NO_PAD.decode(&p.id).ok())
-        .map(CredentialID::from)
         .collect();
     let display = format!("{} {}", user.first_name, user.last_name);
     let display = display.trim();
@@ -441,7 +442,7 @@ pub(crate) async fn check_second_factor(
     };
     let state: PasskeyAuthentication = parse(&ceremony.state)?;
     let passkey: Passkey = parse(&stored.credential)?;
-    let verified = relying_party(&ctx.config)?
-        .finish_passkey_authentication(&assertion.credential, &state);
+    let verified =
+        relying_party(&ctx.config)?.finish_passkey_authentication(&assertion.credential, &state);
     accept(ctx, user_id, stored, passkey, verified).await
 }

@@ -253,11 +253,8 @@ impl Store {
         token_hash: &str,
         now: DateTime<Utc>,
     ) -> Result<Option<PendingLogin>> {
-        self.take_alive(
-            key(keys::mfa_login_pk(token_hash), keys::MFA_LOGIN_SK),
-            now,
-        )
-        .await
+        self.take_alive(key(keys::mfa_login_pk(token_hash), keys::MFA_LOGIN_SK), now)
+            .await
     }
 }
 

@@ -172,7 +172,11 @@ impl Store {
 
     /// Takes the ceremony stored under `id_hash` while it is alive at `now`: `None` when it is
     /// unknown, expired or already taken (by a parallel request too).
-    pub async fn take_ceremony(&self, id_hash: &str, now: DateTime<Utc>) -> Result<Option<Ceremony>> {
+    pub async fn take_ceremony(
+        &self,
+        id_hash: &str,
+        now: DateTime<Utc>,
+    ) -> Result<Option<Ceremony>> {
         self.take_alive(key(keys::ceremony_pk(id_hash), keys::CEREMONY_SK), now)
             .await
     }
