@@ -1,8 +1,8 @@
 //! The page shell every page renders in, and the pieces forms are built from.
 //!
 //! Pages are plain HTML forms that work without script; `assets/app.js` adds the live parts
-//! (the QR sign-in, the silent refresh, attachment uploads) from `data-` attributes, since the
-//! Content-Security-Policy allows no inline script.
+//! (the QR sign-in, the silent refresh, attachment uploads, passkey ceremonies) from `data-`
+//! attributes, since the Content-Security-Policy allows no inline script.
 
 use std::collections::BTreeMap;
 
