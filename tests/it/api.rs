@@ -141,6 +141,14 @@ const ROUTES: &[(&str, &str)] = &[
     ("get", "/v1/audit"),
     ("get", "/v1/auth/me/events"),
     ("get", "/v1/tickets/{id}/attachments/{attachment_id}"),
+    ("get", "/v1/auth/passkeys"),
+    ("patch", "/v1/auth/passkeys/{id}"),
+    ("delete", "/v1/auth/passkeys/{id}"),
+    ("post", "/v1/auth/passkeys/register/begin"),
+    ("post", "/v1/auth/passkeys/register/finish"),
+    ("post", "/v1/auth/passkeys/login/begin"),
+    ("post", "/v1/auth/passkeys/login/finish"),
+    ("post", "/v1/auth/login/mfa/passkey"),
 ];
 
 #[tokio::test]

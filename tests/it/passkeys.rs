@@ -26,17 +26,17 @@ use crate::mfa::{enrolled, first_step, second_step};
 use crate::support::*;
 
 /// The origin the test's pages would be on (local mode accepts `localhost` on any port).
-fn origin() -> Url {
+pub fn origin() -> Url {
     Url::parse("http://localhost:3000").unwrap()
 }
 
 /// A person's authenticator.
-fn authenticator() -> SoftPasskey {
+pub fn authenticator() -> SoftPasskey {
     // `true`: it claims user verification (a PIN or biometric), which passkeys require.
     SoftPasskey::new(true)
 }
 
-fn user_id(tokens: &Value) -> UserId {
+pub fn user_id(tokens: &Value) -> UserId {
     tokens["user"]["id"].as_str().unwrap().parse().unwrap()
 }
 
@@ -75,7 +75,7 @@ async fn add_passkey(
 }
 
 /// Registers a passkey and returns its id.
-async fn added(env: &TestEnv, access: &str, key: &mut SoftPasskey) -> String {
+pub async fn added(env: &TestEnv, access: &str, key: &mut SoftPasskey) -> String {
     let reply = add_passkey(env, access, key, None).await;
     assert_eq!(reply.status, StatusCode::CREATED, "{:?}", reply.body);
     reply.body["id"].as_str().unwrap().to_owned()
@@ -83,7 +83,7 @@ async fn added(env: &TestEnv, access: &str, key: &mut SoftPasskey) -> String {
 
 /// Answers the request options `options` with `key`'s credential `id`, as a discoverable
 /// authenticator of `user` would (see the module's note).
-fn answer(key: &mut SoftPasskey, options: &Value, id: &str, user: UserId, at: &Url) -> Value {
+pub fn answer(key: &mut SoftPasskey, options: &Value, id: &str, user: UserId, at: &Url) -> Value {
     let mut options: RequestChallengeResponse = serde_json::from_value(options.clone()).unwrap();
     if options.public_key.allow_credentials.is_empty() {
         options.public_key.allow_credentials = vec![AllowCredentials {
@@ -99,7 +99,7 @@ fn answer(key: &mut SoftPasskey, options: &Value, id: &str, user: UserId, at: &U
 }
 
 /// A passkey sign-in's begin: its challenge id and options.
-async fn begin_sign_in(env: &TestEnv) -> (Value, Value) {
+pub async fn begin_sign_in(env: &TestEnv) -> (Value, Value) {
     let begun = env.send(env.post("/v1/auth/passkeys/login/begin")).await;
     assert_eq!(begun.status, StatusCode::OK, "{:?}", begun.body);
     assert!(
@@ -115,7 +115,7 @@ async fn begin_sign_in(env: &TestEnv) -> (Value, Value) {
     )
 }
 
-async fn finish_sign_in(env: &TestEnv, challenge_id: &Value, credential: Value) -> Reply {
+pub async fn finish_sign_in(env: &TestEnv, challenge_id: &Value, credential: Value) -> Reply {
     env.send(
         env.post("/v1/auth/passkeys/login/finish")
             .json(json!({"challenge_id": challenge_id, "credential": credential})),
@@ -461,6 +461,11 @@ async fn only_the_owner_lists_renames_and_removes_a_passkey() {
     assert_error(&again, StatusCode::NOT_FOUND, "not_found");
     let reply = sign_in(&env, &mut key, &id, user_id(&ada)).await;
     assert_error(&reply, StatusCode::UNAUTHORIZED, "invalid_passkey");
+    let renamed = own_events(&env, &access(&ada), "passkey.renamed").await;
+    assert_eq!(renamed.len(), 1, "{renamed:?}");
+    let removed = own_events(&env, &access(&ada), "passkey.removed").await;
+    assert_eq!(removed[0]["details"]["reason"], "removed", "{removed:?}");
+    assert_eq!(removed[0]["details"]["passkey_id"], id.as_str());
 
     // The same authenticator cannot be registered twice on one account.
     let mut twice = authenticator();

@@ -230,3 +230,36 @@ async fn a_login_with_a_second_factor_sends_five_then_six_requests() {
         "code step"
     );
 }
+
+#[tokio::test]
+async fn a_passkey_sign_in_sends_two_then_five_requests() {
+    use crate::passkeys::{
+        added, answer, authenticator, begin_sign_in, finish_sign_in, origin, user_id,
+    };
+    let (env, counter, _, tokens) = counted_user().await;
+    let mut key = authenticator();
+    let id = added(&env, &access(&tokens), &mut key).await;
+    counter.take();
+    // Begin: the per-IP hit, the ceremony stored.
+    let (challenge_id, options) = begin_sign_in(&env).await;
+    assert_eq!(
+        counter.take(),
+        requests(&[("PutItem", 1), ("UpdateItem", 1)]),
+        "begin"
+    );
+    // Finish: the per-IP hit, the ceremony taken, the account's partition (with its passkeys),
+    // the counter stored, the session's transaction.
+    let credential = answer(&mut key, &options, &id, user_id(&tokens), &origin());
+    let reply = finish_sign_in(&env, &challenge_id, credential).await;
+    assert_eq!(reply.status, StatusCode::OK, "{:?}", reply.body);
+    assert_eq!(
+        counter.take(),
+        requests(&[
+            ("DeleteItem", 1),
+            ("Query", 1),
+            ("TransactWriteItems", 1),
+            ("UpdateItem", 2),
+        ]),
+        "finish"
+    );
+}
