@@ -136,8 +136,136 @@ function upload(form) {
   });
 }
 
+/** Whether this browser can run passkey ceremonies from the API's JSON options. */
+function hasPasskeys() {
+  const credential = window.PublicKeyCredential;
+  return Boolean(
+    credential &&
+      navigator.credentials &&
+      credential.parseCreationOptionsFromJSON &&
+      credential.parseRequestOptionsFromJSON,
+  );
+}
+
+/** An answer of the API that was not a success: its message, for the page to show. */
+class Refusal extends Error {}
+
+/** POSTs `body` as JSON to this site's API; the answer, or a Refusal with the API's message. */
+function postJson(path, body) {
+  const headers = { "content-type": "application/json" };
+  const csrf = csrfToken();
+  if (csrf) headers["x-csrf-token"] = csrf;
+  return fetch(path, {
+    method: "POST",
+    credentials: "same-origin",
+    headers,
+    body: JSON.stringify(body),
+  }).then((response) =>
+    response.text().then((text) => {
+      let answer = {};
+      try {
+        answer = text ? JSON.parse(text) : {};
+      } catch (_) {
+        // Not JSON (a proxy's page): the status says enough.
+      }
+      if (response.ok) return answer;
+      const message = answer.error && answer.error.message;
+      throw new Refusal(message || "the server refused (" + response.status + ")");
+    }),
+  );
+}
+
+/** A failed passkey ceremony in words: `outcome` ("Not signed in") and why. */
+function passkeyFailure(error, outcome) {
+  if (error instanceof Refusal) return outcome + ": " + error.message.replace(/\.$/, "") + ".";
+  switch (error && error.name) {
+    case "NotAllowedError":
+      return outcome + ": no passkey was used (cancelled, or it timed out).";
+    case "InvalidStateError":
+      return outcome + ": this device already holds a passkey for your account.";
+    case "SecurityError":
+      return outcome + ": passkeys cannot be used at this address.";
+    default:
+      return outcome + ": " + ((error && error.message) || String(error)) + ".";
+  }
+}
+
+/**
+ * A passkey button (data-passkey: "register", "sign-in" or "second-step"): begin at the API
+ * (data-begin), let the browser create or use a passkey, finish (data-finish), then go on
+ * (data-done, else data-next). The server rendered it disabled with a sentence why.
+ */
+function passkey(element) {
+  const kind = element.dataset.passkey;
+  const button = element.querySelector("button");
+  const hint = element.querySelector("[data-passkey-unsupported]");
+  const failure = element.querySelector("[role=alert]");
+  const name = element.querySelector("input[name=name]");
+  const token = element.dataset.mfaToken;
+  if (!hasPasskeys()) {
+    hint.textContent = "This browser does not support passkeys.";
+    return;
+  }
+  hint.hidden = true;
+  button.disabled = false;
+
+  const ceremony = (publicKey) =>
+    kind === "register"
+      ? navigator.credentials.create({
+          publicKey: PublicKeyCredential.parseCreationOptionsFromJSON(publicKey),
+        })
+      : navigator.credentials.get({
+          publicKey: PublicKeyCredential.parseRequestOptionsFromJSON(publicKey),
+        });
+  const finish = (challengeId, credential) => {
+    const proof = { challenge_id: challengeId, credential: credential.toJSON() };
+    switch (kind) {
+      case "register":
+        if (name.value.trim()) proof.name = name.value.trim();
+        return proof;
+      case "second-step":
+        return { mfa_token: token, passkey: proof, transport: "cookie" };
+      default:
+        return Object.assign(proof, { transport: "cookie" });
+    }
+  };
+
+  const run = () => {
+    failure.hidden = true;
+    button.disabled = true;
+    element.dataset.state = "busy";
+    postJson(element.dataset.begin, kind === "second-step" ? { mfa_token: token } : {})
+      .then((begun) =>
+        ceremony(begun.options.publicKey).then((credential) =>
+          postJson(element.dataset.finish, finish(begun.challenge_id, credential)),
+        ),
+      )
+      .then(() => {
+        element.dataset.state = "done";
+        location.assign(element.dataset.done || element.dataset.next || "/account");
+      })
+      .catch((error) => {
+        failure.textContent = passkeyFailure(error, kind === "register" ? "Not added" : "Not signed in");
+        failure.hidden = false;
+        button.disabled = false;
+        element.dataset.state = "failed";
+      });
+  };
+  button.addEventListener("click", run);
+  // Enter in the name field adds the passkey, as it would submit a form.
+  if (name) {
+    name.addEventListener("keydown", (event) => {
+      if (event.key === "Enter" && !button.disabled) {
+        event.preventDefault();
+        run();
+      }
+    });
+  }
+}
+
 document.addEventListener("DOMContentLoaded", () => {
   document.querySelectorAll("[data-refresh]").forEach(refresh);
   document.querySelectorAll("[data-qr]").forEach(qrSignIn);
   document.querySelectorAll("form[data-upload]").forEach(upload);
+  document.querySelectorAll("[data-passkey]").forEach(passkey);
 });

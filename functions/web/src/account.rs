@@ -1,6 +1,7 @@
 //! The account page: profile, e-mail address (verification state, a new verification link,
-//! changing it) and password, live sessions (this one marked, sign out one or all
-//! others), statistics, login history with failures highlighted, and quota usage.
+//! changing it) and password, two-factor authentication and passkeys, live sessions (this one
+//! marked, sign out one or all others), statistics, login history with failures highlighted,
+//! and quota usage.
 
 use axum::Router;
 use axum::extract::{Path, Query, State};
@@ -82,6 +83,7 @@ async fn sections(
     let stats = sessions::stats(ctx, who).await?;
     let history = sessions::history(ctx, who, 20, cursor).await?;
     let usage = quota::show(ctx, who.user.id).await?;
+    let passkeys = shared::passkeys::list(ctx, who.user.id).await?;
     let user = browser.user();
     Ok(html! {
         section aria-labelledby="profile" {
@@ -133,6 +135,7 @@ async fn sections(
             }
         }
         (crate::mfa::section(browser))
+        (crate::passkeys::section(browser, &passkeys))
         section aria-labelledby="sessions" {
             h2 id="sessions" { "Where you are signed in" }
             div.table {
@@ -370,7 +373,11 @@ async fn end_others(
 
 /// After an action: back to the account page with its notice, or the page again with the
 /// failure on top (and its status).
-async fn done(ctx: &SigningContext, browser: &Browser, outcome: Result<&str>) -> Response {
+pub(crate) async fn done(
+    ctx: &SigningContext,
+    browser: &Browser,
+    outcome: Result<&str>,
+) -> Response {
     match outcome {
         Ok(done) => see_other(&format!("/account?done={done}")),
         Err(error) => {

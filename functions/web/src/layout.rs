@@ -1,8 +1,8 @@
 //! The page shell every page renders in, and the pieces forms are built from.
 //!
 //! Pages are plain HTML forms that work without script; `assets/app.js` adds the live parts
-//! (the QR sign-in, the silent refresh, attachment uploads) from `data-` attributes, since the
-//! Content-Security-Policy allows no inline script.
+//! (the QR sign-in, the silent refresh, attachment uploads, passkey ceremonies) from `data-`
+//! attributes, since the Content-Security-Policy allows no inline script.
 
 use std::collections::BTreeMap;
 
@@ -105,6 +105,9 @@ pub fn notice(done: Option<&str>) -> Markup {
         Some("signed-out") => "That session was signed out.",
         Some("others") => "Every other session was signed out.",
         Some("mfa-off") => "Two-factor authentication is off.",
+        Some("passkey-added") => "Your passkey was added.",
+        Some("passkey-renamed") => "The passkey was renamed.",
+        Some("passkey-deleted") => "The passkey was deleted; it no longer signs you in.",
         Some("approved") => "Done: the browser is signed in.",
         Some("rejected") => "Rejected: the browser was not signed in.",
         Some("saved") => "Saved.",

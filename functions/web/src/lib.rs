@@ -1,7 +1,7 @@
 //! The `web` route group: Sesame's web app, server-rendered HTML for people (sign-in with a
-//! password or a phone's QR scan, registration, the account with its sessions, history and
-//! quota, support tickets, administration), and the pages of e-mailed links (verification,
-//! password reset). The API reference at `/docs`, which the pages link,
+//! password, a passkey or a phone's QR scan, registration, the account with its passkeys,
+//! sessions, history and quota, support tickets, administration), and the pages of e-mailed
+//! links (verification, password reset). The API reference at `/docs`, which the pages link,
 //! is the `docs` function's.
 //!
 //! Pages call the same services as the API, with a browser session held in cookies
@@ -17,6 +17,7 @@ mod browser;
 mod email;
 mod layout;
 mod mfa;
+mod passkeys;
 mod sign_in;
 mod tickets;
 
@@ -39,6 +40,7 @@ pub fn routes() -> Router<SigningContext> {
         .merge(sign_in::routes())
         .merge(account::routes())
         .merge(mfa::routes())
+        .merge(passkeys::routes())
         .merge(activity::routes())
         .merge(email::routes())
         .merge(tickets::routes())

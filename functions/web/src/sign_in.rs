@@ -1,5 +1,6 @@
-//! Signing in and out: the password form, registration, and the QR sign-in with a phone (the
-//! desktop's live code, and the phone's approval page).
+//! Signing in and out: the password form (and its second step), the passkey button,
+//! registration, and the QR sign-in with a phone (the desktop's live code, and the phone's
+//! approval page).
 //!
 //! The QR code encodes a link to this site's approval page, so a phone camera opens it. The
 //! poll token stays in the requesting browser, in an `HttpOnly` cookie ([`Cookie::QrPoll`]):
@@ -28,6 +29,7 @@ use shared::{Error, Result};
 
 use crate::browser::{self, Browser, Form, NoFields, PublicForm, safe_next, see_other};
 use crate::layout::{self, alert, csrf_field, field, form_errors, page};
+use crate::passkeys;
 
 pub fn routes() -> Router<SigningContext> {
     Router::new()
@@ -68,6 +70,11 @@ fn sign_in_form(next: &str, email: &str, failure: Option<&str>) -> Markup {
                     }
                     p { a href="/forgot-password" { "Forgot your password?" } }
                     p { "New here? " a href="/register" { "Create an account" } }
+                }
+                section aria-labelledby="with-passkey" {
+                    h2 id="with-passkey" { "With a passkey" }
+                    p { "Use a passkey you added to your account: this device's screen lock or a security key." }
+                    (passkeys::sign_in_button(next))
                 }
                 section aria-labelledby="with-phone" {
                     h2 id="with-phone" { "With your phone" }
@@ -111,7 +118,8 @@ async fn sign_in(
     match attempt.await {
         Ok(LoginResult::Session(tokens)) => browser::signed_in(&ctx, &tokens, &next),
         Ok(LoginResult::MfaRequired(challenge)) => {
-            second_step_page(&next, &challenge.mfa_token, None).into_response()
+            let passkey = challenge.methods.iter().any(|method| method == "passkey");
+            second_step_page(&next, &challenge.mfa_token, passkey, None).into_response()
         }
         Err(error) => {
             let status = error.status();
@@ -126,7 +134,9 @@ async fn sign_in(
 /// ever the answer to the password's POST (never cached, `no-store` on every page), the token
 /// is single use, lives five minutes and is bound to this browser's IP and device, and no
 /// other page or script can read it; a cookie would outlive the attempt and need clearing.
-fn second_step_page(next: &str, mfa_token: &str, failure: Option<&str>) -> Markup {
+/// With `passkey` (the account has one), the page also offers it; the script then hands the
+/// token to the API's passkey step itself.
+fn second_step_page(next: &str, mfa_token: &str, passkey: bool, failure: Option<&str>) -> Markup {
     let none = BTreeMap::new();
     page(
         "Two-factor sign-in",
@@ -137,9 +147,14 @@ fn second_step_page(next: &str, mfa_token: &str, failure: Option<&str>) -> Marku
             form method="post" action="/sign-in/mfa" {
                 input type="hidden" name="next" value=(next);
                 input type="hidden" name="mfa_token" value=(mfa_token);
+                @if passkey { input type="hidden" name="passkey" value="1"; }
                 (field("Authentication code", "code", "text", "", &none))
                 (field("Or a recovery code", "recovery_code", "text", "", &none))
                 button type="submit" { "Verify" }
+            }
+            @if passkey {
+                p { "Or use one of your passkeys instead of a code." }
+                (passkeys::second_step_button(next, mfa_token))
             }
             p { a href="/sign-in" { "Start over" } }
         },
@@ -153,6 +168,9 @@ struct SecondStep {
     code: String,
     #[serde(default)]
     recovery_code: String,
+    /// Set when the page offered a passkey, to offer it again.
+    #[serde(default)]
+    passkey: Option<String>,
     next: Option<String>,
 }
 
@@ -162,6 +180,7 @@ async fn second_step(
     PublicForm(form): PublicForm<SecondStep>,
 ) -> Response {
     let next = safe_next(form.next.as_deref());
+    let passkey = form.passkey.is_some();
     let code = form.code.trim();
     let recovery = form.recovery_code.trim();
     let factor = match (code.is_empty(), recovery.is_empty()) {
@@ -171,7 +190,7 @@ async fn second_step(
             let message = "Enter either the code from your app or a recovery code.";
             return (
                 axum::http::StatusCode::BAD_REQUEST,
-                second_step_page(&next, &form.mfa_token, Some(message)),
+                second_step_page(&next, &form.mfa_token, passkey, Some(message)),
             )
                 .into_response();
         }
@@ -194,7 +213,7 @@ async fn second_step(
             let (message, _) = form_errors(&error);
             (
                 error.status(),
-                second_step_page(&next, &form.mfa_token, Some(&message)),
+                second_step_page(&next, &form.mfa_token, passkey, Some(&message)),
             )
                 .into_response()
         }

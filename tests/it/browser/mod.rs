@@ -14,6 +14,7 @@
 mod admin;
 mod csrf;
 mod keyboard;
+mod passkeys;
 mod qr;
 mod refresh;
 mod sessions;
@@ -189,8 +190,19 @@ pub async fn closing(browsers: &[&Browser], scenario: impl Future<Output = ()>) 
 /// (`http://127.0.0.1:<port>`, also the app's configured public URL). The server runs until
 /// the test's runtime ends.
 pub async fn served_env() -> (TestEnv, String) {
+    served_env_as("127.0.0.1").await
+}
+
+/// [`served_env`], with the base URL (and public URL) `http://localhost:<port>`: WebAuthn
+/// refuses IP addresses as relying-party ids, and the local mode's relying party is
+/// `localhost`. The server still listens on the IPv4 loopback address only.
+pub async fn served_env_on_localhost() -> (TestEnv, String) {
+    served_env_as("localhost").await
+}
+
+async fn served_env_as(host: &str) -> (TestEnv, String) {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let base = format!("http://127.0.0.1:{}", listener.local_addr().unwrap().port());
+    let base = format!("http://{host}:{}", listener.local_addr().unwrap().port());
     let env = TestEnv::with_config(|config| config.public_url = Some(base.clone())).await;
     serve(listener, env.router.clone());
     (env, base)
