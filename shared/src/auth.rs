@@ -670,26 +670,25 @@ async fn refresh_target(
     }
 }
 
-/// Exchanges a refresh token for a new pair, rotating it with one conditional write.
+/// Exchanges a refresh token for a new pair, rotating it with one conditional write. The new
+/// refresh token is the presented one's successor (`Signer::successor`, derived under a server
+/// key), so every request presenting the same token gets the same one.
 ///
-/// - The current token: rotated; exactly one of many parallel calls wins, the others get 409.
-/// - A token rotated out less than `refresh_grace` ago: 409 `refresh_token_rotated`, nothing revoked
-///   (a client retrying after a lost response).
-/// - A token rotated out earlier: reuse of a stolen token; the whole session is revoked (401).
+/// - The current token: rotated; of many parallel calls one writes, and all get the same pair
+///   (the same refresh token, each its own access token).
+/// - A token rotated out less than `refresh_grace` ago whose successor is still the session's
+///   current token: that successor again, nothing written (a racing tab, a retry after a lost
+///   answer).
+/// - A token rotated out earlier, or whose successor was itself rotated since: reuse of a
+///   stolen token; the whole session is revoked (401 `refresh_token_reused`).
 /// - Anything else: 401, nothing revoked.
 pub async fn refresh(ctx: &SigningContext, raw_token: &str) -> Result<TokenResponse> {
     let token = RefreshToken::parse(raw_token)?;
     let now = ctx.now();
     let (user, session) = refresh_target(ctx, &token, now).await?;
     let presented = token.hash();
-    let rotated = || {
-        Error::conflict(
-            "refresh_token_rotated",
-            "this refresh token was just rotated; use the newer one",
-        )
-    };
+    let next = ctx.signer.successor(&token);
     if hashes_equal(&presented, &session.refresh_hash) {
-        let next = RefreshToken::generate(session.user_id, session.id);
         let mut previous = session.refresh_previous.clone();
         previous.push(RotatedRefresh {
             hash: session.refresh_hash.clone(),
@@ -701,42 +700,42 @@ pub async fn refresh(ctx: &SigningContext, raw_token: &str) -> Result<TokenRespo
             .store
             .rotate_refresh_token(&session, &next.hash(), &previous, now)
             .await?;
-        if !rotated_now && !holds_refresh_token(ctx, &session, &next).await? {
-            return Err(rotated());
+        if !rotated_now {
+            // A parallel call with the same token wrote the same successor first (or the SDK
+            // retried a write whose answer was lost): the session holds this very successor.
+            // Anything else moved on past it: ended, or rotated twice (theft).
+            let (_, current) = ctx
+                .store
+                .find_user_and_session(session.user_id, session.id)
+                .await?;
+            match current {
+                None => {
+                    return Err(Error::unauthorized(
+                        "invalid_refresh_token",
+                        "the refresh token is invalid",
+                    ));
+                }
+                Some(current) if !hashes_equal(&current.refresh_hash, &next.hash()) => {
+                    return Err(reused(ctx, &user, &session).await?);
+                }
+                Some(_) => {}
+            }
         }
         return token_response(ctx, &user, &session, &next, now);
     }
-    let reused = session
+    let grace = chrono::Duration::from_std(ctx.config.refresh_grace).unwrap_or_default();
+    let reused_token = session
         .refresh_previous
         .iter()
         .find(|old| hashes_equal(&presented, &old.hash));
-    match reused {
+    match reused_token {
         Some(old)
-            if now - old.rotated_at
-                <= chrono::Duration::from_std(ctx.config.refresh_grace).unwrap_or_default() =>
+            if now - old.rotated_at <= grace
+                && hashes_equal(&next.hash(), &session.refresh_hash) =>
         {
-            Err(rotated())
+            token_response(ctx, &user, &session, &next, now)
         }
-        Some(_) => {
-            let event = audit::prepare(
-                ctx,
-                Event::new(EventType::RefreshTokenReused)
-                    .about(user.id)
-                    .detail("session_id", session.id.to_string()),
-            );
-            if ctx
-                .store
-                .delete_session(user.id, session.id, &event)
-                .await?
-            {
-                audit::committed(&[event]);
-            }
-            tracing::warn!(user_id = %user.id, session_id = %session.id, "refresh token reuse: session revoked");
-            Err(Error::unauthorized(
-                "refresh_token_reused",
-                "this refresh token was already used; the session has been ended",
-            ))
-        }
+        Some(_) => Err(reused(ctx, &user, &session).await?),
         None => Err(Error::unauthorized(
             "invalid_refresh_token",
             "the refresh token is invalid",
@@ -744,19 +743,27 @@ pub async fn refresh(ctx: &SigningContext, raw_token: &str) -> Result<TokenRespo
     }
 }
 
-/// Whether `session` now holds `token`. A rotation reports a failed condition when the SDK
-/// retried it after its first attempt was applied but the answer was lost; the session then
-/// holds this call's successor, which is handed out rather than burned.
-async fn holds_refresh_token(
-    ctx: &Context,
-    session: &Session,
-    token: &RefreshToken,
-) -> Result<bool> {
-    let (_, current) = ctx
+/// Revokes the session a rotated-out refresh token was presented for (theft: the token and
+/// its successor both circulate) and returns the refusal, 401 `refresh_token_reused`.
+async fn reused(ctx: &Context, user: &User, session: &Session) -> Result<Error> {
+    let event = audit::prepare(
+        ctx,
+        Event::new(EventType::RefreshTokenReused)
+            .about(user.id)
+            .detail("session_id", session.id.to_string()),
+    );
+    if ctx
         .store
-        .find_user_and_session(session.user_id, session.id)
-        .await?;
-    Ok(current.is_some_and(|current| hashes_equal(&current.refresh_hash, &token.hash())))
+        .delete_session(user.id, session.id, &event)
+        .await?
+    {
+        audit::committed(&[event]);
+    }
+    tracing::warn!(user_id = %user.id, session_id = %session.id, "refresh token reuse: session revoked");
+    Ok(Error::unauthorized(
+        "refresh_token_reused",
+        "this refresh token was already used; the session has been ended",
+    ))
 }
 
 /// Ends the session a refresh token belongs to (RFC 7009: an unknown token is not an error).

@@ -39,8 +39,8 @@ pub struct Config {
     pub session_ttl: Duration,
     /// `SESAME_MAX_SESSIONS`: live sessions per user before the least recently active is evicted (10).
     pub max_sessions: usize,
-    /// `SESAME_REFRESH_GRACE_SECS`: how long a rotated-out refresh token gets 409 instead of
-    /// revoking the session (10).
+    /// `SESAME_REFRESH_GRACE_SECS`: how long a rotated-out refresh token still returns its
+    /// successor instead of revoking the session (10).
     pub refresh_grace: Duration,
     /// `SESAME_TRUST_GEO_HEADERS`: behind CloudFront, take the client IP and location from
     /// CloudFront's viewer headers, on requests that carry the origin secret (false).

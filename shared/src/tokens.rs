@@ -19,6 +19,7 @@ use std::sync::Arc;
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use chrono::{DateTime, Utc};
+use hmac::{Hmac, KeyInit, Mac};
 use jsonwebtoken::jwk::{Jwk, JwkSet, PublicKeyUse, ThumbprintHash};
 use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey, Header, Validation};
 use rand::RngCore;
@@ -30,6 +31,8 @@ use subtle::ConstantTimeEq;
 use crate::config::Config;
 use crate::domain::{SessionId, UserId};
 use crate::error::{Error, Result};
+
+type HmacSha256 = Hmac<Sha256>;
 
 /// The `typ` header of access tokens (RFC 9068).
 pub const ACCESS_TOKEN_TYP: &str = "at+jwt";
@@ -130,6 +133,10 @@ impl Verifier {
 pub struct Signer {
     encoding: EncodingKey,
     verifier: Arc<Verifier>,
+    /// The key refresh-token successors are derived under (see [`Signer::successor`]): an HMAC
+    /// of the signing key's PEM, so only the functions that issue tokens hold it and no other
+    /// secret has to be provisioned.
+    successor_key: [u8; 32],
 }
 
 impl std::fmt::Debug for Signer {
@@ -147,10 +154,34 @@ impl Signer {
         let encoding = EncodingKey::from_ed_pem(private_pem.expose_secret().trim().as_bytes())
             .map_err(|_| Error::internal("the signing key is not an Ed25519 PKCS#8 PEM"))?;
         let jwk = Jwk::from_encoding_key(&encoding, Algorithm::EdDSA).map_err(Error::internal)?;
+        let mut derive = HmacSha256::new_from_slice(private_pem.expose_secret().trim().as_bytes())
+            .expect("HMAC takes keys of any length");
+        derive.update(b"sesame refresh-token successor key");
         Ok(Signer {
             encoding,
             verifier: Arc::new(Verifier::from_jwk(jwk)?),
+            successor_key: derive.finalize().into_bytes().into(),
         })
+    }
+
+    /// The refresh token that replaces `token` when it is rotated: its secret is an HMAC of
+    /// the presented secret (and the session) under the server's successor key. Every request
+    /// presenting the same token derives the same successor, so parallel refreshes of one token
+    /// all hand out one pair, while the table holds only hashes: knowing a stored hash, or even
+    /// an old token, gives the successor only through the server.
+    pub fn successor(&self, token: &RefreshToken) -> RefreshToken {
+        let mut mac =
+            HmacSha256::new_from_slice(&self.successor_key).expect("HMAC takes keys of any length");
+        mac.update(token.user_id.to_string().as_bytes());
+        mac.update(&[0]);
+        mac.update(token.session_id.to_string().as_bytes());
+        mac.update(&[0]);
+        mac.update(token.secret.expose_secret().as_bytes());
+        RefreshToken {
+            user_id: token.user_id,
+            session_id: token.session_id,
+            secret: URL_SAFE_NO_PAD.encode(mac.finalize().into_bytes()).into(),
+        }
     }
 
     /// Makes a new random Ed25519 key and returns it with its PKCS#8 v1 PEM (RFC 8410, the form

@@ -257,7 +257,9 @@ pub struct RefreshRequest {
     refresh_token: String,
 }
 
-/// Exchange a refresh token for a new pair (the old one is rotated out). The token is the
+/// Exchange a refresh token for a new pair (the old one is rotated out). Parallel refreshes of
+/// one token, and a retry within the grace, all get the same new refresh token; a token rotated
+/// out earlier, or whose successor was rotated too, revokes the session. The token is the
 /// body's or, for a request without a body, the browser session's refresh cookie: then the
 /// new pair goes into the cookies and the answer is a `CookieSessionView`, and the request must
 /// come from this site with the session's CSRF token (`x-csrf-token`, 403 otherwise).
@@ -267,8 +269,7 @@ pub struct RefreshRequest {
             which sends the refresh cookie and `x-csrf-token` instead"),
     responses((status = 200, body = SignedIn, headers(("set-cookie" = String, description = "`cookie` transport: the access (`HttpOnly`, `SameSite=Lax`), refresh (`HttpOnly`, `SameSite=Strict`, `Path=/v1/auth/refresh`) and CSRF (`SameSite=Lax`) cookies, `Secure` and prefixed `__Host-`/`__Secure-` but on a local server over plain http"))),
         (status = 401, body = ErrorBody),
-        (status = 403, description = "cross_site_request, csrf_token_invalid (`cookie` transport)", body = ErrorBody),
-        (status = 409, description = "refresh_token_rotated", body = ErrorBody)))]
+        (status = 403, description = "cross_site_request, csrf_token_invalid (`cookie` transport)", body = ErrorBody)))]
 async fn refresh(
     State(ctx): State<SigningContext>,
     request: axum::extract::Request,

@@ -21,9 +21,8 @@ function refresh(element) {
     headers: { "x-csrf-token": csrfToken() },
   })
     .then((response) => {
-      // 409: another tab refreshed this session a moment ago and its cookies are already here.
-      const refreshed = response.ok || response.status === 409;
-      location.replace(refreshed ? next : "/sign-in?next=" + encodeURIComponent(next));
+      // Another tab refreshing at the same moment gets the same new cookies.
+      location.replace(response.ok ? next : "/sign-in?next=" + encodeURIComponent(next));
     })
     .catch(() => location.replace("/sign-in?next=" + encodeURIComponent(next)));
 }
